@@ -1,0 +1,1 @@
+//! Statistics, CSV tables and plots for simulation results.
