@@ -77,6 +77,16 @@ impl Bitfield {
         true
     }
 
+    /// Clears bit `i`; returns whether it was set.
+    pub fn unset(&mut self, i: u32) -> bool {
+        if !self.get(i) {
+            return false;
+        }
+        self.bytes[(i / 8) as usize] &= !(0x80 >> (i % 8));
+        self.count -= 1;
+        true
+    }
+
     pub fn iter_set(&self) -> impl Iterator<Item = u32> + '_ {
         (0..self.len).filter(|&i| self.get(i))
     }

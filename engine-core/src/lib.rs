@@ -3,6 +3,14 @@
 //! Nothing here performs I/O, reads a clock or spawns threads: drivers feed inputs with an
 //! explicit [`time::Instant`] and drain outputs and timers. See `ARCHITECTURE.md`.
 
+pub mod allocator;
 pub mod bitfield;
 pub mod block;
+pub mod choker;
+pub mod picker;
 pub mod time;
+// pub mod torrent; (enabled once wire.rs and extension.rs land)
+pub mod tracker;
+
+/// A driver-chosen handle for one peer connection (node index in `sim`, connection id in `bt`).
+pub type PeerKey = u64;

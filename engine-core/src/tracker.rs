@@ -1,0 +1,284 @@
+//! Tracker swarm logic: who is in a torrent's swarm and which peers an announce returns.
+//!
+//! Shared by the simulator's tracker node and the real HTTP tracker, so both hand out peers
+//! the same way: a uniformly random subset of up to `numwant` other live peers.
+
+use std::collections::BTreeMap;
+
+use rand::seq::index::sample;
+use rand::Rng;
+
+use crate::time::{Duration, Instant};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackerConfig {
+    /// Re-announce interval told to clients.
+    pub interval: Duration,
+    pub default_numwant: usize,
+    pub max_numwant: usize,
+    /// Peers silent for longer than this are dropped.
+    pub peer_timeout: Duration,
+    /// Bound on peers per swarm, so a flood cannot exhaust memory.
+    pub max_peers: usize,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            interval: Duration::from_secs(1800),
+            default_numwant: 50,
+            max_numwant: 200,
+            peer_timeout: Duration::from_secs(3600),
+            max_peers: 100_000,
+        }
+    }
+}
+
+/// BEP 3 announce `event`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnnounceEvent {
+    Started,
+    Completed,
+    Stopped,
+    /// A regular periodic announce.
+    Update,
+}
+
+#[derive(Clone, Debug)]
+struct Entry<A> {
+    addr: A,
+    seed: bool,
+    last_seen: Instant,
+}
+
+/// The answer to one announce.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnnounceReply<A> {
+    pub peers: Vec<A>,
+    pub interval: Duration,
+    /// Seeds in the swarm.
+    pub complete: usize,
+    /// Leechers in the swarm.
+    pub incomplete: usize,
+}
+
+/// Scrape counts (BEP 48 names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ScrapeCounts {
+    pub complete: usize,
+    pub incomplete: usize,
+    pub downloaded: u64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AnnounceError {
+    #[error("swarm is full ({0} peers)")]
+    SwarmFull(usize),
+}
+
+/// One torrent's swarm, keyed by peer identity `K` (peer id, or node index in the simulator).
+#[derive(Clone, Debug)]
+pub struct Swarm<K: Ord + Clone, A: Clone> {
+    cfg: TrackerConfig,
+    peers: BTreeMap<K, Entry<A>>,
+    seeds: usize,
+    downloaded: u64,
+}
+
+impl<K: Ord + Clone, A: Clone> Swarm<K, A> {
+    pub fn new(cfg: TrackerConfig) -> Self {
+        Swarm {
+            cfg,
+            peers: BTreeMap::new(),
+            seeds: 0,
+            downloaded: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.peers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.peers.is_empty()
+    }
+
+    pub fn scrape(&self) -> ScrapeCounts {
+        ScrapeCounts {
+            complete: self.seeds,
+            incomplete: self.peers.len() - self.seeds,
+            downloaded: self.downloaded,
+        }
+    }
+
+    /// Handles one announce. `left == 0` marks the peer as a seed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn announce(
+        &mut self,
+        now: Instant,
+        key: K,
+        addr: A,
+        event: AnnounceEvent,
+        left: u64,
+        numwant: Option<usize>,
+        rng: &mut impl Rng,
+    ) -> Result<AnnounceReply<A>, AnnounceError> {
+        self.expire(now);
+        if event == AnnounceEvent::Stopped {
+            self.remove(&key);
+            return Ok(self.reply(Vec::new()));
+        }
+        let seed = left == 0;
+        match self.peers.get_mut(&key) {
+            Some(e) => {
+                if seed && !e.seed {
+                    self.seeds += 1;
+                    if event == AnnounceEvent::Completed {
+                        self.downloaded += 1;
+                    }
+                } else if !seed && e.seed {
+                    self.seeds -= 1;
+                }
+                *e = Entry {
+                    addr,
+                    seed,
+                    last_seen: now,
+                };
+            }
+            None => {
+                if self.peers.len() >= self.cfg.max_peers {
+                    return Err(AnnounceError::SwarmFull(self.cfg.max_peers));
+                }
+                if seed {
+                    self.seeds += 1;
+                    if event == AnnounceEvent::Completed {
+                        self.downloaded += 1;
+                    }
+                }
+                self.peers.insert(
+                    key.clone(),
+                    Entry {
+                        addr,
+                        seed,
+                        last_seen: now,
+                    },
+                );
+            }
+        }
+        let want = numwant
+            .unwrap_or(self.cfg.default_numwant)
+            .min(self.cfg.max_numwant);
+        // Seeds need no other seeds.
+        let others: Vec<&Entry<A>> = self
+            .peers
+            .iter()
+            .filter(|(k, e)| **k != key && !(seed && e.seed))
+            .map(|(_, e)| e)
+            .collect();
+        let n = want.min(others.len());
+        let mut idx = sample(rng, others.len(), n).into_vec();
+        idx.sort_unstable();
+        let peers = idx.into_iter().map(|i| others[i].addr.clone()).collect();
+        Ok(self.reply(peers))
+    }
+
+    fn reply(&self, peers: Vec<A>) -> AnnounceReply<A> {
+        let s = self.scrape();
+        AnnounceReply {
+            peers,
+            interval: self.cfg.interval,
+            complete: s.complete,
+            incomplete: s.incomplete,
+        }
+    }
+
+    fn remove(&mut self, key: &K) {
+        if let Some(e) = self.peers.remove(key) {
+            if e.seed {
+                self.seeds -= 1;
+            }
+        }
+    }
+
+    /// Drops peers that have not announced within `peer_timeout`.
+    pub fn expire(&mut self, now: Instant) {
+        let timeout = self.cfg.peer_timeout;
+        let mut dropped_seeds = 0;
+        self.peers.retain(|_, e| {
+            let keep = now.saturating_since(e.last_seen) <= timeout;
+            if !keep && e.seed {
+                dropped_seeds += 1;
+            }
+            keep
+        });
+        self.seeds -= dropped_seeds;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn announce_returns_random_subset_without_self() {
+        let mut s: Swarm<u32, u32> = Swarm::new(TrackerConfig::default());
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for k in 0..100 {
+            s.announce(Instant::ZERO, k, k, AnnounceEvent::Started, 10, Some(0), &mut rng)
+                .unwrap();
+        }
+        let r = s
+            .announce(Instant::ZERO, 5, 5, AnnounceEvent::Update, 10, Some(30), &mut rng)
+            .unwrap();
+        assert_eq!(r.peers.len(), 30);
+        assert!(!r.peers.contains(&5));
+        assert_eq!(r.incomplete, 100);
+    }
+
+    #[test]
+    fn seeds_counted_and_stopped_removed() {
+        let mut s: Swarm<u32, u32> = Swarm::new(TrackerConfig::default());
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        s.announce(Instant::ZERO, 1, 1, AnnounceEvent::Started, 0, None, &mut rng)
+            .unwrap();
+        s.announce(Instant::ZERO, 2, 2, AnnounceEvent::Started, 5, None, &mut rng)
+            .unwrap();
+        s.announce(Instant::ZERO, 2, 2, AnnounceEvent::Completed, 0, None, &mut rng)
+            .unwrap();
+        assert_eq!(
+            s.scrape(),
+            ScrapeCounts {
+                complete: 2,
+                incomplete: 0,
+                downloaded: 1
+            }
+        );
+        s.announce(Instant::ZERO, 1, 1, AnnounceEvent::Stopped, 0, None, &mut rng)
+            .unwrap();
+        assert_eq!(s.scrape().complete, 1);
+    }
+
+    #[test]
+    fn stale_peers_expire_and_swarm_is_bounded() {
+        let cfg = TrackerConfig {
+            max_peers: 2,
+            ..TrackerConfig::default()
+        };
+        let mut s: Swarm<u32, u32> = Swarm::new(cfg);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for k in 0..2 {
+            s.announce(Instant::ZERO, k, k, AnnounceEvent::Started, 1, None, &mut rng)
+                .unwrap();
+        }
+        assert_eq!(
+            s.announce(Instant::ZERO, 9, 9, AnnounceEvent::Started, 1, None, &mut rng),
+            Err(AnnounceError::SwarmFull(2))
+        );
+        let later = Instant::ZERO + Duration::from_secs(4000);
+        s.announce(later, 9, 9, AnnounceEvent::Started, 1, None, &mut rng)
+            .unwrap();
+        assert_eq!(s.len(), 1);
+    }
+}
