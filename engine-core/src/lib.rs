@@ -4,13 +4,17 @@
 //! explicit [`time::Instant`] and drain outputs and timers. See `ARCHITECTURE.md`.
 
 pub mod allocator;
+pub mod bencode;
 pub mod bitfield;
 pub mod block;
 pub mod choker;
+pub mod extension;
+pub mod metainfo;
 pub mod picker;
 pub mod time;
 // pub mod torrent; (enabled once wire.rs and extension.rs land)
 pub mod tracker;
+pub mod wire;
 
 /// A driver-chosen handle for one peer connection (node index in `sim`, connection id in `bt`).
 pub type PeerKey = u64;
