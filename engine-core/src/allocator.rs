@@ -87,7 +87,10 @@ pub fn caps(variant: SeniorityVariant, limit: f64, peers: &[Share]) -> Vec<(Peer
     match variant {
         SeniorityVariant::Formula => {
             let sum: f64 = peers.iter().map(w).sum();
-            peers.iter().map(|s| (s.key, Some(w(s) / sum * limit))).collect()
+            peers
+                .iter()
+                .map(|s| (s.key, Some(w(s) / sum * limit)))
+                .collect()
         }
         SeniorityVariant::ThesisCode => {
             // `sum = sum + int(peer_info[i]['time'])`: integer parts in the denominator.
@@ -149,9 +152,21 @@ mod tests {
     #[test]
     fn caps_follow_each_variant() {
         let peers = [
-            Share { key: 1, weight: Some(2.5), can_use: true },
-            Share { key: 2, weight: None, can_use: false },
-            Share { key: 3, weight: Some(1.5), can_use: true },
+            Share {
+                key: 1,
+                weight: Some(2.5),
+                can_use: true,
+            },
+            Share {
+                key: 2,
+                weight: None,
+                can_use: false,
+            },
+            Share {
+                key: 3,
+                weight: Some(1.5),
+                can_use: true,
+            },
         ];
         let f = caps(SeniorityVariant::Formula, 100.0, &peers);
         assert!((f[0].1.unwrap() - 50.0).abs() < 1e-9);

@@ -11,7 +11,11 @@ pub struct Bitfield {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BitfieldError {
     #[error("bitfield has {got} bytes, expected {want} for {pieces} pieces")]
-    WrongLength { got: usize, want: usize, pieces: u32 },
+    WrongLength {
+        got: usize,
+        want: usize,
+        pieces: u32,
+    },
     #[error("bitfield sets spare bits past piece {pieces}")]
     SpareBitsSet { pieces: u32 },
 }
@@ -37,14 +41,22 @@ impl Bitfield {
     pub fn from_bytes(bytes: &[u8], len: u32) -> Result<Self, BitfieldError> {
         let want = (len as usize).div_ceil(8);
         if bytes.len() != want {
-            return Err(BitfieldError::WrongLength { got: bytes.len(), want, pieces: len });
+            return Err(BitfieldError::WrongLength {
+                got: bytes.len(),
+                want,
+                pieces: len,
+            });
         }
         let spare = (want * 8) as u32 - len;
         if spare > 0 && bytes[want - 1] & ((1u8 << spare) - 1) != 0 {
             return Err(BitfieldError::SpareBitsSet { pieces: len });
         }
         let count = bytes.iter().map(|b| b.count_ones()).sum();
-        Ok(Bitfield { bytes: bytes.to_vec(), len, count })
+        Ok(Bitfield {
+            bytes: bytes.to_vec(),
+            len,
+            count,
+        })
     }
 
     pub fn as_bytes(&self) -> &[u8] {

@@ -48,7 +48,11 @@ impl Geometry {
     pub fn block(&self, index: u32, block: u32) -> BlockRequest {
         let begin = block * self.block_len;
         let length = (self.piece_size(index) - begin).min(self.block_len);
-        BlockRequest { index, begin, length }
+        BlockRequest {
+            index,
+            begin,
+            length,
+        }
     }
 
     /// Whether `r` names exactly one of this torrent's blocks.
@@ -73,7 +77,15 @@ mod tests {
         assert_eq!(g.blocks_in_piece(3), 1);
         assert_eq!(g.block(3, 0).length, 100);
         assert!(g.is_valid_block(&g.block(3, 0)));
-        assert!(!g.is_valid_block(&BlockRequest { index: 3, begin: 0, length: 16384 }));
-        assert!(!g.is_valid_block(&BlockRequest { index: 4, begin: 0, length: 100 }));
+        assert!(!g.is_valid_block(&BlockRequest {
+            index: 3,
+            begin: 0,
+            length: 16384
+        }));
+        assert!(!g.is_valid_block(&BlockRequest {
+            index: 4,
+            begin: 0,
+            length: 100
+        }));
     }
 }

@@ -223,7 +223,10 @@ mod tests {
         let picks: BTreeSet<_> = (1..20)
             .flat_map(|i| ch.rechoke(Instant(i * 30_000_000), &peers, false, &mut rng))
             .collect();
-        assert!(picks.len() > 5, "optimistic unchoke should rotate: {picks:?}");
+        assert!(
+            picks.len() > 5,
+            "optimistic unchoke should rotate: {picks:?}"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod extension;
 pub mod metainfo;
 pub mod picker;
 pub mod time;
-// pub mod torrent; (enabled once wire.rs and extension.rs land)
+pub mod torrent;
 pub mod tracker;
 pub mod wire;
 

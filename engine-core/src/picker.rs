@@ -205,7 +205,11 @@ impl Picker {
             {
                 continue;
             }
-            let avail = if random { 0 } else { self.availability[p as usize] };
+            let avail = if random {
+                0
+            } else {
+                self.availability[p as usize]
+            };
             if avail < best_avail {
                 best = Some(p);
                 best_avail = avail;

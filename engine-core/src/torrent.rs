@@ -105,14 +105,27 @@ pub enum DisconnectReason {
 /// What the core wants the driver to do.
 #[derive(Clone, Debug)]
 pub enum Output {
-    Send { peer: PeerKey, msg: Message },
+    Send {
+        peer: PeerKey,
+        msg: Message,
+    },
     /// Cap (or uncap with `None`) the upload rate to `peer`, bytes/s.
-    SetUploadCap { peer: PeerKey, cap: Option<f64> },
+    SetUploadCap {
+        peer: PeerKey,
+        cap: Option<f64>,
+    },
     /// Requests for `peer` are queued and it is unchoked: call [`Torrent::next_upload`].
-    UploadReady { peer: PeerKey },
+    UploadReady {
+        peer: PeerKey,
+    },
     /// Hash piece `piece` and answer with [`Input::Verified`].
-    Verify { piece: u32 },
-    Disconnect { peer: PeerKey, reason: DisconnectReason },
+    Verify {
+        piece: u32,
+    },
+    Disconnect {
+        peer: PeerKey,
+        reason: DisconnectReason,
+    },
     /// The last piece verified: we are a seed now.
     Completed,
 }
@@ -158,7 +171,6 @@ struct Peer {
     /// Pieces it has that we lack: it is interesting iff this is > 0.
     wanted: u32,
     fast: bool,
-    extensions: bool,
     requests_out: Vec<BlockRequest>,
     requests_in: VecDeque<BlockRequest>,
     connected_at: Instant,
@@ -299,7 +311,6 @@ impl Torrent {
                 has: Bitfield::new(n),
                 wanted: 0,
                 fast,
-                extensions,
                 requests_out: Vec::new(),
                 requests_in: VecDeque::new(),
                 connected_at: now,
@@ -502,7 +513,10 @@ impl Torrent {
         match self.picker.on_block(&block) {
             Received::Duplicate => self.stats.duplicate_bytes += block.length as u64,
             Received::New { piece_done } => {
-                self.contributors.entry(block.index).or_default().insert(key);
+                self.contributors
+                    .entry(block.index)
+                    .or_default()
+                    .insert(key);
                 self.cancel_duplicates(key, &block);
                 if piece_done {
                     self.out.push_back(Output::Verify { piece: block.index });
@@ -571,10 +585,7 @@ impl Torrent {
         let snub = self.choker.config().snub_timeout;
         let mut cands = Vec::with_capacity(self.peers.len());
         for (&key, p) in self.peers.iter_mut() {
-            if !p.peer_choking
-                && p.am_interested
-                && now.saturating_since(p.last_block_at) > snub
-            {
+            if !p.peer_choking && p.am_interested && now.saturating_since(p.last_block_at) > snub {
                 p.snubbed = true;
             }
             cands.push(Candidate {
@@ -686,9 +697,7 @@ impl Torrent {
             return;
         }
         let n = depth - p.requests_out.len();
-        let picked = self
-            .picker
-            .pick(&p.has, n, &p.requests_out, &mut self.rng);
+        let picked = self.picker.pick(&p.has, n, &p.requests_out, &mut self.rng);
         for r in picked {
             self.peer(key).requests_out.push(r);
             self.send(key, Message::Request(r));

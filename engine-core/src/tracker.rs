@@ -226,11 +226,27 @@ mod tests {
         let mut s: Swarm<u32, u32> = Swarm::new(TrackerConfig::default());
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         for k in 0..100 {
-            s.announce(Instant::ZERO, k, k, AnnounceEvent::Started, 10, Some(0), &mut rng)
-                .unwrap();
+            s.announce(
+                Instant::ZERO,
+                k,
+                k,
+                AnnounceEvent::Started,
+                10,
+                Some(0),
+                &mut rng,
+            )
+            .unwrap();
         }
         let r = s
-            .announce(Instant::ZERO, 5, 5, AnnounceEvent::Update, 10, Some(30), &mut rng)
+            .announce(
+                Instant::ZERO,
+                5,
+                5,
+                AnnounceEvent::Update,
+                10,
+                Some(30),
+                &mut rng,
+            )
             .unwrap();
         assert_eq!(r.peers.len(), 30);
         assert!(!r.peers.contains(&5));
@@ -241,12 +257,36 @@ mod tests {
     fn seeds_counted_and_stopped_removed() {
         let mut s: Swarm<u32, u32> = Swarm::new(TrackerConfig::default());
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        s.announce(Instant::ZERO, 1, 1, AnnounceEvent::Started, 0, None, &mut rng)
-            .unwrap();
-        s.announce(Instant::ZERO, 2, 2, AnnounceEvent::Started, 5, None, &mut rng)
-            .unwrap();
-        s.announce(Instant::ZERO, 2, 2, AnnounceEvent::Completed, 0, None, &mut rng)
-            .unwrap();
+        s.announce(
+            Instant::ZERO,
+            1,
+            1,
+            AnnounceEvent::Started,
+            0,
+            None,
+            &mut rng,
+        )
+        .unwrap();
+        s.announce(
+            Instant::ZERO,
+            2,
+            2,
+            AnnounceEvent::Started,
+            5,
+            None,
+            &mut rng,
+        )
+        .unwrap();
+        s.announce(
+            Instant::ZERO,
+            2,
+            2,
+            AnnounceEvent::Completed,
+            0,
+            None,
+            &mut rng,
+        )
+        .unwrap();
         assert_eq!(
             s.scrape(),
             ScrapeCounts {
@@ -255,8 +295,16 @@ mod tests {
                 downloaded: 1
             }
         );
-        s.announce(Instant::ZERO, 1, 1, AnnounceEvent::Stopped, 0, None, &mut rng)
-            .unwrap();
+        s.announce(
+            Instant::ZERO,
+            1,
+            1,
+            AnnounceEvent::Stopped,
+            0,
+            None,
+            &mut rng,
+        )
+        .unwrap();
         assert_eq!(s.scrape().complete, 1);
     }
 
@@ -269,11 +317,27 @@ mod tests {
         let mut s: Swarm<u32, u32> = Swarm::new(cfg);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         for k in 0..2 {
-            s.announce(Instant::ZERO, k, k, AnnounceEvent::Started, 1, None, &mut rng)
-                .unwrap();
+            s.announce(
+                Instant::ZERO,
+                k,
+                k,
+                AnnounceEvent::Started,
+                1,
+                None,
+                &mut rng,
+            )
+            .unwrap();
         }
         assert_eq!(
-            s.announce(Instant::ZERO, 9, 9, AnnounceEvent::Started, 1, None, &mut rng),
+            s.announce(
+                Instant::ZERO,
+                9,
+                9,
+                AnnounceEvent::Started,
+                1,
+                None,
+                &mut rng
+            ),
             Err(AnnounceError::SwarmFull(2))
         );
         let later = Instant::ZERO + Duration::from_secs(4000);

@@ -1,1 +1,21 @@
-//! Deterministic discrete-event swarm simulator.
+//! Deterministic discrete-event BitTorrent swarm simulator.
+//!
+//! A [`scenario::Scenario`] (TOML) expands into nodes that each run an engine-core
+//! [`engine_core::torrent::Torrent`]; [`world::World`] moves their messages and block flows
+//! through a modelled network and reports [`metrics::RunResult`]s. Same scenario and seed give
+//! byte-identical results on any machine and thread count.
+
+pub mod metrics;
+pub mod network;
+pub mod replicate;
+pub mod scenario;
+pub mod units;
+pub mod world;
+
+pub use metrics::RunResult;
+pub use scenario::Scenario;
+
+/// Runs one scenario once.
+pub fn run(sc: &Scenario) -> RunResult {
+    world::World::new(sc).run()
+}

@@ -1,0 +1,182 @@
+//! Run results: per-node and per-pair metrics, the summary statistics, and output files.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use reports::stats;
+use serde::Serialize;
+
+use crate::scenario::{Role, Scenario};
+
+/// One node's outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeResult {
+    pub id: u32,
+    pub role: Role,
+    pub online_days: f64,
+    pub incentive: bool,
+    /// Upload and download capacity, bytes/s.
+    pub upload: f64,
+    pub download: f64,
+    pub join_s: f64,
+    /// Seconds from join to having the whole file; `None` if it never finished.
+    pub completion_s: Option<f64>,
+    pub left_s: Option<f64>,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub duplicate_bytes: u64,
+}
+
+/// Bytes node `from` uploaded to node `to`.
+#[derive(Clone, Debug, Serialize)]
+pub struct PairBytes {
+    pub from: u32,
+    pub to: u32,
+    pub bytes: u64,
+}
+
+/// Counters about the run itself.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunStats {
+    pub sim_time_s: f64,
+    pub events: u64,
+    pub recomputes: u64,
+    /// Solver allocations that exceeded a capacity or cap; always 0 unless the model is broken.
+    pub cap_violations: u64,
+    pub protocol_disconnects: u64,
+    #[serde(skip)]
+    pub pair_bytes: BTreeMap<(u32, u32), u64>,
+}
+
+/// Everything one run produced.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub scenario: Scenario,
+    pub file_size: u64,
+    pub nodes: Vec<NodeResult>,
+    pub pairs: Vec<PairBytes>,
+    pub stats: RunStats,
+}
+
+/// Leecher completion statistics and the seniority ordering test statistic.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    pub leechers: usize,
+    pub completed: usize,
+    pub mean_s: Option<f64>,
+    pub median_s: Option<f64>,
+    pub max_s: Option<f64>,
+    pub total_s: f64,
+    /// Spearman ρ between online days and completion time over completed leechers:
+    /// negative means longer-online nodes finish sooner.
+    pub spearman_rho: Option<f64>,
+    pub spearman_ci95: Option<(f64, f64)>,
+    /// Kumar–Ross lower bound on the last completion, for nodes that all join at t = 0.
+    pub kumar_ross_s: f64,
+}
+
+impl RunResult {
+    pub fn leechers(&self) -> impl Iterator<Item = &NodeResult> {
+        self.nodes.iter().filter(|n| n.role == Role::Leecher)
+    }
+
+    pub fn summary(&self) -> RunSummary {
+        let done: Vec<&NodeResult> = self
+            .leechers()
+            .filter(|n| n.completion_s.is_some())
+            .collect();
+        let times: Vec<f64> = done.iter().filter_map(|n| n.completion_s).collect();
+        let days: Vec<f64> = done.iter().map(|n| n.online_days).collect();
+        let rho = stats::spearman(&days, &times);
+        RunSummary {
+            leechers: self.leechers().count(),
+            completed: done.len(),
+            mean_s: stats::mean(&times),
+            median_s: stats::median(&times),
+            max_s: times.iter().copied().reduce(f64::max),
+            total_s: times.iter().sum(),
+            spearman_rho: rho,
+            spearman_ci95: rho.map(|r| stats::spearman_ci(r, times.len())),
+            kumar_ross_s: self.kumar_ross_bound(),
+        }
+    }
+
+    /// `T_min = max(F/u_s, F/d_min, N·F/(u_s + Σu_i))` (Kumar & Ross 2006).
+    pub fn kumar_ross_bound(&self) -> f64 {
+        let f = self.file_size as f64;
+        let u_s: f64 = self
+            .nodes
+            .iter()
+            .filter(|n| n.role == Role::Seeder)
+            .map(|n| n.upload)
+            .sum();
+        let leechers: Vec<&NodeResult> = self.leechers().collect();
+        let d_min = leechers
+            .iter()
+            .map(|n| n.download)
+            .fold(f64::INFINITY, f64::min);
+        let u_l: f64 = leechers.iter().map(|n| n.upload).sum();
+        let n = leechers.len() as f64;
+        (f / u_s).max(f / d_min).max(n * f / (u_s + u_l))
+    }
+
+    /// `results.csv` rows: one per node, fixed decimals so files compare byte for byte.
+    pub fn csv_rows(&self) -> Vec<CsvRow> {
+        self.nodes
+            .iter()
+            .map(|n| CsvRow {
+                scenario: self.scenario.name.clone(),
+                seed: self.scenario.seed,
+                node: n.id,
+                role: n.role,
+                online_days: n.online_days,
+                incentive: if n.incentive { "seniority" } else { "none" },
+                join_s: fmt3(n.join_s),
+                completion_s: n.completion_s.map(fmt3).unwrap_or_default(),
+                bytes_up: n.bytes_up,
+                bytes_down: n.bytes_down,
+                duplicate_bytes: n.duplicate_bytes,
+            })
+            .collect()
+    }
+
+    /// Writes `results.csv`, `pairs.csv`, `run.json` and `scenario.resolved.toml` into `dir`.
+    pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        reports::table::write_csv(dir.join("results.csv"), self.csv_rows())?;
+        reports::table::write_csv(dir.join("pairs.csv"), &self.pairs)?;
+        std::fs::write(dir.join("scenario.resolved.toml"), self.scenario.to_toml())?;
+        let json = serde_json::json!({
+            "engine_version": env!("CARGO_PKG_VERSION"),
+            "scenario": self.scenario,
+            "summary": self.summary(),
+            "stats": self.stats,
+            "nodes": self.nodes,
+        });
+        std::fs::write(
+            dir.join("run.json"),
+            serde_json::to_string_pretty(&json)? + "\n",
+        )?;
+        Ok(())
+    }
+}
+
+/// One line of `results.csv`.
+#[derive(Clone, Debug, Serialize)]
+pub struct CsvRow {
+    pub scenario: String,
+    pub seed: u64,
+    pub node: u32,
+    pub role: Role,
+    pub online_days: f64,
+    pub incentive: &'static str,
+    pub join_s: String,
+    pub completion_s: String,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub duplicate_bytes: u64,
+}
+
+pub fn fmt3(x: f64) -> String {
+    format!("{x:.3}")
+}

@@ -1,0 +1,767 @@
+//! The discrete-event world: nodes running engine-core, a tracker, and the flow network.
+//!
+//! Events are ordered by `(time, seq)`, `seq` being a global insertion counter, so ties break
+//! the same way every run. Control messages arrive one link latency after they are sent; block
+//! data travels as flows whose rates come from the max–min solver in [`crate::network`]. A flow
+//! that moves on to its next queued block keeps its rate: only changes to the set of active
+//! flows or their caps mark the network dirty, and the solve runs once before time advances.
+//! Rate changes reschedule a flow's completion with a new version; stale events are skipped.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+
+use engine_core::allocator::{Contribution, Incentive};
+use engine_core::bitfield::Bitfield;
+use engine_core::block::{BlockRequest, Geometry};
+use engine_core::choker::ChokerConfig;
+use engine_core::picker::PickerConfig;
+use engine_core::time::{Duration, Instant};
+use engine_core::torrent::{Input, Output, Torrent, TorrentConfig};
+use engine_core::tracker::{AnnounceEvent, Swarm, TrackerConfig};
+use engine_core::wire::Message;
+use rand::{Rng, RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::metrics::{NodeResult, PairBytes, RunResult, RunStats};
+use crate::network::{FlowDemand, Solver};
+use crate::scenario::{IncentiveSpec, JoinTime, Leave, NodeSpec, Role, Scenario};
+
+/// Derives an independent 32-byte seed for stream `stream` of the scenario seed.
+pub fn stream_seed(seed: u64, stream: u64) -> [u8; 32] {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    let mut out = [0u8; 32];
+    rng.fill_bytes(&mut out);
+    out
+}
+
+const TRACKER_STREAM: u64 = 0;
+const JOIN_STREAM_BASE: u64 = 1 << 40;
+
+#[derive(Debug)]
+enum Event {
+    Join(u32),
+    Announce(u32),
+    /// A connection attempt reaches `to`.
+    Connect {
+        from: u32,
+        to: u32,
+    },
+    /// The handshake answer reaches the initiator.
+    Connected {
+        node: u32,
+        peer: u32,
+        epoch: u32,
+    },
+    Deliver {
+        from: u32,
+        to: u32,
+        epoch: u32,
+        msg: Message,
+    },
+    Block {
+        from: u32,
+        to: u32,
+        epoch: u32,
+        block: BlockRequest,
+    },
+    FlowDone {
+        flow: u32,
+        version: u32,
+    },
+    Timer {
+        node: u32,
+        version: u32,
+    },
+    Leave(u32),
+}
+
+/// Heap entry: `(time, seq, slot)`. Events live in a slab so heap moves stay small.
+type Queued = Reverse<(Instant, u64, u32)>;
+
+/// A one-way block transfer channel `from → to` of a connection.
+struct Flow {
+    from: u32,
+    to: u32,
+    alive: bool,
+    block: Option<BlockRequest>,
+    remaining: f64,
+    rate: f64,
+    last: Instant,
+    version: u32,
+    cap: Option<f64>,
+}
+
+struct Node {
+    spec: NodeSpec,
+    join_at: Instant,
+    torrent: Option<Torrent>,
+    peers: BTreeSet<u32>,
+    timer_at: Option<Instant>,
+    timer_version: u32,
+    completed_at: Option<Instant>,
+    left_at: Option<Instant>,
+    uploaded: u64,
+    downloaded: u64,
+    duplicate_bytes: u64,
+}
+
+/// One simulation run of a scenario.
+pub struct World {
+    sc: Scenario,
+    geo: Geometry,
+    latency: Duration,
+    now: Instant,
+    seq: u64,
+    queue: BinaryHeap<Queued>,
+    slab: Vec<Option<Event>>,
+    free_slots: Vec<u32>,
+    nodes: Vec<Node>,
+    flows: Vec<Flow>,
+    flow_index: BTreeMap<(u32, u32), u32>,
+    /// Connection epochs per unordered node pair; messages of older epochs are dropped.
+    conns: BTreeMap<(u32, u32), u32>,
+    epochs: BTreeMap<(u32, u32), u32>,
+    active: BTreeSet<u32>,
+    dirty: bool,
+    tracker: Swarm<u32, u32>,
+    tracker_rng: ChaCha8Rng,
+    solver: Solver,
+    up_caps: Vec<f64>,
+    down_caps: Vec<f64>,
+    pending_leechers: usize,
+    stats: RunStats,
+    demand_buf: Vec<FlowDemand>,
+    rate_buf: Vec<f64>,
+}
+
+impl World {
+    pub fn new(sc: &Scenario) -> World {
+        let geo = Geometry::new(sc.torrent.size.0, sc.torrent.piece_length.0);
+        let specs = sc.nodes();
+        let mut nodes = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let join_at = match spec.join {
+                JoinTime::At(d) => Instant::ZERO + d.0,
+                JoinTime::Uniform(a, b) => {
+                    let mut rng = ChaCha8Rng::from_seed(stream_seed(
+                        sc.seed,
+                        JOIN_STREAM_BASE + spec.id as u64,
+                    ));
+                    Instant(rng.gen_range(a.0 .0..=b.0 .0))
+                }
+            };
+            nodes.push(Node {
+                spec,
+                join_at,
+                torrent: None,
+                peers: BTreeSet::new(),
+                timer_at: None,
+                timer_version: 0,
+                completed_at: None,
+                left_at: None,
+                uploaded: 0,
+                downloaded: 0,
+                duplicate_bytes: 0,
+            });
+        }
+        let tracker_cfg = TrackerConfig {
+            interval: sc.tracker.interval.0,
+            default_numwant: sc.tracker.numwant as usize,
+            max_numwant: sc.tracker.numwant.max(1) as usize,
+            peer_timeout: Duration(sc.tracker.interval.0 .0.saturating_mul(3)),
+            max_peers: usize::MAX,
+        };
+        let mut w = World {
+            geo,
+            latency: sc.network.latency.0,
+            now: Instant::ZERO,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            slab: Vec::new(),
+            free_slots: Vec::new(),
+            up_caps: nodes.iter().map(|n| n.spec.upload).collect(),
+            down_caps: nodes.iter().map(|n| n.spec.download).collect(),
+            pending_leechers: nodes
+                .iter()
+                .filter(|n| n.spec.role == Role::Leecher)
+                .count(),
+            nodes,
+            flows: Vec::new(),
+            flow_index: BTreeMap::new(),
+            conns: BTreeMap::new(),
+            epochs: BTreeMap::new(),
+            active: BTreeSet::new(),
+            dirty: false,
+            tracker: Swarm::new(tracker_cfg),
+            tracker_rng: ChaCha8Rng::from_seed(stream_seed(sc.seed, TRACKER_STREAM)),
+            solver: Solver::default(),
+            stats: RunStats::default(),
+            demand_buf: Vec::new(),
+            rate_buf: Vec::new(),
+            sc: sc.clone(),
+        };
+        for i in 0..w.nodes.len() as u32 {
+            let at = w.nodes[i as usize].join_at;
+            w.push(at, Event::Join(i));
+        }
+        w
+    }
+
+    /// Runs to completion (every leecher done) or `max_time`, and reports.
+    pub fn run(mut self) -> RunResult {
+        let max_time = Instant::ZERO + self.sc.max_time.0;
+        while self.pending_leechers > 0 {
+            if self.dirty && self.queue.peek().is_none_or(|q| q.0 .0 > self.now) {
+                self.recompute_rates();
+            }
+            let Some(Reverse((at, _, slot))) = self.queue.pop() else {
+                break;
+            };
+            if at > max_time {
+                self.now = max_time;
+                break;
+            }
+            debug_assert!(at >= self.now, "time went backwards");
+            self.now = at;
+            self.stats.events += 1;
+            let ev = self.slab[slot as usize]
+                .take()
+                .expect("queued slot holds an event");
+            self.free_slots.push(slot);
+            self.handle(ev);
+        }
+        self.finish()
+    }
+
+    fn push(&mut self, at: Instant, ev: Event) {
+        self.seq += 1;
+        let slot = match self.free_slots.pop() {
+            Some(s) => {
+                self.slab[s as usize] = Some(ev);
+                s
+            }
+            None => {
+                self.slab.push(Some(ev));
+                self.slab.len() as u32 - 1
+            }
+        };
+        self.queue.push(Reverse((at, self.seq, slot)));
+    }
+
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            Event::Join(n) => self.join(n),
+            Event::Announce(n) => self.announce(n, AnnounceEvent::Update),
+            Event::Connect { from, to } => self.accept(from, to),
+            Event::Connected { node, peer, epoch } => {
+                if self.epoch(node, peer) == Some(epoch) {
+                    self.input(
+                        node,
+                        Input::Connected {
+                            peer: peer as u64,
+                            fast: true,
+                            extensions: true,
+                        },
+                    );
+                }
+            }
+            Event::Deliver {
+                from,
+                to,
+                epoch,
+                msg,
+            } => {
+                if self.epoch(from, to) == Some(epoch) {
+                    self.input(
+                        to,
+                        Input::Message {
+                            peer: from as u64,
+                            msg,
+                        },
+                    );
+                }
+            }
+            Event::Block {
+                from,
+                to,
+                epoch,
+                block,
+            } => {
+                if self.epoch(from, to) == Some(epoch) {
+                    let n = &mut self.nodes[to as usize];
+                    n.downloaded += block.length as u64;
+                    self.input(
+                        to,
+                        Input::Block {
+                            peer: from as u64,
+                            block,
+                        },
+                    );
+                }
+            }
+            Event::FlowDone { flow, version } => self.flow_done(flow, version),
+            Event::Timer { node, version } => {
+                if self.nodes[node as usize].timer_version == version {
+                    self.nodes[node as usize].timer_at = None;
+                    self.input(node, Input::Timeout);
+                }
+            }
+            Event::Leave(n) => self.leave(n),
+        }
+    }
+
+    // ---- nodes --------------------------------------------------------------------------
+
+    fn join(&mut self, n: u32) {
+        let sc = &self.sc;
+        let node = &self.nodes[n as usize];
+        let e = &sc.engine;
+        let mut cfg = TorrentConfig::new(self.geo);
+        cfg.picker = PickerConfig {
+            random_first: e.random_first,
+            end_game: e.end_game,
+        };
+        cfg.choker = ChokerConfig {
+            regular_slots: e.regular_slots as usize,
+            optimistic_slots: e.optimistic_slots as usize,
+            rechoke_interval: e.rechoke_interval.0,
+            optimistic_interval: e.optimistic_interval.0,
+            snub_timeout: e.snub_timeout.0,
+            seed_choke: e.seed_choke,
+            ..ChokerConfig::default()
+        };
+        cfg.pipeline_depth = e.pipeline_depth as usize;
+        cfg.incentive = match node.spec.incentive {
+            IncentiveSpec::None => Incentive::None,
+            IncentiveSpec::Seniority => Incentive::Seniority(e.seniority),
+        };
+        cfg.contribution = Contribution {
+            online_secs: node.spec.online_days * 86_400.0,
+            files_seeding: node.spec.files_seeding,
+        };
+        cfg.upload_limit = Some(node.spec.upload);
+        let pieces = self.geo.num_pieces();
+        let have = match node.spec.role {
+            Role::Seeder => Bitfield::full(pieces),
+            Role::Leecher => Bitfield::new(pieces),
+        };
+        let seed = stream_seed(sc.seed, node.spec.id as u64);
+        self.nodes[n as usize].torrent = Some(Torrent::new(cfg, have, seed, self.now));
+        self.announce(n, AnnounceEvent::Started);
+        self.drain(n);
+    }
+
+    fn announce(&mut self, n: u32, event: AnnounceEvent) {
+        let Some(t) = self.nodes[n as usize].torrent.as_ref() else {
+            return;
+        };
+        let left = if t.is_complete() { 0 } else { 1 };
+        let reply = self
+            .tracker
+            .announce(self.now, n, n, event, left, None, &mut self.tracker_rng);
+        if event == AnnounceEvent::Stopped {
+            return;
+        }
+        let max = self.sc.engine.max_connections as usize;
+        if let Ok(reply) = reply {
+            let mut open = self.nodes[n as usize].peers.len();
+            for p in reply.peers {
+                if open >= max {
+                    break;
+                }
+                if !self.nodes[n as usize].peers.contains(&p) {
+                    open += 1;
+                    let at = self.now + self.latency;
+                    self.push(at, Event::Connect { from: n, to: p });
+                }
+            }
+        }
+        let at = self.now + self.sc.tracker.interval.0;
+        self.push(at, Event::Announce(n));
+    }
+
+    fn accept(&mut self, from: u32, to: u32) {
+        let max = self.sc.engine.max_connections as usize;
+        let key = pair(from, to);
+        let (a, b) = (&self.nodes[from as usize], &self.nodes[to as usize]);
+        if a.torrent.is_none()
+            || b.torrent.is_none()
+            || self.conns.contains_key(&key)
+            || a.peers.len() >= max
+            || b.peers.len() >= max
+        {
+            return;
+        }
+        let epoch = {
+            let e = self.epochs.entry(key).or_insert(0);
+            *e += 1;
+            *e
+        };
+        self.conns.insert(key, epoch);
+        self.nodes[from as usize].peers.insert(to);
+        self.nodes[to as usize].peers.insert(from);
+        for (x, y) in [(from, to), (to, from)] {
+            let id = *self.flow_index.entry((x, y)).or_insert_with(|| {
+                self.flows.push(Flow {
+                    from: x,
+                    to: y,
+                    alive: false,
+                    block: None,
+                    remaining: 0.0,
+                    rate: 0.0,
+                    last: Instant::ZERO,
+                    version: 0,
+                    cap: None,
+                });
+                self.flows.len() as u32 - 1
+            });
+            let f = &mut self.flows[id as usize];
+            f.alive = true;
+            f.block = None;
+            f.cap = None;
+            f.rate = 0.0;
+        }
+        // The initiator learns of the connection one latency later, before anything `to` sends.
+        let at = self.now + self.latency;
+        self.push(
+            at,
+            Event::Connected {
+                node: from,
+                peer: to,
+                epoch,
+            },
+        );
+        self.input(
+            to,
+            Input::Connected {
+                peer: from as u64,
+                fast: true,
+                extensions: true,
+            },
+        );
+    }
+
+    fn epoch(&self, a: u32, b: u32) -> Option<u32> {
+        self.conns.get(&pair(a, b)).copied()
+    }
+
+    fn disconnect(&mut self, a: u32, b: u32) {
+        if self.conns.remove(&pair(a, b)).is_none() {
+            return;
+        }
+        for (x, y) in [(a, b), (b, a)] {
+            self.nodes[x as usize].peers.remove(&y);
+            if let Some(&id) = self.flow_index.get(&(x, y)) {
+                let f = &mut self.flows[id as usize];
+                f.alive = false;
+                f.block = None;
+                f.version += 1;
+                if self.active.remove(&id) {
+                    self.dirty = true;
+                }
+            }
+        }
+        for (x, y) in [(a, b), (b, a)] {
+            if self.nodes[x as usize].torrent.is_some() {
+                self.input(x, Input::Disconnected { peer: y as u64 });
+            }
+        }
+    }
+
+    fn leave(&mut self, n: u32) {
+        if self.nodes[n as usize].torrent.is_none() {
+            return;
+        }
+        self.announce(n, AnnounceEvent::Stopped);
+        let peers: Vec<u32> = self.nodes[n as usize].peers.iter().copied().collect();
+        for p in peers {
+            self.disconnect(n, p);
+        }
+        let node = &mut self.nodes[n as usize];
+        if let Some(t) = node.torrent.take() {
+            node.duplicate_bytes = t.stats().duplicate_bytes;
+        }
+        node.left_at = Some(self.now);
+        if node.spec.role == Role::Leecher && node.completed_at.is_none() {
+            self.pending_leechers -= 1;
+        }
+    }
+
+    /// Feeds one input to node `n`'s torrent and carries out what it asks.
+    fn input(&mut self, n: u32, input: Input) {
+        let now = self.now;
+        if let Some(t) = self.nodes[n as usize].torrent.as_mut() {
+            t.handle_input(now, input);
+            self.drain(n);
+        }
+    }
+
+    fn drain(&mut self, n: u32) {
+        loop {
+            let Some(t) = self.nodes[n as usize].torrent.as_mut() else {
+                return;
+            };
+            let Some(out) = t.poll_output() else {
+                break;
+            };
+            match out {
+                Output::Send { peer, msg } => {
+                    let to = peer as u32;
+                    if let Some(epoch) = self.epoch(n, to) {
+                        let at = self.now + self.latency;
+                        self.push(
+                            at,
+                            Event::Deliver {
+                                from: n,
+                                to,
+                                epoch,
+                                msg,
+                            },
+                        );
+                    }
+                }
+                Output::SetUploadCap { peer, cap } => {
+                    if let Some(&id) = self.flow_index.get(&(n, peer as u32)) {
+                        self.flows[id as usize].cap = cap;
+                        if self.active.contains(&id) {
+                            self.dirty = true;
+                        }
+                    }
+                }
+                Output::UploadReady { peer } => {
+                    if let Some(&id) = self.flow_index.get(&(n, peer as u32)) {
+                        if self.flows[id as usize].alive && self.flows[id as usize].block.is_none()
+                        {
+                            self.start_block(id);
+                        }
+                    }
+                }
+                Output::Verify { piece } => {
+                    // The simulator's data is always intact; hashing costs no simulated time.
+                    let now = self.now;
+                    t.handle_input(now, Input::Verified { piece, ok: true });
+                }
+                Output::Disconnect { peer, .. } => {
+                    self.stats.protocol_disconnects += 1;
+                    self.disconnect(n, peer as u32);
+                }
+                Output::Completed => self.completed(n),
+            }
+        }
+        self.reschedule_timer(n);
+    }
+
+    fn completed(&mut self, n: u32) {
+        let node = &mut self.nodes[n as usize];
+        if node.completed_at.is_some() || node.spec.role != Role::Leecher {
+            return;
+        }
+        node.completed_at = Some(self.now);
+        self.pending_leechers -= 1;
+        let leave = node.spec.leave;
+        let _ = self.tracker.announce(
+            self.now,
+            n,
+            n,
+            AnnounceEvent::Completed,
+            0,
+            Some(0),
+            &mut self.tracker_rng,
+        );
+        match leave {
+            Leave::Stay => {}
+            Leave::Immediately => self.push(self.now, Event::Leave(n)),
+            Leave::After(d) => self.push(self.now + d.0, Event::Leave(n)),
+        }
+    }
+
+    fn reschedule_timer(&mut self, n: u32) {
+        let node = &mut self.nodes[n as usize];
+        let want = node.torrent.as_ref().and_then(|t| t.poll_timeout());
+        if want != node.timer_at {
+            node.timer_at = want;
+            node.timer_version += 1;
+            if let Some(at) = want {
+                let version = node.timer_version;
+                self.push(at.max(self.now), Event::Timer { node: n, version });
+            }
+        }
+    }
+
+    // ---- flows --------------------------------------------------------------------------
+
+    /// Pulls the next block for flow `id`; a flow that continues keeps its rate.
+    fn start_block(&mut self, id: u32) {
+        let (from, to) = {
+            let f = &self.flows[id as usize];
+            (f.from, f.to)
+        };
+        let next = self.nodes[from as usize]
+            .torrent
+            .as_mut()
+            .and_then(|t| t.next_upload(to as u64));
+        let now = self.now;
+        let f = &mut self.flows[id as usize];
+        match next {
+            Some(b) => {
+                f.block = Some(b);
+                f.remaining = b.length as f64;
+                f.last = now;
+                if self.active.insert(id) {
+                    self.dirty = true;
+                } else if f.rate > 0.0 {
+                    f.version += 1;
+                    let at = now + Duration::from_secs_f64_ceil(f.remaining / f.rate);
+                    let version = f.version;
+                    self.push(at, Event::FlowDone { flow: id, version });
+                }
+            }
+            None => {
+                f.block = None;
+                f.rate = 0.0;
+                f.version += 1;
+                if self.active.remove(&id) {
+                    self.dirty = true;
+                }
+            }
+        }
+    }
+
+    fn flow_done(&mut self, id: u32, version: u32) {
+        let f = &mut self.flows[id as usize];
+        if f.version != version || !f.alive {
+            return;
+        }
+        let Some(block) = f.block.take() else {
+            return;
+        };
+        let (from, to) = (f.from, f.to);
+        let len = block.length as u64;
+        self.nodes[from as usize].uploaded += len;
+        *self.stats.pair_bytes.entry((from, to)).or_insert(0) += len;
+        let epoch = self.epoch(from, to).expect("alive flow has a connection");
+        let at = self.now + self.latency;
+        self.push(
+            at,
+            Event::Block {
+                from,
+                to,
+                epoch,
+                block,
+            },
+        );
+        self.start_block(id);
+    }
+
+    /// Solves max–min rates for all active flows and reschedules those whose rate changed.
+    fn recompute_rates(&mut self) {
+        self.dirty = false;
+        self.stats.recomputes += 1;
+        self.demand_buf.clear();
+        for &id in &self.active {
+            let f = &self.flows[id as usize];
+            self.demand_buf.push(FlowDemand {
+                from: f.from as usize,
+                to: f.to as usize,
+                cap: f.cap,
+            });
+        }
+        self.solver.solve(
+            &self.demand_buf,
+            &self.up_caps,
+            &self.down_caps,
+            &mut self.rate_buf,
+        );
+        self.check_caps();
+        let now = self.now;
+        let ids: Vec<u32> = self.active.iter().copied().collect();
+        for (k, id) in ids.into_iter().enumerate() {
+            let rate = self.rate_buf[k];
+            let f = &mut self.flows[id as usize];
+            if rate == f.rate {
+                continue;
+            }
+            let elapsed = now.saturating_since(f.last).as_secs_f64();
+            f.remaining = (f.remaining - f.rate * elapsed).max(0.0);
+            f.last = now;
+            f.rate = rate;
+            f.version += 1;
+            if rate > 0.0 {
+                let at = now + Duration::from_secs_f64_ceil(f.remaining / rate);
+                let version = f.version;
+                self.push(at, Event::FlowDone { flow: id, version });
+            }
+        }
+    }
+
+    /// Records any allocation exceeding a node's capacity (the invariant tests read this).
+    fn check_caps(&mut self) {
+        let n = self.nodes.len();
+        let mut out = vec![0.0; n];
+        let mut inn = vec![0.0; n];
+        for (d, r) in self.demand_buf.iter().zip(&self.rate_buf) {
+            out[d.from] += r;
+            inn[d.to] += r;
+            if d.cap.is_some_and(|c| *r > c * (1.0 + 1e-9)) {
+                self.stats.cap_violations += 1;
+            }
+        }
+        for i in 0..n {
+            if out[i] > self.up_caps[i] * (1.0 + 1e-9) || inn[i] > self.down_caps[i] * (1.0 + 1e-9)
+            {
+                self.stats.cap_violations += 1;
+            }
+        }
+    }
+
+    fn finish(mut self) -> RunResult {
+        let end = self.now;
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let dup = n
+                    .torrent
+                    .as_ref()
+                    .map_or(n.duplicate_bytes, |t| t.stats().duplicate_bytes);
+                NodeResult {
+                    id: n.spec.id,
+                    role: n.spec.role,
+                    online_days: n.spec.online_days,
+                    incentive: n.spec.incentive == IncentiveSpec::Seniority,
+                    upload: n.spec.upload,
+                    download: n.spec.download,
+                    join_s: n.join_at.as_secs_f64(),
+                    completion_s: n
+                        .completed_at
+                        .map(|c| c.saturating_since(n.join_at).as_secs_f64()),
+                    left_s: n.left_at.map(|t| t.as_secs_f64()),
+                    bytes_up: n.uploaded,
+                    bytes_down: n.downloaded,
+                    duplicate_bytes: dup,
+                }
+            })
+            .collect();
+        self.stats.sim_time_s = end.as_secs_f64();
+        let pairs = std::mem::take(&mut self.stats.pair_bytes)
+            .into_iter()
+            .map(|((from, to), bytes)| PairBytes {
+                from: from + 1,
+                to: to + 1,
+                bytes,
+            })
+            .collect();
+        RunResult {
+            scenario: self.sc.clone(),
+            file_size: self.geo.total_len,
+            nodes,
+            pairs,
+            stats: self.stats,
+        }
+    }
+}
+
+fn pair(a: u32, b: u32) -> (u32, u32) {
+    (a.min(b), a.max(b))
+}
