@@ -176,9 +176,11 @@ impl<K: Ord + Clone, A: Clone> Swarm<K, A> {
             .map(|(_, e)| e)
             .collect();
         let n = want.min(others.len());
-        let mut idx = sample(rng, others.len(), n).into_vec();
-        idx.sort_unstable();
-        let peers = idx.into_iter().map(|i| others[i].addr.clone()).collect();
+        // `sample` returns a random order too, so clients don't all dial the same peer first.
+        let peers = sample(rng, others.len(), n)
+            .into_iter()
+            .map(|i| others[i].addr.clone())
+            .collect();
         Ok(self.reply(peers))
     }
 

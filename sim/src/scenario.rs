@@ -119,9 +119,18 @@ impl From<Bandwidth> for Rate {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkSpec {
-    /// One-way latency of every link.
+    /// Mean one-way latency of a link.
     #[serde(default = "default_latency")]
     pub latency: Dur,
+    /// Each node's access latency is `latency/2 · U(1−j, 1+j)`, a link's the sum of its two
+    /// ends': heterogeneous like PlanetLab, and it breaks same-instant ties between nodes
+    /// randomly instead of by node index.
+    #[serde(default = "default_jitter")]
+    pub latency_jitter: f64,
+}
+
+fn default_jitter() -> f64 {
+    0.5
 }
 
 fn default_latency() -> Dur {
@@ -132,6 +141,7 @@ impl Default for NetworkSpec {
     fn default() -> Self {
         NetworkSpec {
             latency: default_latency(),
+            latency_jitter: default_jitter(),
         }
     }
 }
@@ -437,6 +447,12 @@ impl Scenario {
         }
         if total > 100_000 {
             return Err(format!("{total} nodes is more than the 100000 supported"));
+        }
+        let j = self.network.latency_jitter;
+        if !(0.0..=1.0).contains(&j) {
+            return Err(format!(
+                "network.latency_jitter must be between 0 and 1, got {j}"
+            ));
         }
         let e = &self.engine;
         if e.pipeline_depth == 0 || e.pipeline_depth > 1000 {

@@ -19,6 +19,7 @@ use engine_core::time::{Duration, Instant};
 use engine_core::torrent::{Input, Output, Torrent, TorrentConfig};
 use engine_core::tracker::{AnnounceEvent, Swarm, TrackerConfig};
 use engine_core::wire::Message;
+use rand::seq::SliceRandom;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -37,6 +38,8 @@ pub fn stream_seed(seed: u64, stream: u64) -> [u8; 32] {
 
 const TRACKER_STREAM: u64 = 0;
 const JOIN_STREAM_BASE: u64 = 1 << 40;
+const LATENCY_STREAM_BASE: u64 = 1 << 41;
+const JOIN_ORDER_STREAM: u64 = (1 << 40) - 1;
 
 #[derive(Debug)]
 enum Event {
@@ -110,7 +113,8 @@ struct Node {
 pub struct World {
     sc: Scenario,
     geo: Geometry,
-    latency: Duration,
+    /// Per-node access latency; a link's one-way latency is the sum of its ends'.
+    access_latency: Vec<Duration>,
     now: Instant,
     seq: u64,
     queue: BinaryHeap<Queued>,
@@ -172,9 +176,21 @@ impl World {
             peer_timeout: Duration(sc.tracker.interval.0 .0.saturating_mul(3)),
             max_peers: usize::MAX,
         };
+        let access_latency = nodes
+            .iter()
+            .map(|n| {
+                let mut rng = ChaCha8Rng::from_seed(stream_seed(
+                    sc.seed,
+                    LATENCY_STREAM_BASE + n.spec.id as u64,
+                ));
+                let j = sc.network.latency_jitter;
+                let half = sc.network.latency.0 .0 as f64 / 2.0;
+                Duration((half * rng.gen_range(1.0 - j..=1.0 + j)).round() as u64)
+            })
+            .collect();
         let mut w = World {
+            access_latency,
             geo,
-            latency: sc.network.latency.0,
             now: Instant::ZERO,
             seq: 0,
             queue: BinaryHeap::new(),
@@ -201,7 +217,14 @@ impl World {
             rate_buf: Vec::new(),
             sc: sc.clone(),
         };
-        for i in 0..w.nodes.len() as u32 {
+        // Nodes joining at the same instant are processed in a seeded random order, so node
+        // index (which follows online days in the thesis scenarios) gives no head start.
+        let mut order: Vec<u32> = (0..w.nodes.len() as u32).collect();
+        order.shuffle(&mut ChaCha8Rng::from_seed(stream_seed(
+            sc.seed,
+            JOIN_ORDER_STREAM,
+        )));
+        for i in order {
             let at = w.nodes[i as usize].join_at;
             w.push(at, Event::Join(i));
         }
@@ -372,7 +395,7 @@ impl World {
                 }
                 if !self.nodes[n as usize].peers.contains(&p) {
                     open += 1;
-                    let at = self.now + self.latency;
+                    let at = self.now + self.latency(n, p);
                     self.push(at, Event::Connect { from: n, to: p });
                 }
             }
@@ -423,7 +446,7 @@ impl World {
             f.rate = 0.0;
         }
         // The initiator learns of the connection one latency later, before anything `to` sends.
-        let at = self.now + self.latency;
+        let at = self.now + self.latency(from, to);
         self.push(
             at,
             Event::Connected {
@@ -440,6 +463,10 @@ impl World {
                 extensions: true,
             },
         );
+    }
+
+    fn latency(&self, a: u32, b: u32) -> Duration {
+        Duration(self.access_latency[a as usize].0 + self.access_latency[b as usize].0)
     }
 
     fn epoch(&self, a: u32, b: u32) -> Option<u32> {
@@ -509,7 +536,7 @@ impl World {
                 Output::Send { peer, msg } => {
                     let to = peer as u32;
                     if let Some(epoch) = self.epoch(n, to) {
-                        let at = self.now + self.latency;
+                        let at = self.now + self.latency(n, to);
                         self.push(
                             at,
                             Event::Deliver {
@@ -641,7 +668,7 @@ impl World {
         self.nodes[from as usize].uploaded += len;
         *self.stats.pair_bytes.entry((from, to)).or_insert(0) += len;
         let epoch = self.epoch(from, to).expect("alive flow has a connection");
-        let at = self.now + self.latency;
+        let at = self.now + self.latency(from, to);
         self.push(
             at,
             Event::Block {
