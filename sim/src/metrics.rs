@@ -44,6 +44,10 @@ pub struct RunStats {
     /// Solver allocations that exceeded a capacity or cap; always 0 unless the model is broken.
     pub cap_violations: u64,
     pub protocol_disconnects: u64,
+    /// Block bytes sent but not yet delivered when the run ended.
+    pub bytes_in_flight: u64,
+    /// Block bytes whose connection closed before delivery.
+    pub bytes_lost: u64,
     #[serde(skip)]
     pub pair_bytes: BTreeMap<(u32, u32), u64>,
 }

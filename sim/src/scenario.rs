@@ -600,3 +600,61 @@ fn set_path(
         .ok_or_else(|| format!("`{first}` is not a table"))?;
     set_path(inner, rest, value)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const BASE: &str = "name = \"t\"\n[torrent]\nsize = \"1MiB\"\n[[group]]\nrole = \"seeder\"\ncount = 1\n[[group]]\nrole = \"leecher\"\ncount = 3\n";
+
+    #[test]
+    fn overrides_reach_nested_keys_and_groups() {
+        let sc = Scenario::parse(
+            "t",
+            BASE,
+            &[
+                "torrent.size=64MiB".into(),
+                "group.2.count=7".into(),
+                "engine.seniority=formula".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(sc.torrent.size.0, 64 << 20);
+        assert_eq!(sc.nodes().len(), 8);
+        assert_eq!(sc.engine.seniority, SeniorityVariant::Formula);
+        let e = Scenario::parse("t", BASE, &["group.3.count=1".into()]).unwrap_err();
+        assert!(e.to_string().contains("outside 1..=2"), "{e}");
+    }
+
+    #[test]
+    fn resolved_config_round_trips() {
+        let sc = Scenario::parse("t", BASE, &["seed=42".into()]).unwrap();
+        let again = Scenario::parse("t", &sc.to_toml(), &[]).unwrap();
+        assert_eq!(again.to_toml(), sc.to_toml());
+        assert_eq!(again.seed, 42);
+    }
+
+    proptest! {
+        /// No input text, however broken, makes loading panic.
+        #[test]
+        fn parse_is_total(text in "\\PC{0,200}") {
+            let _ = Scenario::parse("fuzz", &text, &[]);
+        }
+
+        #[test]
+        fn mutated_scenarios_never_panic(pos in 0usize..120, byte in any::<u8>()) {
+            let mut b = BASE.as_bytes().to_vec();
+            let i = pos % b.len();
+            b[i] = byte;
+            if let Ok(text) = String::from_utf8(b) {
+                let _ = Scenario::parse("fuzz", &text, &[]);
+            }
+        }
+
+        #[test]
+        fn overrides_never_panic(key in "[a-z0-9.]{0,20}", value in "\\PC{0,10}") {
+            let _ = Scenario::parse("fuzz", BASE, &[format!("{key}={value}")]);
+        }
+    }
+}

@@ -62,6 +62,13 @@ impl FromStr for ByteSize {
                 format!("unknown size unit `{unit}` in `{s}` (use B, KB, MB, GB, KiB, MiB, GiB)")
             })?
         };
+        // Whole numbers go through integers, so every byte count round-trips exactly.
+        if let Ok(n) = s.trim().trim_end_matches(unit).trim().parse::<u64>() {
+            return n
+                .checked_mul(f)
+                .map(ByteSize)
+                .ok_or_else(|| format!("`{s}` is too large"));
+        }
         let bytes = v * f as f64;
         if bytes.fract() != 0.0 || bytes > u64::MAX as f64 {
             return Err(format!("`{s}` is not a whole number of bytes"));

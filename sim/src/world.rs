@@ -311,7 +311,10 @@ impl World {
                 epoch,
                 block,
             } => {
-                if self.epoch(from, to) == Some(epoch) {
+                if self.epoch(from, to) != Some(epoch) {
+                    // The connection closed while the block was on the wire.
+                    self.stats.bytes_lost += block.length as u64;
+                } else {
                     let n = &mut self.nodes[to as usize];
                     n.downloaded += block.length as u64;
                     self.input(
@@ -598,7 +601,7 @@ impl World {
         );
         match leave {
             Leave::Stay => {}
-            Leave::Immediately => self.push(self.now, Event::Leave(n)),
+            Leave::Immediately => self.leave(n),
             Leave::After(d) => self.push(self.now + d.0, Event::Leave(n)),
         }
     }
@@ -744,6 +747,15 @@ impl World {
 
     fn finish(mut self) -> RunResult {
         let end = self.now;
+        self.stats.bytes_in_flight = self
+            .slab
+            .iter()
+            .flatten()
+            .map(|ev| match ev {
+                Event::Block { block, .. } => block.length as u64,
+                _ => 0,
+            })
+            .sum();
         let nodes = self
             .nodes
             .iter()

@@ -1,0 +1,149 @@
+//! The `sim` command as a user runs it: outputs, overrides and clear errors on bad input.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn sim() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sim"))
+}
+
+fn scenario(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../scenarios/{name}.toml"))
+}
+
+/// Writes `text` to a scenario file and returns `sim check`'s (success, stderr).
+fn check(text: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(&p, text).unwrap();
+    let out = sim().arg("check").arg(&p).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const GOOD: &str = r#"name = "t"
+[torrent]
+size = "1MiB"
+[[group]]
+role = "seeder"
+count = 1
+[[group]]
+role = "leecher"
+count = 3
+"#;
+
+#[test]
+fn run_writes_results_and_prints_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sim()
+        .args(["run", "--seed", "7", "--set", "torrent.size=4MiB", "--out"])
+        .arg(dir.path())
+        .arg(scenario("g1t2"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("seed = 7"),
+        "resolved config printed: {stdout}"
+    );
+    assert!(stdout.contains("size = \"4MiB\""));
+    assert!(stdout.contains("Spearman rho"));
+    assert!(stdout.contains("completion_s"));
+    for f in [
+        "results.csv",
+        "pairs.csv",
+        "run.json",
+        "scenario.resolved.toml",
+    ] {
+        assert!(dir.path().join(f).exists(), "{f} missing");
+    }
+    let json = std::fs::read_to_string(dir.path().join("run.json")).unwrap();
+    assert!(json.contains("\"seed\": 7") && json.contains("engine_version"));
+}
+
+#[test]
+fn check_accepts_good_file() {
+    assert_eq!(check(GOOD), (true, String::new()));
+}
+
+#[test]
+fn unknown_key_is_rejected_with_line_and_column() {
+    let (ok, err) = check(&GOOD.replace("count = 3", "count = 3\nonline_dayz = 4"));
+    assert!(!ok);
+    assert!(err.contains("line 10, column 1"), "{err}");
+    assert!(err.contains("unknown field `online_dayz`"), "{err}");
+}
+
+#[test]
+fn bad_values_are_clear_errors() {
+    let cases = [
+        (
+            GOOD.replace("\"1MiB\"", "\"1 parsec\""),
+            "unknown size unit",
+            "line 3",
+        ),
+        (
+            GOOD.replace("count = 3", "count = 0"),
+            "count must be between 1 and 100000",
+            "line 9",
+        ),
+        (
+            GOOD.replace(
+                "size = \"1MiB\"",
+                "size = \"1MiB\"\npiece_length = \"100KiB\"",
+            ),
+            "power of two",
+            "line 4",
+        ),
+        (
+            GOOD.replace("count = 3", "count = 3\nupload = \"-5KB/s\""),
+            "negative",
+            "line 10",
+        ),
+        (
+            GOOD.replace("count = 3", "count = 3\nupload = \"0KB/s\""),
+            "must be positive",
+            "line 10",
+        ),
+        (
+            GOOD.replace("role = \"seeder\"", "role = \"leecher\""),
+            "no seeder",
+            "",
+        ),
+        ("name = \"x\"\n[torrent\n".to_string(), "line 2", "line 2"),
+        ("\u{0}\u{1}garbage".to_string(), "TOML parse error", ""),
+    ];
+    for (text, want, at) in cases {
+        let (ok, err) = check(&text);
+        assert!(!ok, "accepted: {text}");
+        assert!(err.contains(want) && err.contains(at), "for {want}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn bad_overrides_and_missing_files_fail_cleanly() {
+    let out = sim()
+        .args(["run", "--set", "nonsense"])
+        .arg(scenario("g1t2"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected key=value"));
+    let out = sim().args(["run", "no/such/file.toml"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+    let out = sim()
+        .args(["run", "--set", "engine.bogus=1"])
+        .arg(scenario("g1t2"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `bogus`"));
+}
