@@ -51,8 +51,12 @@ struct Partial {
 /// What happened to a received block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Received {
-    /// New data; `piece_done` when it completes the piece (now awaiting verification).
-    New { piece_done: bool },
+    /// New data; `piece_done` when it completes the piece (now awaiting verification);
+    /// `also_requested` when end game had asked other peers for it too (cancel those).
+    New {
+        piece_done: bool,
+        also_requested: bool,
+    },
     /// Already had it (end-game race or unsolicited): data is discarded.
     Duplicate,
 }
@@ -160,68 +164,61 @@ impl Picker {
         n: usize,
         out: &mut Vec<BlockRequest>,
     ) {
-        let pieces: Vec<u32> = self
-            .partial
-            .keys()
-            .copied()
-            .filter(|&p| peer_has.get(p))
-            .collect();
-        for p in pieces {
+        let Picker {
+            partial,
+            geo,
+            unrequested,
+            ..
+        } = self;
+        for (&piece, part) in partial.iter_mut() {
             if out.len() >= n {
                 break;
             }
-            self.take_free_from_partials_one(p, n, out);
+            if peer_has.get(piece) {
+                take_free(geo, piece, part, unrequested, n, out);
+            }
         }
     }
 
     fn take_free_from_partials_one(&mut self, piece: u32, n: usize, out: &mut Vec<BlockRequest>) {
-        let Some(part) = self.partial.get_mut(&piece) else {
-            return;
-        };
-        for (b, st) in part.blocks.iter_mut().enumerate() {
-            if out.len() >= n {
-                break;
-            }
-            if *st == BlockState::Free {
-                *st = BlockState::Requested(1);
-                self.unrequested -= 1;
-                out.push(self.geo.block(piece, b as u32));
-            }
+        if let Some(part) = self.partial.get_mut(&piece) {
+            take_free(&self.geo, piece, part, &mut self.unrequested, n, out);
         }
     }
 
     /// A piece nobody has started, that the peer has and we lack: random while we have fewer
-    /// than `random_first` pieces, else rarest; ties broken uniformly by reservoir sampling.
+    /// than `random_first` pieces, else rarest; ties broken uniformly with one RNG draw.
     fn pick_new_piece(&self, peer_has: &Bitfield, rng: &mut impl Rng) -> Option<u32> {
         let random = self.have.count() < self.cfg.random_first;
-        let mut best: Option<u32> = None;
-        let mut best_avail = u32::MAX;
-        let mut ties = 0u32;
-        for p in 0..self.geo.num_pieces() {
-            if self.have.get(p)
-                || self.pending_verify.get(p)
-                || self.partial.contains_key(&p)
-                || !peer_has.get(p)
-            {
-                continue;
-            }
-            let avail = if random {
+        let candidates = (0..self.geo.num_pieces()).filter(|&p| {
+            peer_has.get(p)
+                && !self.have.get(p)
+                && !self.pending_verify.get(p)
+                && !self.partial.contains_key(&p)
+        });
+        let avail = |p: u32| {
+            if random {
                 0
             } else {
                 self.availability[p as usize]
-            };
-            if avail < best_avail {
-                best = Some(p);
-                best_avail = avail;
+            }
+        };
+        let mut best_avail = u32::MAX;
+        let mut ties = 0u32;
+        for p in candidates.clone() {
+            let a = avail(p);
+            if a < best_avail {
+                best_avail = a;
                 ties = 1;
-            } else if avail == best_avail {
+            } else if a == best_avail {
                 ties += 1;
-                if rng.gen_range(0..ties) == 0 {
-                    best = Some(p);
-                }
             }
         }
-        best
+        if ties == 0 {
+            return None;
+        }
+        let k = rng.gen_range(0..ties) as usize;
+        candidates.filter(|&p| avail(p) == best_avail).nth(k)
     }
 
     fn pick_end_game(
@@ -278,11 +275,14 @@ impl Picker {
             blocks: vec![BlockState::Free; self.geo.blocks_in_piece(r.index) as usize],
             received: 0,
         });
-        match part.blocks[b] {
+        let also_requested = match part.blocks[b] {
             BlockState::Received => return Received::Duplicate,
-            BlockState::Free => self.unrequested -= 1,
-            BlockState::Requested(_) => {}
-        }
+            BlockState::Free => {
+                self.unrequested -= 1;
+                false
+            }
+            BlockState::Requested(k) => k > 1,
+        };
         part.blocks[b] = BlockState::Received;
         part.received += 1;
         let piece_done = part.received as usize == part.blocks.len();
@@ -290,7 +290,10 @@ impl Picker {
             self.partial.remove(&r.index);
             self.pending_verify.set(r.index);
         }
-        Received::New { piece_done }
+        Received::New {
+            piece_done,
+            also_requested,
+        }
     }
 
     /// Result of hashing a fully received piece. A failed piece is re-downloaded from scratch.
@@ -314,6 +317,27 @@ impl Picker {
             .get(&r.index)
             .and_then(|p| p.blocks.get((r.begin / self.geo.block_len) as usize))
             .is_some_and(|s| *s == BlockState::Received)
+    }
+}
+
+/// Requests up to `n` (in total in `out`) free blocks of one partial piece.
+fn take_free(
+    geo: &Geometry,
+    piece: u32,
+    part: &mut Partial,
+    unrequested: &mut u64,
+    n: usize,
+    out: &mut Vec<BlockRequest>,
+) {
+    for (b, st) in part.blocks.iter_mut().enumerate() {
+        if out.len() >= n {
+            break;
+        }
+        if *st == BlockState::Free {
+            *st = BlockState::Requested(1);
+            *unrequested -= 1;
+            out.push(geo.block(piece, b as u32));
+        }
     }
 }
 
@@ -369,9 +393,21 @@ mod tests {
         // Another peer: end game hands out duplicates.
         let b = p.pick(&full, 5, &[], &mut rng);
         assert_eq!(b, a);
-        assert_eq!(p.on_block(&a[0]), Received::New { piece_done: false });
+        assert_eq!(
+            p.on_block(&a[0]),
+            Received::New {
+                piece_done: false,
+                also_requested: true
+            }
+        );
         assert_eq!(p.on_block(&b[0]), Received::Duplicate);
-        assert_eq!(p.on_block(&a[1]), Received::New { piece_done: true });
+        assert_eq!(
+            p.on_block(&a[1]),
+            Received::New {
+                piece_done: true,
+                also_requested: true
+            }
+        );
         p.on_verified(0, true);
         assert!(p.is_complete());
     }

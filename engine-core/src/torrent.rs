@@ -512,12 +512,17 @@ impl Torrent {
         self.stats.downloaded += block.length as u64;
         match self.picker.on_block(&block) {
             Received::Duplicate => self.stats.duplicate_bytes += block.length as u64,
-            Received::New { piece_done } => {
+            Received::New {
+                piece_done,
+                also_requested,
+            } => {
                 self.contributors
                     .entry(block.index)
                     .or_default()
                     .insert(key);
-                self.cancel_duplicates(key, &block);
+                if also_requested {
+                    self.cancel_duplicates(key, &block);
+                }
                 if piece_done {
                     self.out.push_back(Output::Verify { piece: block.index });
                 }

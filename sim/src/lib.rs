@@ -19,3 +19,9 @@ pub use scenario::Scenario;
 pub fn run(sc: &Scenario) -> RunResult {
     world::World::new(sc).run()
 }
+
+/// Like [`run`], but checks every rate allocation against node capacities and per-peer caps,
+/// counting violations in `stats.cap_violations` (slower; used by the invariant tests).
+pub fn run_checked(sc: &Scenario) -> RunResult {
+    world::World::new(sc).with_invariant_checks().run()
+}

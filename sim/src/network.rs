@@ -5,6 +5,14 @@
 //! per-flow cap set by `a`'s allocator. Progressive filling gives the max–min fair allocation,
 //! the fixed point TCP-like sharing approaches. A heap of resource saturation levels makes one
 //! solve `O(F log R)`; ties break on resource index, so results are deterministic.
+//!
+//! [`Network`] keeps the allocation up to date incrementally: a change re-solves only the flows
+//! sharing an endpoint with it, holding all other flows at their rates, and widens to the
+//! neighbours of every flow whose rate moved until nothing more moves. A flow outside that set
+//! sees no change on any of its resources, so it keeps its bottleneck and the result is the
+//! global max–min allocation (a property test checks this against a full solve).
+
+use std::collections::BTreeSet;
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -109,6 +117,343 @@ impl Solver {
     }
 }
 
+/// Rates within this relative distance count as unchanged, so float noise from re-solving a
+/// subset does not ripple through the whole swarm.
+const RATE_EPS: f64 = 1e-9;
+
+#[derive(Clone, Copy, Debug)]
+struct NetFlow {
+    from: u32,
+    to: u32,
+    cap: Option<f64>,
+    rate: f64,
+    active: bool,
+}
+
+/// The set of flows with their current max–min rates, updated incrementally.
+pub struct Network {
+    up: Vec<f64>,
+    down: Vec<f64>,
+    flows: Vec<NetFlow>,
+    /// Active flow ids per node, as sender and as receiver.
+    out: Vec<Vec<u32>>,
+    inn: Vec<Vec<u32>>,
+    dirty_up: BTreeSet<u32>,
+    dirty_down: BTreeSet<u32>,
+    solver: Solver,
+    /// Scratch: generation stamps marking flows in the current subset, local node indices.
+    stamp: Vec<u32>,
+    generation: u32,
+    local_up: Vec<(u32, u32)>,
+    local_down: Vec<(u32, u32)>,
+}
+
+impl Network {
+    /// A network of nodes with the given upload and download capacities (bytes/s).
+    pub fn new(up: Vec<f64>, down: Vec<f64>) -> Self {
+        let n = up.len();
+        Network {
+            out: vec![Vec::new(); n],
+            inn: vec![Vec::new(); n],
+            local_up: vec![(0, 0); n],
+            local_down: vec![(0, 0); n],
+            up,
+            down,
+            flows: Vec::new(),
+            dirty_up: BTreeSet::new(),
+            dirty_down: BTreeSet::new(),
+            solver: Solver::default(),
+            stamp: Vec::new(),
+            generation: 0,
+        }
+    }
+
+    /// Registers flow `id` (ids are dense, assigned by the caller in increasing order).
+    pub fn add_flow(&mut self, id: u32, from: u32, to: u32) {
+        debug_assert_eq!(id as usize, self.flows.len());
+        self.flows.push(NetFlow {
+            from,
+            to,
+            cap: None,
+            rate: 0.0,
+            active: false,
+        });
+        self.stamp.push(0);
+    }
+
+    pub fn rate(&self, id: u32) -> f64 {
+        self.flows[id as usize].rate
+    }
+
+    pub fn is_active(&self, id: u32) -> bool {
+        self.flows[id as usize].active
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        !self.dirty_up.is_empty() || !self.dirty_down.is_empty()
+    }
+
+    fn touch(&mut self, id: u32) {
+        let f = self.flows[id as usize];
+        self.dirty_up.insert(f.from);
+        self.dirty_down.insert(f.to);
+    }
+
+    /// The flow has data to send; returns false if it already was active.
+    pub fn activate(&mut self, id: u32) -> bool {
+        let f = &mut self.flows[id as usize];
+        if f.active {
+            return false;
+        }
+        f.active = true;
+        f.rate = 0.0;
+        let (from, to) = (f.from, f.to);
+        self.out[from as usize].push(id);
+        self.inn[to as usize].push(id);
+        self.touch(id);
+        true
+    }
+
+    /// The flow has nothing to send; returns false if it already was idle.
+    pub fn deactivate(&mut self, id: u32) -> bool {
+        let f = &mut self.flows[id as usize];
+        if !f.active {
+            return false;
+        }
+        f.active = false;
+        f.rate = 0.0;
+        let (from, to) = (f.from, f.to);
+        remove_id(&mut self.out[from as usize], id);
+        remove_id(&mut self.inn[to as usize], id);
+        self.touch(id);
+        true
+    }
+
+    pub fn set_cap(&mut self, id: u32, cap: Option<f64>) {
+        let f = &mut self.flows[id as usize];
+        if f.cap != cap {
+            f.cap = cap;
+            if f.active {
+                self.touch(id);
+            }
+        }
+    }
+
+    /// Re-solves what the changes since the last call affect; appends `(flow, new rate)` for
+    /// every active flow whose rate changed.
+    pub fn resolve(&mut self, changed: &mut Vec<(u32, f64)>) {
+        let mut up_nodes = std::mem::take(&mut self.dirty_up);
+        let mut down_nodes = std::mem::take(&mut self.dirty_down);
+        let mut subset: Vec<u32> = Vec::new();
+        let mut rates: Vec<f64> = Vec::new();
+        loop {
+            self.collect_subset(&up_nodes, &down_nodes, &mut subset);
+            let (grow_up, grow_down) = self.solve_subset(&subset, &mut rates);
+            let mut grew = false;
+            for n in grow_up {
+                grew |= up_nodes.insert(n);
+            }
+            for n in grow_down {
+                grew |= down_nodes.insert(n);
+            }
+            for (k, &id) in subset.iter().enumerate() {
+                let f = self.flows[id as usize];
+                if !same_rate(f.rate, rates[k]) {
+                    grew |= up_nodes.insert(f.from);
+                    grew |= down_nodes.insert(f.to);
+                }
+            }
+            if !grew {
+                break;
+            }
+        }
+        for (k, &id) in subset.iter().enumerate() {
+            let f = &mut self.flows[id as usize];
+            if !same_rate(f.rate, rates[k]) {
+                f.rate = rates[k];
+                changed.push((id, rates[k]));
+            }
+        }
+    }
+
+    /// Active flows out of `up_nodes` or into `down_nodes`, sorted by id.
+    fn collect_subset(
+        &mut self,
+        up_nodes: &BTreeSet<u32>,
+        down_nodes: &BTreeSet<u32>,
+        subset: &mut Vec<u32>,
+    ) {
+        self.generation = self.generation.wrapping_add(1).max(1);
+        subset.clear();
+        for (&node, lists) in up_nodes
+            .iter()
+            .map(|n| (n, &self.out))
+            .chain(down_nodes.iter().map(|n| (n, &self.inn)))
+        {
+            for &id in &lists[node as usize] {
+                if self.stamp[id as usize] != self.generation {
+                    self.stamp[id as usize] = self.generation;
+                    subset.push(id);
+                }
+            }
+        }
+        subset.sort_unstable();
+    }
+
+    /// Max–min rates for `subset` with every other active flow held at its current rate.
+    /// Returns the nodes whose resource is saturated by the subset while an outside flow on it
+    /// runs faster than every subset flow there: that outside flow must give way, so those
+    /// nodes join the subset.
+    fn solve_subset(&mut self, subset: &[u32], rates: &mut Vec<f64>) -> (Vec<u32>, Vec<u32>) {
+        let gen = self.generation;
+        let mut up_cap: Vec<Resource> = Vec::new();
+        let mut down_cap: Vec<Resource> = Vec::new();
+        let mut demands = Vec::with_capacity(subset.len());
+        for &id in subset {
+            let f = self.flows[id as usize];
+            let from = local_index(&mut self.local_up, f.from, gen, &mut up_cap, || {
+                residual(
+                    self.up[f.from as usize],
+                    &self.out[f.from as usize],
+                    &self.flows,
+                    &self.stamp,
+                    gen,
+                )
+            });
+            let to = local_index(&mut self.local_down, f.to, gen, &mut down_cap, || {
+                residual(
+                    self.down[f.to as usize],
+                    &self.inn[f.to as usize],
+                    &self.flows,
+                    &self.stamp,
+                    gen,
+                )
+            });
+            demands.push(FlowDemand {
+                from,
+                to,
+                cap: f.cap,
+            });
+        }
+        // The solver indexes uploaders and receivers on one node axis; give them disjoint ranges.
+        let n_up = up_cap.len();
+        let n = n_up + down_cap.len();
+        let mut up_all: Vec<f64> = up_cap.iter().map(|r| r.residual).collect();
+        up_all.resize(n, 0.0);
+        let mut down_all = vec![0.0; n_up];
+        down_all.extend(down_cap.iter().map(|r| r.residual));
+        for d in &mut demands {
+            d.to += n_up;
+        }
+        self.solver.solve(&demands, &up_all, &down_all, rates);
+
+        // Load and fastest subset flow per local resource.
+        let mut load = vec![0.0; n];
+        let mut fastest = vec![0.0f64; n];
+        for (d, &r) in demands.iter().zip(rates.iter()) {
+            for i in [d.from, d.to] {
+                load[i] += r;
+                fastest[i] = fastest[i].max(r);
+            }
+        }
+        let blocked = |i: usize, res: &Resource| {
+            load[i] >= res.residual * (1.0 - 1e-9) - 1e-9
+                && res.max_outside > fastest[i] * (1.0 + 1e-9) + 1e-9
+        };
+        let mut grow_up = Vec::new();
+        let mut grow_down = Vec::new();
+        for &id in subset {
+            let f = self.flows[id as usize];
+            let (ui, di) = (
+                self.local_up[f.from as usize].1 as usize,
+                self.local_down[f.to as usize].1 as usize,
+            );
+            if blocked(ui, &up_cap[ui]) {
+                grow_up.push(f.from);
+            }
+            if blocked(n_up + di, &down_cap[di]) {
+                grow_down.push(f.to);
+            }
+        }
+        (grow_up, grow_down)
+    }
+
+    /// Sum of rates per node over active flows, for invariant checks.
+    pub fn loads(&self) -> (Vec<f64>, Vec<f64>) {
+        let sum = |lists: &Vec<Vec<u32>>| -> Vec<f64> {
+            lists
+                .iter()
+                .map(|l| l.iter().map(|&id| self.flows[id as usize].rate).sum())
+                .collect()
+        };
+        (sum(&self.out), sum(&self.inn))
+    }
+
+    /// Whether any flow exceeds its cap or any node its capacity (relative tolerance 1e-9).
+    pub fn violations(&self) -> usize {
+        let (out, inn) = self.loads();
+        let over = |load: f64, cap: f64| load > cap * (1.0 + 1e-9) + 1e-9;
+        let nodes = (0..self.up.len())
+            .filter(|&i| over(out[i], self.up[i]) || over(inn[i], self.down[i]))
+            .count();
+        let flows = self
+            .flows
+            .iter()
+            .filter(|f| f.active && f.cap.is_some_and(|c| over(f.rate, c)))
+            .count();
+        nodes + flows
+    }
+}
+
+fn same_rate(a: f64, b: f64) -> bool {
+    (a - b).abs() <= RATE_EPS * a.abs().max(b.abs()).max(1.0)
+}
+
+fn remove_id(list: &mut Vec<u32>, id: u32) {
+    if let Some(pos) = list.iter().position(|&x| x == id) {
+        list.swap_remove(pos);
+    }
+}
+
+/// Capacity left on a node resource after the flows outside the current subset, and the
+/// largest rate among those outside flows.
+fn residual(cap: f64, ids: &[u32], flows: &[NetFlow], stamp: &[u32], gen: u32) -> Resource {
+    let mut fixed = 0.0;
+    let mut max_outside = 0.0f64;
+    for &id in ids.iter().filter(|&&id| stamp[id as usize] != gen) {
+        let r = flows[id as usize].rate;
+        fixed += r;
+        max_outside = max_outside.max(r);
+    }
+    Resource {
+        residual: (cap - fixed).max(0.0),
+        max_outside,
+    }
+}
+
+/// A node resource as seen by one subset solve.
+#[derive(Clone, Copy, Debug)]
+struct Resource {
+    residual: f64,
+    max_outside: f64,
+}
+
+/// Maps a node to its index in the subset's capacity list, computing its residual once.
+fn local_index(
+    map: &mut [(u32, u32)],
+    node: u32,
+    gen: u32,
+    caps: &mut Vec<Resource>,
+    residual: impl FnOnce() -> Resource,
+) -> usize {
+    let slot = &mut map[node as usize];
+    if slot.0 != gen {
+        *slot = (gen, caps.len() as u32);
+        caps.push(residual());
+    }
+    slot.1 as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +530,59 @@ mod tests {
                     inn >= down[fl.to] - eps && r[i] >= maxr - eps
                 };
                 prop_assert!(capped || sat_up || sat_down, "flow {i} not bottlenecked: {r:?}");
+            }
+        }
+    }
+
+    /// The incremental allocation equals a full solve after every change.
+    #[derive(Clone, Debug)]
+    enum Change {
+        Toggle(usize),
+        Cap(usize, Option<f64>),
+    }
+
+    fn change() -> impl Strategy<Value = Change> {
+        prop_oneof![
+            (0usize..40).prop_map(Change::Toggle),
+            (0usize..40, proptest::option::of(1.0f64..150.0)).prop_map(|(i, c)| Change::Cap(i, c)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn incremental_matches_full_solve(
+            pairs in proptest::collection::vec((0u32..8, 0u32..8), 40),
+            up in proptest::collection::vec(1.0f64..300.0, 8),
+            down in proptest::collection::vec(1.0f64..300.0, 8),
+            changes in proptest::collection::vec(change(), 1..60),
+        ) {
+            let mut net = Network::new(up.clone(), down.clone());
+            let mut caps = vec![None; pairs.len()];
+            for (i, (a, b)) in pairs.iter().enumerate() {
+                net.add_flow(i as u32, *a, *b);
+            }
+            let mut changed = Vec::new();
+            for c in changes {
+                match c {
+                    Change::Toggle(i) => {
+                        if !net.activate(i as u32) {
+                            net.deactivate(i as u32);
+                        }
+                    }
+                    Change::Cap(i, cap) => {
+                        caps[i] = cap;
+                        net.set_cap(i as u32, cap);
+                    }
+                }
+                net.resolve(&mut changed);
+                let ids: Vec<usize> = (0..pairs.len()).filter(|&i| net.is_active(i as u32)).collect();
+                let demands: Vec<_> = ids.iter().map(|&i| f(pairs[i].0 as usize, pairs[i].1 as usize, caps[i])).collect();
+                let full = solve(&demands, &up, &down);
+                for (k, &i) in ids.iter().enumerate() {
+                    let r = net.rate(i as u32);
+                    prop_assert!((r - full[k]).abs() <= 1e-6 * full[k].max(1.0), "flow {i}: {r} vs {}", full[k]);
+                }
+                prop_assert_eq!(net.violations(), 0);
             }
         }
     }

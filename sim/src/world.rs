@@ -24,7 +24,7 @@ use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::metrics::{NodeResult, PairBytes, RunResult, RunStats};
-use crate::network::{FlowDemand, Solver};
+use crate::network::Network;
 use crate::scenario::{IncentiveSpec, JoinTime, Leave, NodeSpec, Role, Scenario};
 
 /// Derives an independent 32-byte seed for stream `stream` of the scenario seed.
@@ -92,7 +92,6 @@ struct Flow {
     rate: f64,
     last: Instant,
     version: u32,
-    cap: Option<f64>,
 }
 
 struct Node {
@@ -126,17 +125,14 @@ pub struct World {
     /// Connection epochs per unordered node pair; messages of older epochs are dropped.
     conns: BTreeMap<(u32, u32), u32>,
     epochs: BTreeMap<(u32, u32), u32>,
-    active: BTreeSet<u32>,
-    dirty: bool,
+    net: Network,
+    /// Check every allocation against capacities and caps (tests; costs a full scan per solve).
+    check_invariants: bool,
     tracker: Swarm<u32, u32>,
     tracker_rng: ChaCha8Rng,
-    solver: Solver,
-    up_caps: Vec<f64>,
-    down_caps: Vec<f64>,
     pending_leechers: usize,
     stats: RunStats,
-    demand_buf: Vec<FlowDemand>,
-    rate_buf: Vec<f64>,
+    changed_buf: Vec<(u32, f64)>,
 }
 
 impl World {
@@ -196,8 +192,11 @@ impl World {
             queue: BinaryHeap::new(),
             slab: Vec::new(),
             free_slots: Vec::new(),
-            up_caps: nodes.iter().map(|n| n.spec.upload).collect(),
-            down_caps: nodes.iter().map(|n| n.spec.download).collect(),
+            net: Network::new(
+                nodes.iter().map(|n| n.spec.upload).collect(),
+                nodes.iter().map(|n| n.spec.download).collect(),
+            ),
+            check_invariants: false,
             pending_leechers: nodes
                 .iter()
                 .filter(|n| n.spec.role == Role::Leecher)
@@ -207,14 +206,10 @@ impl World {
             flow_index: BTreeMap::new(),
             conns: BTreeMap::new(),
             epochs: BTreeMap::new(),
-            active: BTreeSet::new(),
-            dirty: false,
             tracker: Swarm::new(tracker_cfg),
             tracker_rng: ChaCha8Rng::from_seed(stream_seed(sc.seed, TRACKER_STREAM)),
-            solver: Solver::default(),
             stats: RunStats::default(),
-            demand_buf: Vec::new(),
-            rate_buf: Vec::new(),
+            changed_buf: Vec::new(),
             sc: sc.clone(),
         };
         // Nodes joining at the same instant are processed in a seeded random order, so node
@@ -231,11 +226,17 @@ impl World {
         w
     }
 
+    /// Checks every rate allocation against capacities and caps (slower; for tests).
+    pub fn with_invariant_checks(mut self) -> Self {
+        self.check_invariants = true;
+        self
+    }
+
     /// Runs to completion (every leecher done) or `max_time`, and reports.
     pub fn run(mut self) -> RunResult {
         let max_time = Instant::ZERO + self.sc.max_time.0;
         while self.pending_leechers > 0 {
-            if self.dirty && self.queue.peek().is_none_or(|q| q.0 .0 > self.now) {
+            if self.net.is_dirty() && self.queue.peek().is_none_or(|q| q.0 .0 > self.now) {
                 self.recompute_rates();
             }
             let Some(Reverse((at, _, slot))) = self.queue.pop() else {
@@ -429,6 +430,7 @@ impl World {
         self.nodes[to as usize].peers.insert(from);
         for (x, y) in [(from, to), (to, from)] {
             let id = *self.flow_index.entry((x, y)).or_insert_with(|| {
+                let id = self.flows.len() as u32;
                 self.flows.push(Flow {
                     from: x,
                     to: y,
@@ -438,15 +440,15 @@ impl World {
                     rate: 0.0,
                     last: Instant::ZERO,
                     version: 0,
-                    cap: None,
                 });
-                self.flows.len() as u32 - 1
+                self.net.add_flow(id, x, y);
+                id
             });
             let f = &mut self.flows[id as usize];
             f.alive = true;
             f.block = None;
-            f.cap = None;
             f.rate = 0.0;
+            self.net.set_cap(id, None);
         }
         // The initiator learns of the connection one latency later, before anything `to` sends.
         let at = self.now + self.latency(from, to);
@@ -487,9 +489,8 @@ impl World {
                 f.alive = false;
                 f.block = None;
                 f.version += 1;
-                if self.active.remove(&id) {
-                    self.dirty = true;
-                }
+                f.rate = 0.0;
+                self.net.deactivate(id);
             }
         }
         for (x, y) in [(a, b), (b, a)] {
@@ -553,10 +554,7 @@ impl World {
                 }
                 Output::SetUploadCap { peer, cap } => {
                     if let Some(&id) = self.flow_index.get(&(n, peer as u32)) {
-                        self.flows[id as usize].cap = cap;
-                        if self.active.contains(&id) {
-                            self.dirty = true;
-                        }
+                        self.net.set_cap(id, cap);
                     }
                 }
                 Output::UploadReady { peer } => {
@@ -638,9 +636,8 @@ impl World {
                 f.block = Some(b);
                 f.remaining = b.length as f64;
                 f.last = now;
-                if self.active.insert(id) {
-                    self.dirty = true;
-                } else if f.rate > 0.0 {
+                // A newly active flow gets its rate (and completion event) from the next solve.
+                if !self.net.activate(id) && f.rate > 0.0 {
                     f.version += 1;
                     let at = now + Duration::from_secs_f64_ceil(f.remaining / f.rate);
                     let version = f.version;
@@ -651,9 +648,7 @@ impl World {
                 f.block = None;
                 f.rate = 0.0;
                 f.version += 1;
-                if self.active.remove(&id) {
-                    self.dirty = true;
-                }
+                self.net.deactivate(id);
             }
         }
     }
@@ -684,34 +679,18 @@ impl World {
         self.start_block(id);
     }
 
-    /// Solves max–min rates for all active flows and reschedules those whose rate changed.
+    /// Re-solves the rates the latest changes affect and reschedules flows whose rate moved.
     fn recompute_rates(&mut self) {
-        self.dirty = false;
         self.stats.recomputes += 1;
-        self.demand_buf.clear();
-        for &id in &self.active {
-            let f = &self.flows[id as usize];
-            self.demand_buf.push(FlowDemand {
-                from: f.from as usize,
-                to: f.to as usize,
-                cap: f.cap,
-            });
+        let mut changed = std::mem::take(&mut self.changed_buf);
+        changed.clear();
+        self.net.resolve(&mut changed);
+        if self.check_invariants {
+            self.stats.cap_violations += self.net.violations() as u64;
         }
-        self.solver.solve(
-            &self.demand_buf,
-            &self.up_caps,
-            &self.down_caps,
-            &mut self.rate_buf,
-        );
-        self.check_caps();
         let now = self.now;
-        let ids: Vec<u32> = self.active.iter().copied().collect();
-        for (k, id) in ids.into_iter().enumerate() {
-            let rate = self.rate_buf[k];
+        for &(id, rate) in &changed {
             let f = &mut self.flows[id as usize];
-            if rate == f.rate {
-                continue;
-            }
             let elapsed = now.saturating_since(f.last).as_secs_f64();
             f.remaining = (f.remaining - f.rate * elapsed).max(0.0);
             f.last = now;
@@ -723,26 +702,7 @@ impl World {
                 self.push(at, Event::FlowDone { flow: id, version });
             }
         }
-    }
-
-    /// Records any allocation exceeding a node's capacity (the invariant tests read this).
-    fn check_caps(&mut self) {
-        let n = self.nodes.len();
-        let mut out = vec![0.0; n];
-        let mut inn = vec![0.0; n];
-        for (d, r) in self.demand_buf.iter().zip(&self.rate_buf) {
-            out[d.from] += r;
-            inn[d.to] += r;
-            if d.cap.is_some_and(|c| *r > c * (1.0 + 1e-9)) {
-                self.stats.cap_violations += 1;
-            }
-        }
-        for i in 0..n {
-            if out[i] > self.up_caps[i] * (1.0 + 1e-9) || inn[i] > self.down_caps[i] * (1.0 + 1e-9)
-            {
-                self.stats.cap_violations += 1;
-            }
-        }
+        self.changed_buf = changed;
     }
 
     fn finish(mut self) -> RunResult {

@@ -8,7 +8,7 @@ use sim::scenario::Role;
 
 fn check(name: &str, overrides: &[&str]) {
     let sc = common::load(name, overrides);
-    let r = sim::run(&sc);
+    let r = sim::run_checked(&sc);
     let ctx = format!("scenario {name} {overrides:?} seed {}", sc.seed);
     let up: u64 = r.nodes.iter().map(|n| n.bytes_up).sum();
     let down: u64 = r.nodes.iter().map(|n| n.bytes_down).sum();
