@@ -1,0 +1,164 @@
+//! Token-bucket rate limits for the session: one global bucket per direction, plus a per-peer
+//! upload bucket whose rate engine-core's allocator sets (`Output::SetUploadCap`).
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A rate in bytes per second parsed from `500KB/s`, `2MiB/s`, `100000B/s` (SI prefixes are
+/// powers of 1000, binary ones of 1024, as in the thesis's "100KB/s"; `/s` may be omitted).
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let body = t.strip_suffix("/s").unwrap_or(t);
+    let split = body
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(body.len());
+    let (num, unit) = body.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a rate like 500KB/s or 2MiB/s"))?;
+    let mult = match unit.trim() {
+        "" | "B" => 1.0,
+        "KB" | "kB" | "k" => 1e3,
+        "MB" | "M" => 1e6,
+        "GB" | "G" => 1e9,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "{s:?}: unknown unit {other:?} (use B, KB, MB, KiB, MiB)"
+            ))
+        }
+    };
+    let rate = n * mult;
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(format!("{s:?}: a rate must be positive"));
+    }
+    Ok(rate)
+}
+
+/// A token bucket that may go into debt: a caller takes what it needs at once and then waits
+/// until the debt is repaid, so blocks larger than the burst still pass at the right rate.
+#[derive(Debug)]
+pub struct Bucket {
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Bytes per second; `None` is unlimited.
+    rate: Option<f64>,
+    tokens: f64,
+    last: Instant,
+}
+
+/// Burst allowance: a tenth of a second of traffic, at least one 16 KiB block.
+fn burst(rate: f64) -> f64 {
+    (rate / 10.0).max(16_384.0)
+}
+
+impl Bucket {
+    pub fn new(rate: Option<f64>) -> Self {
+        Bucket {
+            state: Mutex::new(State {
+                rate,
+                tokens: rate.map_or(0.0, burst),
+                last: Instant::now(),
+            }),
+        }
+    }
+
+    /// Changes the rate; accumulated debt is kept so a lowered cap takes effect at once.
+    pub fn set_rate(&self, rate: Option<f64>) {
+        let mut s = self.lock();
+        s.refill(Instant::now());
+        s.rate = rate.filter(|r| r.is_finite() && *r > 0.0);
+        if let Some(r) = s.rate {
+            s.tokens = s.tokens.min(burst(r));
+        }
+    }
+
+    /// How long the caller must wait after taking `n` bytes now.
+    pub fn take(&self, n: usize) -> Duration {
+        let now = Instant::now();
+        let mut s = self.lock();
+        s.refill(now);
+        let Some(rate) = s.rate else {
+            return Duration::ZERO;
+        };
+        s.tokens -= n as f64;
+        if s.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-s.tokens / rate)
+        }
+    }
+
+    /// Takes `n` bytes and sleeps off any debt.
+    pub async fn acquire(&self, n: usize) {
+        let wait = self.take(n);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // The state is a few numbers, always consistent: a panic elsewhere cannot corrupt it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl State {
+    fn refill(&mut self, now: Instant) {
+        let dt = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        if let Some(rate) = self.rate {
+            self.tokens = (self.tokens + dt * rate).min(burst(rate));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rates() {
+        assert_eq!(parse_rate("500KB/s"), Ok(500_000.0));
+        assert_eq!(parse_rate("2MiB/s"), Ok(2.0 * 1024.0 * 1024.0));
+        assert_eq!(parse_rate("100000"), Ok(100_000.0));
+        assert_eq!(parse_rate("1.5MB/s"), Ok(1_500_000.0));
+        assert!(parse_rate("0KB/s").is_err());
+        assert!(parse_rate("fast").is_err());
+        assert!(parse_rate("5XB/s").is_err());
+    }
+
+    #[test]
+    fn debt_turns_into_wait() {
+        let b = Bucket::new(Some(100_000.0));
+        // The burst (16 KiB floor) passes at once; the next 100 KB costs about a second.
+        assert_eq!(b.take(16_384), Duration::ZERO);
+        let w = b.take(100_000);
+        assert!(
+            w > Duration::from_millis(900) && w <= Duration::from_millis(1001),
+            "{w:?}"
+        );
+        b.set_rate(None);
+        assert_eq!(b.take(1 << 30), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn acquire_paces_to_the_rate() {
+        let b = Bucket::new(Some(1_000_000.0));
+        let start = Instant::now();
+        for _ in 0..20 {
+            b.acquire(16_384).await;
+        }
+        // 20 blocks = 327 KB at 1 MB/s, less the 100 KB burst: about 0.23 s.
+        let t = start.elapsed();
+        assert!(
+            t > Duration::from_millis(180) && t < Duration::from_millis(600),
+            "{t:?}"
+        );
+    }
+}

@@ -1,0 +1,442 @@
+//! The torrent actor: one task owns the engine-core `Torrent` and makes every decision. It
+//! feeds the core what connections, the disk and timers report, and carries out what the core
+//! asks (send, cap, upload, hash, disconnect). Connections and disk jobs are separate tasks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use engine_core::time::Instant as CoreInstant;
+use engine_core::torrent::{DisconnectReason, Input, Output, Torrent};
+use indicatif::ProgressBar;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+
+use crate::announce::{self, Event as AnnounceEvent};
+use crate::peer::{self, Command, ConnId, Event};
+use crate::ratelimit::Bucket;
+use crate::session::addrs::Addrs;
+use crate::session::announcer::Announcer;
+
+/// Blocks handed to a connection's writer ahead of the socket: enough to keep it busy, few
+/// enough that a choke or a lowered cap takes effect quickly.
+const UPLOAD_QUEUE: usize = 4;
+
+/// What the actor's own helper tasks report.
+pub enum Internal {
+    Hashed {
+        piece: u32,
+        ok: bool,
+        error: Option<String>,
+    },
+    Announced {
+        event: AnnounceEvent,
+        result: Result<announce::Response>,
+    },
+    Accepted {
+        stream: TcpStream,
+        addr: SocketAddr,
+        permit: OwnedSemaphorePermit,
+    },
+}
+
+/// How a run ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Finish {
+    Completed,
+    Interrupted,
+}
+
+struct PeerHandle {
+    addr: SocketAddr,
+    peer_id: [u8; 20],
+    commands: mpsc::UnboundedSender<Command>,
+    cap: Arc<Bucket>,
+    uploads_queued: usize,
+}
+
+pub struct Actor {
+    pub torrent: Torrent,
+    pub ctx: Arc<peer::Shared>,
+    pub events: mpsc::Receiver<Event>,
+    pub internal_tx: mpsc::UnboundedSender<Internal>,
+    pub internal: mpsc::UnboundedReceiver<Internal>,
+    pub permits: Arc<Semaphore>,
+    pub addrs: Addrs,
+    pub announcer: Announcer,
+    pub bar: ProgressBar,
+    /// Exit when the download completes (`bt download`), or keep seeding.
+    pub exit_on_complete: bool,
+    pub deadline: Option<Instant>,
+    pub verbose: bool,
+    /// Session start: engine-core time is microseconds since then.
+    pub start: Instant,
+    peers: BTreeMap<ConnId, PeerHandle>,
+    dialing: BTreeMap<ConnId, SocketAddr>,
+    pending_hash: BTreeSet<u32>,
+    next_conn: ConnId,
+}
+
+impl Actor {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        torrent: Torrent,
+        ctx: Arc<peer::Shared>,
+        events: mpsc::Receiver<Event>,
+        permits: Arc<Semaphore>,
+        announcer: Announcer,
+        bar: ProgressBar,
+        start: Instant,
+    ) -> Self {
+        let (internal_tx, internal) = mpsc::unbounded_channel();
+        Actor {
+            torrent,
+            ctx,
+            events,
+            internal_tx,
+            internal,
+            permits,
+            addrs: Addrs::default(),
+            announcer,
+            bar,
+            exit_on_complete: true,
+            deadline: None,
+            verbose: false,
+            start,
+            peers: BTreeMap::new(),
+            dialing: BTreeMap::new(),
+            pending_hash: BTreeSet::new(),
+            next_conn: 1,
+        }
+    }
+
+    /// The driver loop: drain the core, then wait for the next event or timer.
+    pub async fn run(&mut self) -> Result<Finish> {
+        let stop = shutdown_signal();
+        tokio::pin!(stop);
+        loop {
+            self.drain();
+            if self.exit_on_complete && self.torrent.is_complete() {
+                return Ok(Finish::Completed);
+            }
+            self.dial_due();
+            let wake = self.next_wake();
+            tokio::select! {
+                Some(ev) = self.events.recv() => self.on_event(ev)?,
+                Some(ev) = self.internal.recv() => self.on_internal(ev),
+                _ = tokio::time::sleep_until(wake.into()) => self.on_timer()?,
+                _ = &mut stop => return Ok(Finish::Interrupted),
+            }
+        }
+    }
+
+    fn now(&self) -> CoreInstant {
+        CoreInstant(self.start.elapsed().as_micros() as u64)
+    }
+
+    fn input(&mut self, input: Input) {
+        let now = self.now();
+        self.torrent.handle_input(now, input);
+    }
+
+    fn drain(&mut self) {
+        while let Some(out) = self.torrent.poll_output() {
+            match out {
+                Output::Send { peer, msg } => self.command(peer, Command::Send(msg)),
+                Output::SetUploadCap { peer, cap } => {
+                    if let Some(p) = self.peers.get(&peer) {
+                        p.cap.set_rate(cap);
+                    }
+                }
+                Output::UploadReady { peer } => self.pull_uploads(peer),
+                Output::Verify { piece } => {
+                    self.pending_hash.insert(piece);
+                }
+                Output::Disconnect { peer, reason } => self.disconnect(peer, reason),
+                Output::Completed => self.announcer.completed(),
+            }
+        }
+        self.start_hashes();
+    }
+
+    fn on_event(&mut self, ev: Event) -> Result<()> {
+        match ev {
+            Event::Connected(c) => {
+                let dup = self.peers.values().any(|p| p.peer_id == c.peer_id);
+                self.dialing.remove(&c.conn);
+                if c.peer_id == self.ctx.peer_id {
+                    self.addrs.ban(c.addr);
+                    return Ok(());
+                }
+                if dup {
+                    // Dropping `c.commands` closes the connection.
+                    self.addrs.closed(c.addr, Instant::now(), false);
+                    return Ok(());
+                }
+                self.addrs.connected(c.addr);
+                self.log(format_args!("connected to {} (conn {})", c.addr, c.conn));
+                self.peers.insert(
+                    c.conn,
+                    PeerHandle {
+                        addr: c.addr,
+                        peer_id: c.peer_id,
+                        commands: c.commands,
+                        cap: c.upload_cap,
+                        uploads_queued: 0,
+                    },
+                );
+                let (peer, fast, extensions) = (c.conn, c.fast, c.extensions);
+                self.input(Input::Connected {
+                    peer,
+                    fast,
+                    extensions,
+                });
+            }
+            Event::Message { conn, msg } if self.peers.contains_key(&conn) => {
+                self.input(Input::Message { peer: conn, msg })
+            }
+            Event::Message { .. } => {}
+            Event::Block { conn, block } => self.input(Input::Block { peer: conn, block }),
+            Event::Uploaded { conn } => {
+                if let Some(p) = self.peers.get_mut(&conn) {
+                    p.uploads_queued -= 1;
+                    self.pull_uploads(conn);
+                }
+            }
+            Event::Closed { conn, error } => self.closed(conn, error),
+            Event::DiskFailed(e) => bail!("disk failure: {e}"),
+        }
+        Ok(())
+    }
+
+    fn on_internal(&mut self, ev: Internal) {
+        match ev {
+            Internal::Hashed { piece, ok, error } => {
+                if let Some(e) = error {
+                    self.log(format_args!("piece {piece}: {e}"));
+                }
+                self.input(Input::Verified { piece, ok });
+                if ok {
+                    let g = self.ctx.geometry;
+                    self.bar.inc(u64::from(g.piece_size(piece)));
+                }
+            }
+            Internal::Announced { event, result } => match result {
+                Ok(r) => {
+                    if let Some(w) = &r.warning {
+                        self.log(format_args!("tracker warning: {w}"));
+                    }
+                    let now = Instant::now();
+                    for a in &r.peers {
+                        self.addrs.add(*a, now);
+                    }
+                    self.announcer.answered(event, Some(r.interval));
+                }
+                Err(e) => {
+                    self.bar.suspend(|| eprintln!("warning: {e:#}"));
+                    self.announcer.answered(event, None);
+                }
+            },
+            Internal::Accepted {
+                stream,
+                addr,
+                permit,
+            } => {
+                let conn = self.next_conn();
+                self.addrs.mark_busy(addr);
+                self.dialing.insert(conn, addr);
+                tokio::spawn(peer::run(
+                    self.ctx.clone(),
+                    conn,
+                    addr,
+                    Some(stream),
+                    permit,
+                ));
+            }
+        }
+    }
+
+    fn on_timer(&mut self) -> Result<()> {
+        let now = Instant::now();
+        if let Some(d) = self.deadline.filter(|d| *d <= now) {
+            let have = self.torrent.have();
+            bail!(
+                "gave up after {:.0?}: {}/{} pieces verified, {} peers connected",
+                d - self.start,
+                have.count(),
+                have.len(),
+                self.peers.len()
+            );
+        }
+        self.input(Input::Timeout);
+        if let Some(ev) = self.announcer.due(now) {
+            self.announce(ev);
+        }
+        Ok(())
+    }
+
+    fn next_wake(&self) -> Instant {
+        let core = self
+            .torrent
+            .poll_timeout()
+            .map(|t| self.start + Duration::from_micros(t.0));
+        [
+            core,
+            self.announcer.next(),
+            self.addrs.next_due(),
+            self.deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(60))
+    }
+
+    /// Spawns an announce with current counters; the answer comes back as `Internal`.
+    pub fn announce(&mut self, event: AnnounceEvent) {
+        let Some(url) = self.announcer.url() else {
+            return;
+        };
+        let req = self.announce_request(event);
+        let tx = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let result = announce::announce(&url, &req).await;
+            let _ = tx.send(Internal::Announced { event, result });
+        });
+    }
+
+    pub fn announce_request(&self, event: AnnounceEvent) -> announce::Request {
+        let g = self.ctx.geometry;
+        let have_bytes: u64 = self
+            .torrent
+            .have()
+            .iter_set()
+            .map(|i| u64::from(g.piece_size(i)))
+            .sum();
+        let stats = self.torrent.stats();
+        announce::Request {
+            info_hash: self.ctx.info_hash,
+            peer_id: self.ctx.peer_id,
+            port: self.announcer.port,
+            uploaded: stats.uploaded,
+            downloaded: stats.downloaded,
+            left: g.total_len - have_bytes,
+            event,
+            numwant: 50,
+        }
+    }
+
+    fn dial_due(&mut self) {
+        let free = self.permits.available_permits();
+        if free == 0 || self.torrent.is_complete() && self.exit_on_complete {
+            return;
+        }
+        for addr in self.addrs.take_due(Instant::now(), free) {
+            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+                self.addrs.closed(addr, Instant::now(), false);
+                break;
+            };
+            let conn = self.next_conn();
+            self.dialing.insert(conn, addr);
+            tokio::spawn(peer::run(self.ctx.clone(), conn, addr, None, permit));
+        }
+    }
+
+    fn next_conn(&mut self) -> ConnId {
+        self.next_conn += 1;
+        self.next_conn
+    }
+
+    fn command(&mut self, peer: ConnId, cmd: Command) {
+        if let Some(p) = self.peers.get(&peer) {
+            // A send fails only once the connection is gone; `Closed` follows.
+            let _ = p.commands.send(cmd);
+        }
+    }
+
+    /// Pulls blocks from the core while the connection's writer has room for them.
+    fn pull_uploads(&mut self, conn: ConnId) {
+        let Some(p) = self.peers.get_mut(&conn) else {
+            return;
+        };
+        while p.uploads_queued < UPLOAD_QUEUE {
+            let Some(block) = self.torrent.next_upload(conn) else {
+                break;
+            };
+            if p.commands.send(Command::Upload(block)).is_err() {
+                break;
+            }
+            p.uploads_queued += 1;
+        }
+    }
+
+    /// Hashes every complete piece whose block writes have all landed.
+    fn start_hashes(&mut self) {
+        let ready: Vec<u32> = self
+            .pending_hash
+            .iter()
+            .copied()
+            .filter(|&p| self.ctx.disk.try_begin_hash(p))
+            .collect();
+        for piece in ready {
+            self.pending_hash.remove(&piece);
+            let (disk, tx) = (self.ctx.disk.clone(), self.internal_tx.clone());
+            tokio::spawn(async move {
+                let (ok, error) = disk.hash(piece).await;
+                let _ = tx.send(Internal::Hashed { piece, ok, error });
+            });
+        }
+    }
+
+    fn disconnect(&mut self, conn: ConnId, reason: DisconnectReason) {
+        let Some(p) = self.peers.remove(&conn) else {
+            return;
+        };
+        self.log(format_args!("disconnecting {}: {reason:?}", p.addr));
+        if reason == DisconnectReason::BadData {
+            self.addrs.ban(p.addr);
+        }
+        self.input(Input::Disconnected { peer: conn });
+    }
+
+    fn closed(&mut self, conn: ConnId, error: Option<String>) {
+        let now = Instant::now();
+        if let Some(addr) = self.dialing.remove(&conn) {
+            self.log(format_args!(
+                "{addr}: {}",
+                error.as_deref().unwrap_or("closed")
+            ));
+            self.addrs.closed(addr, now, true);
+        }
+        if let Some(p) = self.peers.remove(&conn) {
+            let why = error.as_deref().unwrap_or("closed by peer");
+            self.log(format_args!("{} disconnected: {why}", p.addr));
+            self.addrs.closed(p.addr, now, error.is_some());
+            self.input(Input::Disconnected { peer: conn });
+        }
+    }
+
+    fn log(&self, args: std::fmt::Arguments<'_>) {
+        if self.verbose {
+            self.bar.suspend(|| eprintln!("bt: {args}"));
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}

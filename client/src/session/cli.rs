@@ -1,0 +1,148 @@
+//! Command-line arguments of `bt seed` and `bt download`, turned into session [`Options`].
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use engine_core::allocator::{Contribution, Incentive};
+
+use super::Options;
+use crate::ratelimit::parse_rate;
+
+#[derive(clap::Args, Debug)]
+pub struct SeedArgs {
+    /// The .torrent file.
+    pub torrent: PathBuf,
+    /// Directory holding the torrent's file (or top folder) under its name.
+    pub dir: PathBuf,
+    /// Address to accept peers on.
+    #[arg(long, default_value = "0.0.0.0:6881")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DownloadArgs {
+    /// The .torrent file.
+    pub torrent: PathBuf,
+    /// Directory to save into (the torrent's file or top folder is created under it).
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Address to accept peers on (port 0: any free port, announced to the tracker).
+    #[arg(long, default_value = "0.0.0.0:0")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Common {
+    /// Upload limit, e.g. 500KB/s or 2MiB/s (also the seniority allocator's L).
+    #[arg(long, value_parser = parse_rate)]
+    pub up: Option<f64>,
+    /// Download limit, e.g. 500KB/s or 2MiB/s.
+    #[arg(long, value_parser = parse_rate)]
+    pub down: Option<f64>,
+    /// A peer to connect to besides the tracker's (repeatable).
+    #[arg(long = "peer", value_name = "HOST:PORT")]
+    pub peers: Vec<String>,
+    /// Most open connections.
+    #[arg(long, default_value_t = 50)]
+    pub max_peers: usize,
+    /// Give up (exit non-zero) after this long, e.g. 90s, 5m.
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Outstanding block requests per peer.
+    #[arg(long, default_value_t = 16)]
+    pub pipeline: usize,
+    /// Log connections and protocol errors to stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+impl SeedArgs {
+    pub fn into_options(self) -> Result<Options> {
+        self.common
+            .options(self.torrent, self.dir, true, self.listen)
+    }
+}
+
+impl DownloadArgs {
+    pub fn into_options(self) -> Result<Options> {
+        self.common
+            .options(self.torrent, self.out, false, self.listen)
+    }
+}
+
+impl Common {
+    fn options(
+        self,
+        torrent: PathBuf,
+        dir: PathBuf,
+        seed: bool,
+        listen: SocketAddr,
+    ) -> Result<Options> {
+        let mut peers = Vec::new();
+        for p in &self.peers {
+            let addrs = p
+                .to_socket_addrs()
+                .with_context(|| format!("--peer {p}: not a HOST:PORT"))?;
+            peers.extend(addrs.take(1));
+        }
+        Ok(Options {
+            torrent,
+            dir,
+            seed,
+            listen,
+            up: self.up,
+            down: self.down,
+            peers,
+            max_peers: self.max_peers,
+            timeout: self.timeout,
+            pipeline: self.pipeline,
+            incentive: Incentive::None,
+            contribution: Contribution {
+                online_secs: 0.0,
+                files_seeding: 1,
+            },
+            verbose: self.verbose,
+        })
+    }
+}
+
+/// `90`, `90s`, `5m`, `2h`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 90s or 5m"))?;
+    let mult = match unit {
+        "" | "s" => 1.0,
+        "ms" => 1e-3,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        _ => return Err(format!("{s:?}: unknown unit (use ms, s, m, h, d)")),
+    };
+    Duration::try_from_secs_f64(n * mult).map_err(|e| format!("{s:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5y").is_err());
+    }
+}

@@ -1,0 +1,253 @@
+//! `bt seed` and `bt download`: one torrent on real sockets, driven by engine-core.
+//!
+//! Startup checks the data on disk (resume by recheck), binds the listener and hands
+//! everything to the [`actor::Actor`], which owns the engine-core `Torrent`. Connections
+//! ([`crate::peer`]), disk jobs ([`disk`]) and announces ([`crate::announce`]) are tasks that
+//! report back to it.
+
+mod actor;
+mod addrs;
+mod announcer;
+pub mod cli;
+pub mod disk;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use engine_core::allocator::{Contribution, Incentive};
+use engine_core::bitfield::Bitfield;
+use engine_core::metainfo::{Info, Metainfo};
+use engine_core::time::Instant as CoreInstant;
+use engine_core::torrent::{Torrent, TorrentConfig};
+use indicatif::ProgressBar;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::peer;
+use crate::progress::bytes_bar;
+use crate::ratelimit::Bucket;
+use crate::storage::{Mode, Storage};
+use actor::{Actor, Finish, Internal};
+use announcer::Announcer;
+use disk::Disk;
+
+/// Everything one run of `bt seed` / `bt download` needs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub torrent: PathBuf,
+    /// Where the torrent's file (or top folder) lives or goes.
+    pub dir: PathBuf,
+    /// Seed: the data must be complete and the session runs until interrupted. Otherwise it
+    /// downloads and exits once every piece verifies.
+    pub seed: bool,
+    pub listen: SocketAddr,
+    pub up: Option<f64>,
+    pub down: Option<f64>,
+    pub peers: Vec<SocketAddr>,
+    pub max_peers: usize,
+    pub timeout: Option<Duration>,
+    pub pipeline: usize,
+    pub incentive: Incentive,
+    pub contribution: Contribution,
+    pub verbose: bool,
+}
+
+/// Runs a session to its end on a fresh multi-threaded runtime.
+pub fn run_blocking(opts: Options) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let res = rt.block_on(run(opts));
+    // Disk jobs still running (a hash of a piece nobody waits for) must not delay the exit.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    res
+}
+
+pub async fn run(opts: Options) -> Result<()> {
+    let start = Instant::now();
+    let raw = std::fs::read(&opts.torrent)
+        .with_context(|| format!("reading {}", opts.torrent.display()))?;
+    let meta = Metainfo::from_bytes(&raw)
+        .with_context(|| format!("parsing {}", opts.torrent.display()))?;
+    let info = &meta.info;
+    let (storage, have) = open_and_check(&opts, info).await?;
+    let total = info.total_len();
+    if opts.seed && !have.is_full() {
+        bail!(
+            "{}: only {}/{} pieces of {:?} verify, cannot seed",
+            opts.dir.display(),
+            have.count(),
+            have.len(),
+            info.name
+        );
+    }
+    let listener = TcpListener::bind(opts.listen)
+        .await
+        .with_context(|| format!("listening on {}", opts.listen))?;
+    let local = listener.local_addr()?;
+    eprintln!(
+        "bt: {} {:?} ({} pieces, {} bytes), {}/{} verified on disk, listening on {local}",
+        if opts.seed { "seeding" } else { "downloading" },
+        info.name,
+        have.len(),
+        total,
+        have.count(),
+        have.len()
+    );
+    let mut cfg = TorrentConfig::new(info.geometry());
+    cfg.pipeline_depth = opts.pipeline.max(1);
+    cfg.incentive = opts.incentive;
+    cfg.contribution = opts.contribution;
+    cfg.upload_limit = opts.up;
+    let torrent = Torrent::new(cfg, have.clone(), rand::random(), CoreInstant(0));
+    let (events_tx, events) = mpsc::channel(1024);
+    let ctx = Arc::new(peer::Shared {
+        info_hash: meta.info_hash,
+        peer_id: new_peer_id(),
+        geometry: info.geometry(),
+        events: events_tx,
+        disk: Arc::new(Disk::new(storage, info, &have)),
+        up: Arc::new(Bucket::new(opts.up)),
+        down: Arc::new(Bucket::new(opts.down)),
+    });
+    let permits = Arc::new(Semaphore::new(opts.max_peers.max(1)));
+    let announcer = Announcer::new(http_trackers(&meta), local.port());
+    let bar = if opts.seed {
+        ProgressBar::hidden()
+    } else {
+        let bar = bytes_bar("downloading", total);
+        bar.set_position(verified_bytes(info, &have));
+        bar
+    };
+    let mut actor = Actor::new(torrent, ctx, events, permits.clone(), announcer, bar, start);
+    actor.exit_on_complete = !opts.seed;
+    actor.deadline = opts.timeout.map(|t| start + t);
+    actor.verbose = opts.verbose;
+    for p in &opts.peers {
+        actor.addrs.add(*p, start);
+    }
+    let accept = tokio::spawn(accept_loop(listener, permits, actor.internal_tx.clone()));
+    let finish = actor.run().await;
+    accept.abort();
+    for ev in actor.announcer.final_events() {
+        if let Some(url) = actor.announcer.url() {
+            let req = actor.announce_request(ev);
+            let _ = tokio::time::timeout(
+                Duration::from_secs(5),
+                crate::announce::announce(&url, &req),
+            )
+            .await;
+        }
+    }
+    actor.bar.finish_and_clear();
+    let have = actor.torrent.have();
+    match finish? {
+        Finish::Completed => {
+            let secs = start.elapsed().as_secs_f64();
+            eprintln!(
+                "bt: downloaded {:?}: {total} bytes in {secs:.2} s ({:.1} MB/s)",
+                info.name,
+                total as f64 / secs / 1e6
+            );
+            Ok(())
+        }
+        Finish::Interrupted if opts.seed => Ok(()),
+        Finish::Interrupted => bail!(
+            "interrupted with {}/{} pieces verified",
+            have.count(),
+            have.len()
+        ),
+    }
+}
+
+/// Opens the files and finds the pieces already present. A download into a directory holding
+/// none of the torrent's files skips hashing the fresh (zero-filled) files.
+async fn open_and_check(opts: &Options, info: &Info) -> Result<(Arc<Storage>, Bitfield)> {
+    let at = || {
+        format!(
+            "opening the files of {:?} in {}",
+            info.name,
+            opts.dir.display()
+        )
+    };
+    let storage = if opts.seed {
+        Storage::open(&opts.dir, info, Mode::Read).with_context(at)?
+    } else {
+        std::fs::create_dir_all(&opts.dir)
+            .with_context(|| format!("creating {}", opts.dir.display()))?;
+        let probe = Storage::open(&opts.dir, info, Mode::Read).with_context(at)?;
+        if !probe.files().iter().any(|f| f.path.exists()) {
+            let storage = Storage::open(&opts.dir, info, Mode::ReadWrite).with_context(at)?;
+            return Ok((Arc::new(storage), Bitfield::new(info.pieces.len() as u32)));
+        }
+        Storage::open(&opts.dir, info, Mode::ReadWrite).with_context(at)?
+    };
+    let storage = Arc::new(storage);
+    let bar = bytes_bar("checking", info.total_len());
+    let progress = bar.clone();
+    let have = Disk::recheck(storage.clone(), info, move |n| progress.inc(n)).await?;
+    bar.finish_and_clear();
+    Ok((storage, have))
+}
+
+fn verified_bytes(info: &Info, have: &Bitfield) -> u64 {
+    let g = info.geometry();
+    have.iter_set().map(|i| u64::from(g.piece_size(i))).sum()
+}
+
+/// The torrent's `http://` trackers, BEP 12 tiers flattened in order; others are skipped.
+fn http_trackers(meta: &Metainfo) -> Vec<String> {
+    let mut urls: Vec<String> = meta.announce_list.iter().flatten().cloned().collect();
+    urls.extend(meta.announce.clone());
+    let mut seen = std::collections::BTreeSet::new();
+    urls.retain(|u| seen.insert(u.clone()));
+    let (http, other): (Vec<String>, Vec<String>) =
+        urls.into_iter().partition(|u| u.starts_with("http://"));
+    for u in other {
+        eprintln!("warning: skipping tracker {u}: only http:// trackers are supported");
+    }
+    http
+}
+
+/// Azureus-style peer id: `-BT0001-` and 12 random alphanumerics.
+fn new_peer_id() -> [u8; 20] {
+    use rand::distributions::{Alphanumeric, Distribution};
+    let mut id = *b"-BT0001-000000000000";
+    let mut rng = rand::thread_rng();
+    for b in &mut id[8..] {
+        *b = Alphanumeric.sample(&mut rng);
+    }
+    id
+}
+
+/// Accepts connections while a connection permit is free; the actor starts their tasks.
+async fn accept_loop(
+    listener: TcpListener,
+    permits: Arc<Semaphore>,
+    tx: mpsc::UnboundedSender<Internal>,
+) {
+    loop {
+        let Ok((stream, addr)) = listener.accept().await else {
+            // EMFILE and friends: back off instead of spinning.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            continue; // full: dropping the stream refuses the peer
+        };
+        if tx
+            .send(Internal::Accepted {
+                stream,
+                addr,
+                permit,
+            })
+            .is_err()
+        {
+            return;
+        }
+    }
+}
