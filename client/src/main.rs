@@ -3,6 +3,14 @@
 //! All protocol decisions (choking, piece picking, upload allocation) come from engine-core;
 //! this crate only moves bytes between sockets, disk and the core.
 
+mod create;
+mod progress;
+mod show;
+mod storage;
+mod torrent_file;
+mod units;
+mod verify;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -11,7 +19,12 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "bt",
     version,
-    about = "BitTorrent client and tracker on the engine-core sans-IO core"
+    about = "BitTorrent client and tracker on the engine-core sans-IO core",
+    after_help = "\
+Examples:
+  bt create data/ -t http://127.0.0.1:6969/announce -o data.torrent
+  bt show data.torrent
+  bt verify data.torrent ."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -20,12 +33,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    // Subcommands are added here, one variant each, dispatched in `main`.
+    /// Create a .torrent from a file or directory.
+    Create(create::CreateArgs),
+    /// Print a .torrent's name, info-hash, sizes, files and trackers.
+    Show(show::ShowArgs),
+    /// Recheck data on disk against a .torrent's piece hashes.
+    Verify(verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let res: anyhow::Result<()> = match cli.cmd {};
+    let res: anyhow::Result<()> = match cli.cmd {
+        Cmd::Create(a) => create::run(a),
+        Cmd::Show(a) => show::run(a),
+        Cmd::Verify(a) => verify::run(a),
+    };
     match res {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
