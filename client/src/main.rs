@@ -3,11 +3,17 @@
 //! All protocol decisions (choking, piece picking, upload allocation) come from engine-core;
 //! this crate only moves bytes between sockets, disk and the core.
 
+mod announce;
+mod bench;
 mod create;
+mod peer;
 mod progress;
+mod ratelimit;
+mod session;
 mod show;
 mod storage;
 mod torrent_file;
+mod tracker;
 mod units;
 mod verify;
 
@@ -24,7 +30,8 @@ use clap::{Parser, Subcommand};
 Examples:
   bt create data/ -t http://127.0.0.1:6969/announce -o data.torrent
   bt show data.torrent
-  bt verify data.torrent ."
+  bt verify data.torrent .
+  bt tracker --listen 0.0.0.0:6969"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -39,6 +46,14 @@ enum Cmd {
     Show(show::ShowArgs),
     /// Recheck data on disk against a .torrent's piece hashes.
     Verify(verify::VerifyArgs),
+    /// Run an HTTP tracker.
+    Tracker(tracker::TrackerArgs),
+    /// Seed a torrent from data on disk until interrupted.
+    Seed(session::cli::SeedArgs),
+    /// Download a torrent; exits 0 once every piece verifies.
+    Download(session::cli::DownloadArgs),
+    /// Measure hashing and tracker throughput on this machine.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +62,10 @@ fn main() -> ExitCode {
         Cmd::Create(a) => create::run(a),
         Cmd::Show(a) => show::run(a),
         Cmd::Verify(a) => verify::run(a),
+        Cmd::Tracker(a) => tracker::run(a),
+        Cmd::Bench(a) => bench::run(a),
+        Cmd::Seed(a) => a.into_options().and_then(session::run_blocking),
+        Cmd::Download(a) => a.into_options().and_then(session::run_blocking),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
