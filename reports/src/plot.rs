@@ -244,11 +244,25 @@ pub fn per_node_bars(
     y_label: &str,
     group_names: &[&str],
 ) -> anyhow::Result<()> {
+    labelled_bars(path, title, bars, "node", y_label, group_names)
+}
+
+/// [`per_node_bars`] with a chosen x-axis description, for bars that are not nodes
+/// (configurations, variants).
+pub fn labelled_bars(
+    path: impl AsRef<Path>,
+    title: &str,
+    bars: &[Bar],
+    x_label: &str,
+    y_label: &str,
+    group_names: &[&str],
+) -> anyhow::Result<()> {
     render(
         path.as_ref(),
         &BarsFigure {
             title,
             bars,
+            x_label,
             y_label,
             group_names,
         },
@@ -258,6 +272,7 @@ pub fn per_node_bars(
 struct BarsFigure<'a> {
     title: &'a str,
     bars: &'a [Bar],
+    x_label: &'a str,
     y_label: &'a str,
     group_names: &'a [&'a str],
 }
@@ -303,7 +318,7 @@ impl Figure for BarsFigure<'_> {
             .y_label_formatter(&tick)
             .bold_line_style(GRID_BOLD)
             .light_line_style(GRID_LIGHT)
-            .x_desc("node")
+            .x_desc(self.x_label)
             .y_desc(self.y_label)
             .axis_desc_style((FAMILY, AXIS_DESC_PX))
             .label_style((FAMILY, TICK_PX))

@@ -7,8 +7,11 @@
 
 pub mod metrics;
 pub mod network;
+pub mod plot_cmd;
 pub mod replicate;
+pub mod reproduce;
 pub mod scenario;
+pub mod sweep;
 pub mod units;
 pub mod world;
 

@@ -37,6 +37,102 @@ enum Cmd {
     },
     /// Benchmark: every scenario in a directory once, and a large flash crowd.
     Bench(BenchArgs),
+    /// Sweep parameters: the cartesian product of --vary keys × replicates, in parallel.
+    ///
+    /// Writes rows.csv (point, replicate, node), summary.csv (per point: completion mean, std,
+    /// 95% CI; Spearman rho of online days vs completion with CI) and sweep.json.
+    /// Example: sim sweep scenarios/g1t2.toml --vary seeders=1,2,3
+    /// --vary incentive=none,seniority --replicates 30 --out out/sweep
+    Sweep(SweepArgs),
+    /// Run every thesis experiment with replicates and write report.html, report.md and
+    /// figures/: thesis claim beside the simulator's statistic, a computed verdict, and
+    /// experiments beyond the thesis (mechanism cost, variants, bandwidths, swarm size).
+    Reproduce {
+        /// Output folder.
+        #[arg(long, default_value = "report")]
+        out: PathBuf,
+        /// Folder holding the thesis scenarios.
+        #[arg(long, default_value = "scenarios")]
+        scenarios: PathBuf,
+        /// Replicates per thesis experiment.
+        #[arg(long, default_value_t = 30)]
+        replicates: u32,
+        /// Replicates per point of the beyond-the-thesis experiments.
+        #[arg(long, default_value_t = 10)]
+        extra_replicates: u32,
+        /// Swarm sizes (total nodes) for the size sensitivity.
+        #[arg(long, value_delimiter = ',', default_values_t = [20u32, 50, 100])]
+        sizes: Vec<u32>,
+        /// Worker threads [default: all cores]. Output does not depend on it.
+        #[arg(short = 'j', long)]
+        jobs: Option<usize>,
+    },
+    /// Plot a results CSV: per-node bars, completion CDFs, swarm progress, heatmaps.
+    ///
+    /// Examples: sim plot bars out/g1t2/replicates.csv -o g1t2.png;
+    /// sim plot progress out/g1t2/progress.csv -o progress.svg;
+    /// sim plot heatmap out/sweep/summary.csv --x seeders --y incentive -o heat.png
+    Plot {
+        kind: sim::plot_cmd::Kind,
+        /// Input CSV.
+        input: PathBuf,
+        /// Output image (.png or .svg).
+        #[arg(short, long)]
+        out: PathBuf,
+        #[arg(long)]
+        title: Option<String>,
+        /// CDF: column whose values make the series [default: incentive].
+        #[arg(long)]
+        by: Option<String>,
+        /// Heatmap: column for the x axis.
+        #[arg(long)]
+        x: Option<String>,
+        /// Heatmap: column for the y axis.
+        #[arg(long)]
+        y: Option<String>,
+        /// Heatmap: column for the cell values.
+        #[arg(long, default_value = "mean_completion_s")]
+        value: String,
+    },
+    /// Join the output folders of `sweep --shard i/n` runs into the unsharded result.
+    Merge {
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Shard folders (any order).
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct SweepArgs {
+    /// Base scenario (TOML), or a sweep file with --plan.
+    #[arg(required_unless_present = "plan")]
+    scenario: Option<PathBuf>,
+    /// A sweep file: `scenario = "..."`, `replicates = N`, `[[vary]] key = ".." values = [..]`.
+    #[arg(long, conflicts_with = "scenario")]
+    plan: Option<PathBuf>,
+    /// `key=v1,v2,...` (repeatable; ranges `1..=19`, `0..=100:10`). Keys: any dotted scenario
+    /// path, or seeders, leechers, incentive, size, piece_length, variant, upload, download,
+    /// seeder_upload.
+    #[arg(long = "vary", value_name = "KEY=VALUES")]
+    vary: Vec<String>,
+    /// Fixed overrides for every point (`key=value`).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Replicates per point (seeds derived from the scenario seed; same seeds at every point).
+    #[arg(long)]
+    replicates: Option<u32>,
+    /// Output folder.
+    #[arg(long, default_value = "out/sweep")]
+    out: PathBuf,
+    /// Worker threads [default: all cores]. Output does not depend on it.
+    #[arg(short = 'j', long)]
+    jobs: Option<usize>,
+    /// Run only points p with p % n == i (0-based), e.g. $SLURM_ARRAY_TASK_ID/$N.
+    #[arg(long)]
+    shard: Option<sim::sweep::Shard>,
 }
 
 #[derive(Args)]
@@ -98,6 +194,44 @@ fn main() -> ExitCode {
         Cmd::Run(a) => cmd_run(a),
         Cmd::Check { files } => cmd_check(&files),
         Cmd::Bench(a) => cmd_bench(a),
+        Cmd::Sweep(a) => cmd_sweep(a),
+        Cmd::Merge { out, shards } => sim::sweep::merge(&out, &shards),
+        Cmd::Plot {
+            kind,
+            input,
+            out,
+            title,
+            by,
+            x,
+            y,
+            value,
+        } => sim::plot_cmd::plot(&sim::plot_cmd::PlotArgs {
+            kind,
+            input: &input,
+            out: &out,
+            title: title.as_deref(),
+            by: by.as_deref(),
+            x: x.as_deref(),
+            y: y.as_deref(),
+            value: &value,
+        }),
+        Cmd::Reproduce {
+            out,
+            scenarios,
+            replicates,
+            extra_replicates,
+            sizes,
+            jobs,
+        } => cmd_reproduce(
+            &out,
+            sim::reproduce::Options {
+                scenarios,
+                replicates,
+                extra_replicates,
+                sizes,
+            },
+            jobs,
+        ),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -158,6 +292,91 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<()> {
         runs.len(),
         wall.as_secs_f64() * 1e3,
         first.stats.events
+    );
+    Ok(())
+}
+
+fn cmd_sweep(a: SweepArgs) -> anyhow::Result<()> {
+    let mut plan = match (&a.plan, &a.scenario) {
+        (Some(p), _) => sim::sweep::Plan::load(p)?,
+        (None, Some(s)) => sim::sweep::Plan {
+            scenario: s.clone(),
+            replicates: 1,
+            varies: Vec::new(),
+            set: Vec::new(),
+        },
+        (None, None) => anyhow::bail!("give a scenario or --plan"),
+    };
+    for v in &a.vary {
+        plan.varies.push(sim::sweep::Vary::parse(v)?);
+    }
+    plan.set.extend(a.set.iter().cloned());
+    if let Some(r) = a.replicates {
+        plan.replicates = r;
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.jobs.unwrap_or(0))
+        .build()
+        .context("starting worker threads")?;
+    let points = plan.points().len();
+    eprintln!(
+        "sweep: {points} point(s) x {} replicate(s){} -> {}",
+        plan.replicates,
+        a.shard
+            .map(|s| format!(", shard {}/{}", s.index, s.count))
+            .unwrap_or_default(),
+        a.out.display()
+    );
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} runs  {elapsed_precise} elapsed, ETA {eta_precise}",
+        )
+        .expect("valid template"),
+    );
+    let t0 = std::time::Instant::now();
+    pool.install(|| {
+        sim::sweep::run(&plan, a.shard, &a.out, &|done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "wrote {} ({} runs in {:.1} s)",
+        a.out.display(),
+        bar.position(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn cmd_reproduce(
+    out: &Path,
+    opts: sim::reproduce::Options,
+    jobs: Option<usize>,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        opts.replicates >= 2,
+        "--replicates must be at least 2 for intervals"
+    );
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .context("starting worker threads")?;
+    let bar = indicatif::ProgressBar::new_spinner();
+    let t0 = std::time::Instant::now();
+    pool.install(|| {
+        sim::reproduce::run(&opts, out, &|what| {
+            bar.set_message(format!("running {what}"));
+            bar.tick();
+        })
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "wrote {}/report.html and report.md in {:.1} s",
+        out.display(),
+        t0.elapsed().as_secs_f64()
     );
     Ok(())
 }

@@ -59,7 +59,19 @@ pub struct RunResult {
     pub file_size: u64,
     pub nodes: Vec<NodeResult>,
     pub pairs: Vec<PairBytes>,
+    /// Swarm progress sampled every 10 simulated seconds, plus the final state.
+    pub progress: Vec<ProgressPoint>,
     pub stats: RunStats,
+}
+
+/// One sample of swarm progress.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProgressPoint {
+    pub time_s: f64,
+    pub leechers_done: u32,
+    pub leechers_online: u32,
+    /// Bytes all leechers have received so far (duplicates included).
+    pub bytes_downloaded: u64,
 }
 
 /// Leecher completion statistics and the seniority ordering test statistic.
@@ -149,6 +161,7 @@ impl RunResult {
         std::fs::create_dir_all(dir)?;
         reports::table::write_csv(dir.join("results.csv"), self.csv_rows())?;
         reports::table::write_csv(dir.join("pairs.csv"), &self.pairs)?;
+        reports::table::write_csv(dir.join("progress.csv"), &self.progress)?;
         std::fs::write(dir.join("scenario.resolved.toml"), self.scenario.to_toml())?;
         let json = serde_json::json!({
             "engine_version": env!("CARGO_PKG_VERSION"),

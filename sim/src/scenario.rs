@@ -257,6 +257,9 @@ pub struct NodeDefaults {
     pub leave: Leave,
     /// Files each node seeds (the counter's `F`).
     pub files_seeding: u32,
+    /// Heterogeneous bandwidths: each node's upload and download are scaled by a factor drawn
+    /// uniformly from `[1 − s, 1 + s]` (its own RNG stream). 0 = everyone as configured.
+    pub bandwidth_spread: f64,
 }
 
 impl Default for NodeDefaults {
@@ -267,6 +270,7 @@ impl Default for NodeDefaults {
             incentive: IncentiveSpec::None,
             leave: Leave::Stay,
             files_seeding: 1,
+            bandwidth_spread: 0.0,
         }
     }
 }
@@ -469,6 +473,12 @@ impl Scenario {
         }
         if self.tracker.interval.0 .0 == 0 {
             return Err("tracker.interval must be positive".into());
+        }
+        let spread = self.defaults.bandwidth_spread;
+        if !(0.0..1.0).contains(&spread) {
+            return Err(format!(
+                "defaults.bandwidth_spread must be in [0, 1), got {spread}"
+            ));
         }
         if self.defaults.files_seeding == 0 {
             return Err("defaults.files_seeding must be at least 1".into());

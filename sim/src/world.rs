@@ -23,7 +23,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::metrics::{NodeResult, PairBytes, RunResult, RunStats};
+use crate::metrics::{NodeResult, PairBytes, ProgressPoint, RunResult, RunStats};
 use crate::network::Network;
 use crate::scenario::{IncentiveSpec, JoinTime, Leave, NodeSpec, Role, Scenario};
 
@@ -39,6 +39,7 @@ pub fn stream_seed(seed: u64, stream: u64) -> [u8; 32] {
 const TRACKER_STREAM: u64 = 0;
 const JOIN_STREAM_BASE: u64 = 1 << 40;
 const LATENCY_STREAM_BASE: u64 = 1 << 41;
+const BANDWIDTH_STREAM_BASE: u64 = 1 << 42;
 const JOIN_ORDER_STREAM: u64 = (1 << 40) - 1;
 
 #[derive(Debug)]
@@ -77,7 +78,12 @@ enum Event {
         version: u32,
     },
     Leave(u32),
+    /// Records swarm progress (every [`SAMPLE_EVERY`]).
+    Sample,
 }
+
+/// Interval of the swarm progress samples in `progress.csv`.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 
 /// Heap entry: `(time, seq, slot)`. Events live in a slab so heap moves stay small.
 type Queued = Reverse<(Instant, u64, u32)>;
@@ -133,6 +139,7 @@ pub struct World {
     pending_leechers: usize,
     stats: RunStats,
     changed_buf: Vec<(u32, f64)>,
+    progress: Vec<ProgressPoint>,
 }
 
 impl World {
@@ -140,7 +147,16 @@ impl World {
         let geo = Geometry::new(sc.torrent.size.0, sc.torrent.piece_length.0);
         let specs = sc.nodes();
         let mut nodes = Vec::with_capacity(specs.len());
-        for spec in specs {
+        for mut spec in specs {
+            let spread = sc.defaults.bandwidth_spread;
+            if spread > 0.0 {
+                let mut rng = ChaCha8Rng::from_seed(stream_seed(
+                    sc.seed,
+                    BANDWIDTH_STREAM_BASE + spec.id as u64,
+                ));
+                spec.upload *= rng.gen_range(1.0 - spread..=1.0 + spread);
+                spec.download *= rng.gen_range(1.0 - spread..=1.0 + spread);
+            }
             let join_at = match spec.join {
                 JoinTime::At(d) => Instant::ZERO + d.0,
                 JoinTime::Uniform(a, b) => {
@@ -210,6 +226,7 @@ impl World {
             tracker_rng: ChaCha8Rng::from_seed(stream_seed(sc.seed, TRACKER_STREAM)),
             stats: RunStats::default(),
             changed_buf: Vec::new(),
+            progress: Vec::new(),
             sc: sc.clone(),
         };
         // Nodes joining at the same instant are processed in a seeded random order, so node
@@ -223,6 +240,7 @@ impl World {
             let at = w.nodes[i as usize].join_at;
             w.push(at, Event::Join(i));
         }
+        w.push(Instant::ZERO, Event::Sample);
         w
     }
 
@@ -335,6 +353,10 @@ impl World {
                 }
             }
             Event::Leave(n) => self.leave(n),
+            Event::Sample => {
+                self.sample();
+                self.push(self.now + SAMPLE_EVERY, Event::Sample);
+            }
         }
     }
 
@@ -705,7 +727,24 @@ impl World {
         self.changed_buf = changed;
     }
 
+    fn sample(&mut self) {
+        let leechers = self.nodes.iter().filter(|n| n.spec.role == Role::Leecher);
+        let (mut done, mut bytes, mut online) = (0, 0, 0);
+        for n in leechers {
+            done += n.completed_at.is_some() as u32;
+            bytes += n.downloaded;
+            online += n.torrent.is_some() as u32;
+        }
+        self.progress.push(ProgressPoint {
+            time_s: self.now.as_secs_f64(),
+            leechers_done: done,
+            leechers_online: online,
+            bytes_downloaded: bytes,
+        });
+    }
+
     fn finish(mut self) -> RunResult {
+        self.sample();
         let end = self.now;
         self.stats.bytes_in_flight = self
             .slab
@@ -756,6 +795,7 @@ impl World {
             file_size: self.geo.total_len,
             nodes,
             pairs,
+            progress: std::mem::take(&mut self.progress),
             stats: self.stats,
         }
     }

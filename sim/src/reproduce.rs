@@ -1,0 +1,577 @@
+//! `sim reproduce`: every thesis experiment with replicates, beside the thesis's claims, with
+//! computed verdicts, figures in the style of its Figures 15–27, and experiments beyond it;
+//! written as a self-contained HTML page and a Markdown file.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use reports::plot::{self, Bar};
+use reports::stats::{summarize, Summary};
+
+use crate::metrics::RunResult;
+use crate::replicate::run_replicates;
+use crate::scenario::{Role, Scenario};
+use crate::sweep::alias_overrides;
+
+/// What the thesis says about an experiment's ordering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// Nodes online longer finish faster.
+    Ordering,
+    /// Completion does not follow online time.
+    NoOrdering,
+}
+
+/// Whether the simulator's statistic agrees with the claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Reproduced,
+    NotReproduced,
+    /// Same direction but clearly weaker or stronger than the claim.
+    Differs,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Reproduced => "reproduced",
+            Verdict::NotReproduced => "not reproduced",
+            Verdict::Differs => "differs",
+        }
+    }
+}
+
+/// ρ at or beyond which (in absolute value) an ordering counts as clear.
+pub const CLEAR_RHO: f64 = 0.2;
+/// |mean ρ| below which there is no ordering.
+pub const NO_ORDER_RHO: f64 = 0.15;
+
+/// The verdict rule, from the per-replicate Spearman ρ summary:
+/// - ordering claimed: reproduced if the CI's upper end is below −0.2, not reproduced if it
+///   reaches 0 or above, differs in between (significant but weak);
+/// - no ordering claimed: reproduced if |mean ρ| < 0.15, not reproduced if the CI lies wholly
+///   beyond ±0.2 (a clear ordering), differs otherwise.
+pub fn verdict(claim: Claim, rho: &Summary) -> Verdict {
+    match claim {
+        Claim::Ordering if rho.ci95_high < -CLEAR_RHO => Verdict::Reproduced,
+        Claim::Ordering if rho.ci95_high >= 0.0 => Verdict::NotReproduced,
+        Claim::Ordering => Verdict::Differs,
+        Claim::NoOrdering if rho.mean.abs() < NO_ORDER_RHO => Verdict::Reproduced,
+        Claim::NoOrdering if rho.ci95_high < -CLEAR_RHO || rho.ci95_low > CLEAR_RHO => {
+            Verdict::NotReproduced
+        }
+        Claim::NoOrdering => Verdict::Differs,
+    }
+}
+
+/// One thesis experiment.
+pub struct Experiment {
+    pub name: &'static str,
+    pub figure: u32,
+    pub claim: Claim,
+    pub thesis: &'static str,
+}
+
+pub const EXPERIMENTS: &[Experiment] = &[
+    Experiment {
+        name: "g1t1",
+        figure: 15,
+        claim: Claim::NoOrdering,
+        thesis: "one seeder: almost the same as regular BitTorrent",
+    },
+    Experiment {
+        name: "g1t2",
+        figure: 16,
+        claim: Claim::Ordering,
+        thesis: "leechers who contribute more finish faster",
+    },
+    Experiment {
+        name: "g1t3",
+        figure: 17,
+        claim: Claim::Ordering,
+        thesis: "majority of those who contribute more finish faster",
+    },
+    Experiment {
+        name: "g2t1",
+        figure: 18,
+        claim: Claim::NoOrdering,
+        thesis: "approximately the same",
+    },
+    Experiment {
+        name: "g2t2",
+        figure: 19,
+        claim: Claim::NoOrdering,
+        thesis: "the incentive will not influence much",
+    },
+    Experiment {
+        name: "g2t3",
+        figure: 20,
+        claim: Claim::NoOrdering,
+        thesis: "who contribute more don't get better speed",
+    },
+    Experiment {
+        name: "g3t1",
+        figure: 21,
+        claim: Claim::NoOrdering,
+        thesis: "almost the same as regular BitTorrent",
+    },
+    Experiment {
+        name: "g3t2",
+        figure: 22,
+        claim: Claim::Ordering,
+        thesis: "who stay longer get better download speed",
+    },
+    Experiment {
+        name: "g3t3",
+        figure: 23,
+        claim: Claim::Ordering,
+        thesis: "generally, who contribute more get better speeds",
+    },
+    Experiment {
+        name: "g4t1",
+        figure: 24,
+        claim: Claim::NoOrdering,
+        thesis: "approximately the same",
+    },
+    Experiment {
+        name: "g4t2",
+        figure: 25,
+        claim: Claim::NoOrdering,
+        thesis: "bandwidth, not online time, decides",
+    },
+    Experiment {
+        name: "g4t3",
+        figure: 26,
+        claim: Claim::NoOrdering,
+        thesis: "more seeders don't mean faster for all",
+    },
+    Experiment {
+        name: "verify-inc",
+        figure: 27,
+        claim: Claim::Ordering,
+        thesis: "completion decreases left to right (order follows online time)",
+    },
+    Experiment {
+        name: "verify-dec",
+        figure: 27,
+        claim: Claim::Ordering,
+        thesis: "completion increases left to right (order follows online time)",
+    },
+];
+
+/// How much to run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub scenarios: PathBuf,
+    pub replicates: u32,
+    /// Replicates for the beyond-the-thesis experiments.
+    pub extra_replicates: u32,
+    /// Swarm sizes (nodes) for the size sensitivity.
+    pub sizes: Vec<u32>,
+}
+
+struct ExperimentResult {
+    exp: &'static Experiment,
+    runs: Vec<RunResult>,
+    rho: Summary,
+    verdict: Verdict,
+}
+
+fn load(opts: &Options, name: &str, sets: &[String]) -> anyhow::Result<Scenario> {
+    Ok(Scenario::load(
+        &opts.scenarios.join(format!("{name}.toml")),
+        sets,
+    )?)
+}
+
+fn rho_of(runs: &[RunResult]) -> Summary {
+    let rhos: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.summary().spearman_rho)
+        .collect();
+    summarize(&rhos).unwrap_or(Summary {
+        n: rhos.len(),
+        mean: f64::NAN,
+        std: f64::NAN,
+        ci95_low: f64::NAN,
+        ci95_high: f64::NAN,
+        median: f64::NAN,
+        min: f64::NAN,
+        max: f64::NAN,
+    })
+}
+
+fn mean_completion(runs: &[RunResult]) -> Option<Summary> {
+    summarize(
+        &runs
+            .iter()
+            .filter_map(|r| r.summary().mean_s)
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Runs everything and writes `report.html`, `report.md` and `figures/` into `out`.
+pub fn run(opts: &Options, out: &Path, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Result<()> {
+    let figs = out.join("figures");
+    std::fs::create_dir_all(&figs).with_context(|| format!("creating {}", figs.display()))?;
+    let mut results = Vec::new();
+    for exp in EXPERIMENTS {
+        progress(exp.name);
+        let runs = run_replicates(&load(opts, exp.name, &[])?, opts.replicates);
+        let rho = rho_of(&runs);
+        results.push(ExperimentResult {
+            exp,
+            verdict: verdict(exp.claim, &rho),
+            rho,
+            runs,
+        });
+    }
+    for r in &results {
+        per_node_figure(r, &figs.join(format!("{}.png", r.exp.name)))?;
+    }
+    progress("beyond the thesis");
+    let beyond = beyond_thesis(opts, &figs)?;
+    let md = markdown(opts, &results, &beyond);
+    std::fs::write(out.join("report.md"), &md)?;
+    std::fs::write(out.join("report.html"), html(&md, &figs)?)?;
+    Ok(())
+}
+
+/// Thesis-style figure: per-node mean completion with 95% CI, nodes ordered by online days.
+fn per_node_figure(r: &ExperimentResult, path: &Path) -> anyhow::Result<()> {
+    let first = &r.runs[0];
+    let mut leechers: Vec<_> = first
+        .nodes
+        .iter()
+        .filter(|n| n.role == Role::Leecher)
+        .map(|n| (n.online_days, n.id))
+        .collect();
+    leechers.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let bars: Vec<Bar> = leechers
+        .iter()
+        .map(|&(days, id)| {
+            let times: Vec<f64> = r
+                .runs
+                .iter()
+                .filter_map(|run| run.nodes.iter().find(|n| n.id == id)?.completion_s)
+                .collect();
+            let s = summarize(&times);
+            Bar {
+                label: format!("{id} ({days:.0}d)"),
+                value: s.as_ref().map_or(f64::NAN, |s| s.mean),
+                err_low: s.as_ref().map(|s| s.ci95_low),
+                err_high: s.as_ref().map(|s| s.ci95_high),
+                group: 0,
+            }
+        })
+        .collect();
+    plot::per_node_bars(
+        path,
+        &format!(
+            "{} (thesis Fig. {}): mean over {} runs, 95% CI",
+            r.exp.name.to_uppercase(),
+            r.exp.figure,
+            r.runs.len()
+        ),
+        &bars,
+        "download completion time (s)",
+        &["leechers, node (online days)"],
+    )
+}
+
+struct Beyond {
+    cost: Vec<(String, Summary, Summary)>,
+    variants: Vec<(String, Summary, Summary)>,
+    seeder_upload: Vec<(String, Summary, Summary)>,
+    spread: Vec<(String, Summary, Summary)>,
+    sizes: Vec<(String, Summary, Summary)>,
+}
+
+/// Mean completion and ρ of one configuration over `n` replicates.
+fn measure(sc: &Scenario, n: u32) -> (Summary, Summary) {
+    let runs = run_replicates(sc, n);
+    let m = mean_completion(&runs).unwrap_or_else(|| rho_of(&[]));
+    (m, rho_of(&runs))
+}
+
+fn beyond_thesis(opts: &Options, figs: &Path) -> anyhow::Result<Beyond> {
+    let n = opts.extra_replicates;
+    let mut cost = Vec::new();
+    for t in 1..=3 {
+        for (g, label) in [("g1", "seniority (G1)"), ("g4", "plain (G4)")] {
+            let (m, r) = measure(&load(opts, &format!("{g}t{t}"), &[])?, n);
+            cost.push((format!("T{t} {label}"), m, r));
+        }
+    }
+    let mut variants = Vec::new();
+    for v in ["formula", "thesis-code", "work-conserving"] {
+        let (m, r) = measure(&load(opts, "g1t2", &[format!("engine.seniority={v}")])?, n);
+        variants.push((format!("G1T2 {v}"), m, r));
+    }
+    let (m, r) = measure(&load(opts, "g4t2", &[])?, n);
+    variants.push(("G4T2 plain".into(), m, r));
+
+    let base = load(opts, "g1t2", &[])?;
+    let with_sets = |extra: Vec<String>, incentive: &str| -> anyhow::Result<Scenario> {
+        let mut sets = extra;
+        sets.extend(alias_overrides(&base, "incentive", incentive)?);
+        load(opts, "g1t2", &sets)
+    };
+    let mut seeder_upload = Vec::new();
+    for up in ["100KB/s", "200KB/s", "500KB/s", "1MB/s"] {
+        for inc in ["seniority", "none"] {
+            let sets = alias_overrides(&base, "seeder_upload", up)?;
+            let (m, r) = measure(&with_sets(sets, inc)?, n);
+            seeder_upload.push((format!("{up} {inc}"), m, r));
+        }
+    }
+    let mut spread = Vec::new();
+    for s in ["0", "0.25", "0.5"] {
+        for inc in ["seniority", "none"] {
+            let (m, r) = measure(
+                &with_sets(vec![format!("defaults.bandwidth_spread={s}")], inc)?,
+                n,
+            );
+            spread.push((format!("±{s} {inc}"), m, r));
+        }
+    }
+    let mut sizes = Vec::new();
+    for &total in &opts.sizes {
+        for inc in ["seniority", "none"] {
+            let sets = alias_overrides(&base, "leechers", &(total.saturating_sub(2)).to_string())?;
+            let (m, r) = measure(&with_sets(sets, inc)?, n.min(5));
+            sizes.push((format!("{total} nodes {inc}"), m, r));
+        }
+    }
+    for (name, rows) in [
+        ("cost", &cost),
+        ("variants", &variants),
+        ("seeder_upload", &seeder_upload),
+        ("spread", &spread),
+        ("sizes", &sizes),
+    ] {
+        let bars: Vec<Bar> = rows
+            .iter()
+            .map(|(label, m, _)| Bar {
+                label: label.clone(),
+                value: m.mean,
+                err_low: Some(m.ci95_low),
+                err_high: Some(m.ci95_high),
+                group: usize::from(label.contains("none") || label.contains("plain")),
+            })
+            .collect();
+        plot::labelled_bars(
+            figs.join(format!("beyond_{name}.png")),
+            &format!("{name}: mean leecher completion, 95% CI"),
+            &bars,
+            "configuration",
+            "mean completion time (s)",
+            &["seniority", "plain BitTorrent"],
+        )?;
+    }
+    Ok(Beyond {
+        cost,
+        variants,
+        seeder_upload,
+        spread,
+        sizes,
+    })
+}
+
+fn f1(x: f64) -> String {
+    format!("{x:.1}")
+}
+fn f2(x: f64) -> String {
+    format!("{x:+.2}")
+}
+
+fn markdown(opts: &Options, results: &[ExperimentResult], b: &Beyond) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Seniority incentive: thesis vs simulator\n");
+    let _ = writeln!(
+        s,
+        "Every experiment of the thesis (seed 004, §6) run {} times with derived seeds. \
+         Statistic: Spearman ρ between a leecher's online days and its completion time, per \
+         run; mean with 95% t-interval. Verdict rule: an ordering claim is *reproduced* when \
+         the interval lies below −{CLEAR_RHO}, *not reproduced* when it reaches 0, *differs* \
+         in between; a no-ordering claim is reproduced when |mean ρ| < {NO_ORDER_RHO}, not \
+         reproduced when the interval lies beyond ±{CLEAR_RHO}, differs otherwise.\n",
+        opts.replicates
+    );
+    let _ = writeln!(
+        s,
+        "| experiment | thesis | mean completion (s) | ρ (95% CI) | verdict |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|");
+    for r in results {
+        let m = mean_completion(&r.runs);
+        let _ = writeln!(
+            s,
+            "| {} (Fig. {}) | {} | {} | {} [{}, {}] | **{}** |",
+            r.exp.name.to_uppercase(),
+            r.exp.figure,
+            r.exp.thesis,
+            m.map_or("-".into(), |m| f1(m.mean)),
+            f2(r.rho.mean),
+            f2(r.rho.ci95_low),
+            f2(r.rho.ci95_high),
+            r.verdict.label()
+        );
+    }
+    for r in results {
+        let _ = writeln!(
+            s,
+            "\n## {} — thesis Figure {}\n\n![{}](figures/{}.png)\n",
+            r.exp.name.to_uppercase(),
+            r.exp.figure,
+            r.exp.name,
+            r.exp.name
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n# Beyond the thesis ({} runs per point)\n",
+        opts.extra_replicates
+    );
+    for (title, rows, fig, note) in [
+        ("Does the mechanism cost the swarm? (with vs without)", &b.cost, "cost", "Mean leecher completion with every node running thesis-code seniority (G1) against plain BitTorrent (G4)."),
+        ("Variants", &b.variants, "variants", "`formula` as printed, `thesis-code` as run, `work-conserving` (shares only among unchoked, interested peers), against plain BitTorrent."),
+        ("Seeder upload bandwidth (G1T2 setup)", &b.seeder_upload, "seeder_upload", "Seeders' upload varied; leechers stay at 100 KB/s."),
+        ("Heterogeneous bandwidths (G1T2 setup)", &b.spread, "spread", "Each node's upload and download scaled by a factor uniform in [1−s, 1+s]."),
+        ("Swarm size (2 seeders)", &b.sizes, "sizes", "Leecher k online k days; at most 5 runs per size."),
+    ] {
+        let _ = writeln!(s, "## {title}\n\n{note}\n");
+        let _ = writeln!(s, "| configuration | mean completion (s) [95% CI] | ρ |");
+        let _ = writeln!(s, "|---|---|---|");
+        for (label, m, r) in rows.iter() {
+            let _ = writeln!(
+                s,
+                "| {label} | {} [{}, {}] | {} |",
+                f1(m.mean),
+                f1(m.ci95_low),
+                f1(m.ci95_high),
+                f2(r.mean)
+            );
+        }
+        let _ = writeln!(s, "\n![{fig}](figures/beyond_{fig}.png)\n");
+    }
+    s
+}
+
+/// A self-contained page: the Markdown's tables and text as HTML, figures inlined as data URIs.
+fn html(md: &str, figs: &Path) -> anyhow::Result<String> {
+    use base64::Engine as _;
+    let mut body = String::new();
+    let mut in_table = false;
+    for line in md.lines() {
+        let esc = |t: &str| {
+            t.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
+        if line.starts_with('|') {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            if cells.iter().all(|c| c.chars().all(|ch| ch == '-')) {
+                continue;
+            }
+            let tag = if in_table { "td" } else { "th" };
+            if !in_table {
+                body.push_str("<table>\n");
+                in_table = true;
+            }
+            body.push_str("<tr>");
+            for c in cells {
+                let c = esc(c).replace("**", "");
+                let _ = write!(body, "<{tag}>{c}</{tag}>");
+            }
+            body.push_str("</tr>\n");
+            continue;
+        }
+        if in_table {
+            body.push_str("</table>\n");
+            in_table = false;
+        }
+        if let Some(rest) = line.strip_prefix("![") {
+            let file = rest
+                .split_once("](figures/")
+                .and_then(|(_, f)| f.strip_suffix(')'))
+                .unwrap_or_default();
+            let bytes =
+                std::fs::read(figs.join(file)).with_context(|| format!("reading figure {file}"))?;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+            let _ = writeln!(
+                body,
+                "<img alt=\"{file}\" src=\"data:image/png;base64,{b64}\">"
+            );
+        } else if let Some(h) = line.strip_prefix("## ") {
+            let _ = writeln!(body, "<h2>{}</h2>", esc(h));
+        } else if let Some(h) = line.strip_prefix("# ") {
+            let _ = writeln!(body, "<h1>{}</h1>", esc(h));
+        } else if !line.is_empty() {
+            let _ = writeln!(body, "<p>{}</p>", esc(line).replace('`', ""));
+        }
+    }
+    if in_table {
+        body.push_str("</table>\n");
+    }
+    Ok(format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Seniority incentive: thesis vs simulator</title>\n\
+         <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;}}table{{border-collapse:collapse}}\
+         td,th{{border:1px solid #ccc;padding:4px 8px}}img{{max-width:100%}}</style></head>\n<body>\n{body}</body></html>\n"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rho(mean: f64, half: f64) -> Summary {
+        Summary {
+            n: 30,
+            mean,
+            std: half,
+            ci95_low: mean - half,
+            ci95_high: mean + half,
+            median: mean,
+            min: mean - 1.0,
+            max: mean + 1.0,
+        }
+    }
+
+    #[test]
+    fn verdicts_follow_the_statistics() {
+        assert_eq!(
+            verdict(Claim::Ordering, &rho(-0.7, 0.05)),
+            Verdict::Reproduced
+        );
+        assert_eq!(
+            verdict(Claim::Ordering, &rho(-0.15, 0.05)),
+            Verdict::Differs
+        );
+        assert_eq!(
+            verdict(Claim::Ordering, &rho(0.0, 0.05)),
+            Verdict::NotReproduced
+        );
+        assert_eq!(
+            verdict(Claim::Ordering, &rho(0.6, 0.05)),
+            Verdict::NotReproduced
+        );
+        assert_eq!(
+            verdict(Claim::NoOrdering, &rho(0.05, 0.08)),
+            Verdict::Reproduced
+        );
+        assert_eq!(
+            verdict(Claim::NoOrdering, &rho(-0.5, 0.06)),
+            Verdict::NotReproduced
+        );
+        assert_eq!(
+            verdict(Claim::NoOrdering, &rho(0.5, 0.06)),
+            Verdict::NotReproduced
+        );
+        assert_eq!(
+            verdict(Claim::NoOrdering, &rho(-0.2, 0.1)),
+            Verdict::Differs
+        );
+    }
+}

@@ -1,0 +1,546 @@
+//! Parameter sweeps: the cartesian product of varied keys × seeded replicates, run in parallel,
+//! streamed to disk in a fixed order so output bytes never depend on thread count or sharding.
+//!
+//! Outputs in the sweep folder:
+//! - `rows.csv`: one row per (point, replicate, node);
+//! - `summary.csv`: one row per point (mean/std/95% CI of leecher completion, mean Spearman ρ
+//!   of online days vs completion with its CI, mean total completion);
+//! - `sweep.json`: the plan (base scenario, varied keys, replicates, shard).
+//!
+//! `--shard i/n` runs points `p` with `p % n == i`; [`merge`] joins shard folders into exactly
+//! the bytes of the unsharded run.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, ensure, Context};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::{fmt3, RunResult};
+use crate::replicate::replicate_seed;
+use crate::scenario::{Role, Scenario};
+
+/// One varied key and its values, as given (`seeders=1,2,3`, `group.2.count=1..=19`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Vary {
+    pub key: String,
+    pub values: Vec<String>,
+}
+
+impl Vary {
+    /// Parses `key=v1,v2,...`; integer ranges `a..b`, `a..=b` and `a..=b:step` expand.
+    pub fn parse(arg: &str) -> anyhow::Result<Vary> {
+        let (key, vals) = arg
+            .split_once('=')
+            .with_context(|| format!("--vary {arg}: expected key=value[,value...]"))?;
+        let key = key.trim();
+        ensure!(!key.is_empty(), "--vary {arg}: empty key");
+        let mut values = Vec::new();
+        for v in vals.split(',') {
+            values.extend(expand(v.trim()).with_context(|| format!("--vary {arg}"))?);
+        }
+        ensure!(!values.is_empty(), "--vary {arg}: no values");
+        Ok(Vary {
+            key: key.to_string(),
+            values,
+        })
+    }
+}
+
+fn expand(v: &str) -> anyhow::Result<Vec<String>> {
+    let Some((a, rest)) = v.split_once("..") else {
+        ensure!(!v.is_empty(), "empty value");
+        return Ok(vec![v.to_string()]);
+    };
+    let (inclusive, rest) = match rest.strip_prefix('=') {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    let (b, step) = match rest.split_once(':') {
+        Some((b, s)) => (b, s.parse::<i64>().context("range step")?),
+        None => (rest, 1),
+    };
+    let (a, b): (i64, i64) = (
+        a.parse().context("range start")?,
+        b.parse().context("range end")?,
+    );
+    ensure!(step > 0, "range step must be positive");
+    let end = if inclusive { b } else { b - 1 };
+    ensure!(end >= a, "empty range {v}");
+    ensure!((end - a) / step < 100_000, "range {v} has too many values");
+    Ok((a..=end)
+        .step_by(step as usize)
+        .map(|x| x.to_string())
+        .collect())
+}
+
+/// A sweep: base scenario, varied keys (outermost first) and replicates per point.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub scenario: PathBuf,
+    #[serde(default = "one")]
+    pub replicates: u32,
+    #[serde(default, rename = "vary")]
+    pub varies: Vec<Vary>,
+    /// Fixed overrides applied to every point.
+    #[serde(default)]
+    pub set: Vec<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Plan {
+    /// Reads a sweep file (`scenario`, `replicates`, `[[vary]] key/values`, `set`); a relative
+    /// scenario path is taken relative to the sweep file.
+    pub fn load(path: &Path) -> anyhow::Result<Plan> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let mut plan: Plan =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        if plan.scenario.is_relative() {
+            if let Some(dir) = path.parent() {
+                plan.scenario = dir.join(&plan.scenario);
+            }
+        }
+        let mut expanded = Vec::new();
+        for v in &plan.varies {
+            let joined = format!("{}={}", v.key, v.values.join(","));
+            expanded.push(Vary::parse(&joined)?);
+        }
+        plan.varies = expanded;
+        Ok(plan)
+    }
+
+    /// Every point's values, in row-major order (the first varied key changes slowest).
+    pub fn points(&self) -> Vec<Vec<String>> {
+        let mut points = vec![Vec::new()];
+        for v in &self.varies {
+            points = points
+                .into_iter()
+                .flat_map(|p| {
+                    v.values.iter().map(move |x| {
+                        let mut q = p.clone();
+                        q.push(x.clone());
+                        q
+                    })
+                })
+                .collect();
+        }
+        points
+    }
+
+    /// The scenario of one point, with aliases resolved (see [`alias_overrides`]).
+    pub fn scenario_for(&self, values: &[String]) -> anyhow::Result<Scenario> {
+        let text = std::fs::read_to_string(&self.scenario)
+            .with_context(|| format!("{}: cannot read", self.scenario.display()))?;
+        let base = Scenario::parse(&self.scenario.display().to_string(), &text, &self.set)?;
+        let mut sets = self.set.clone();
+        for (v, x) in self.varies.iter().zip(values) {
+            sets.extend(alias_overrides(&base, &v.key, x)?);
+        }
+        Ok(Scenario::parse(
+            &self.scenario.display().to_string(),
+            &text,
+            &sets,
+        )?)
+    }
+}
+
+/// Short names for the keys sweeps vary most, expanded to scenario overrides:
+/// - `seeders=k`: first seeder group gets `k` nodes, the first leecher group gives or takes the
+///   difference, so the swarm size stays fixed (thesis T1/T2/T3);
+/// - `leechers=k`: first leecher group size;
+/// - `incentive=none|seniority`: every group and the defaults;
+/// - `size`, `piece_length`: the torrent's; `variant`: `engine.seniority`;
+/// - `seeder_upload`, `upload`, `download`: seeder groups' / defaults' bandwidth.
+///
+/// Any other key is a dotted scenario path and passes through unchanged.
+pub fn alias_overrides(base: &Scenario, key: &str, value: &str) -> anyhow::Result<Vec<String>> {
+    let group_of = |role: Role| {
+        base.groups
+            .iter()
+            .position(|g| g.role == role)
+            .map(|i| i + 1)
+            .with_context(|| format!("`{key}` needs a {role} group in the scenario"))
+    };
+    Ok(match key {
+        "seeders" => {
+            let k: i64 = value.parse().context("seeders must be a whole number")?;
+            let (s, l) = (group_of(Role::Seeder)?, group_of(Role::Leecher)?);
+            let total = (base.groups[s - 1].count.0 + base.groups[l - 1].count.0) as i64;
+            ensure!(
+                k >= 1 && k < total,
+                "seeders={k} leaves no leechers in a swarm of {total}"
+            );
+            vec![
+                format!("group.{s}.count={k}"),
+                format!("group.{l}.count={}", total - k),
+            ]
+        }
+        "leechers" => vec![format!("group.{}.count={value}", group_of(Role::Leecher)?)],
+        "incentive" => {
+            let mut v = vec![format!("defaults.incentive={value}")];
+            v.extend((1..=base.groups.len()).map(|g| format!("group.{g}.incentive={value}")));
+            v
+        }
+        "size" => vec![format!("torrent.size={value}")],
+        "piece_length" => vec![format!("torrent.piece_length={value}")],
+        "variant" => vec![format!("engine.seniority={value}")],
+        "upload" | "download" => vec![format!("defaults.{key}={value}")],
+        "seeder_upload" => base
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.role == Role::Seeder)
+            .map(|(i, _)| format!("group.{}.upload={value}", i + 1))
+            .collect(),
+        other => vec![format!("{other}={value}")],
+    })
+}
+
+/// `i/n`: run points `p` with `p % n == i` (0-based, as Slurm array and Kubernetes indexed
+/// job indices are).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (i, n) = s.split_once('/').ok_or("expected i/n, e.g. 0/4")?;
+        let index: u32 = i.parse().map_err(|_| format!("bad shard index `{i}`"))?;
+        let count: u32 = n.parse().map_err(|_| format!("bad shard count `{n}`"))?;
+        if count == 0 || index >= count {
+            return Err(format!("shard {index}/{count}: need 0 <= i < n"));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// Columns of `rows.csv` after `point` and the varied keys.
+const ROW_COLUMNS: &[&str] = &[
+    "replicate",
+    "seed",
+    "node",
+    "role",
+    "online_days",
+    "node_incentive",
+    "upload",
+    "download",
+    "join_s",
+    "completion_s",
+    "bytes_up",
+    "bytes_down",
+];
+
+/// Per-point statistics over replicates.
+#[derive(Clone, Debug, Default)]
+pub struct PointStats {
+    pub mean_completion: Vec<f64>,
+    pub total_completion: Vec<f64>,
+    pub rho: Vec<f64>,
+    pub incomplete: u64,
+}
+
+impl PointStats {
+    pub fn add(&mut self, r: &RunResult) {
+        let s = r.summary();
+        if let Some(m) = s.mean_s {
+            self.mean_completion.push(m);
+        }
+        self.total_completion.push(s.total_s);
+        if let Some(rho) = s.spearman_rho {
+            self.rho.push(rho);
+        }
+        self.incomplete += (s.leechers - s.completed) as u64;
+    }
+
+    /// Summary columns (fixed decimals) for `summary.csv`.
+    pub fn columns(&self) -> Vec<(&'static str, String)> {
+        let st = |xs: &[f64]| reports::stats::summarize(xs);
+        let f = |x: Option<f64>| x.map(fmt3).unwrap_or_default();
+        let m = st(&self.mean_completion);
+        let t = st(&self.total_completion);
+        let r = st(&self.rho);
+        vec![
+            ("replicates", self.total_completion.len().to_string()),
+            ("incomplete_nodes", self.incomplete.to_string()),
+            ("mean_completion_s", f(m.as_ref().map(|s| s.mean))),
+            ("std_completion_s", f(m.as_ref().map(|s| s.std))),
+            ("ci95_low_s", f(m.as_ref().map(|s| s.ci95_low))),
+            ("ci95_high_s", f(m.as_ref().map(|s| s.ci95_high))),
+            ("median_of_means_s", f(m.as_ref().map(|s| s.median))),
+            ("mean_total_completion_s", f(t.as_ref().map(|s| s.mean))),
+            ("rho_mean", f(r.as_ref().map(|s| s.mean))),
+            // ρ lives in [−1, 1]; a t-interval near the edge can overshoot it.
+            ("rho_ci95_low", f(r.as_ref().map(|s| s.ci95_low.max(-1.0)))),
+            ("rho_ci95_high", f(r.as_ref().map(|s| s.ci95_high.min(1.0)))),
+        ]
+    }
+}
+
+/// Jobs per parallel window: bounds memory (results are written and dropped per window)
+/// while keeping both cores busy.
+const WINDOW: usize = 64;
+
+/// Runs the plan (or one shard of it) into `out`, calling `progress(done, total)` per job.
+pub fn run(
+    plan: &Plan,
+    shard: Option<Shard>,
+    out: &Path,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> anyhow::Result<()> {
+    ensure!(plan.replicates >= 1, "replicates must be at least 1");
+    let points = plan.points();
+    let mine: Vec<usize> = (0..points.len())
+        .filter(|p| shard.is_none_or(|s| *p as u32 % s.count == s.index))
+        .collect();
+    let scenarios: Vec<Scenario> = mine
+        .iter()
+        .map(|&p| plan.scenario_for(&points[p]))
+        .collect::<anyhow::Result<_>>()?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let manifest = serde_json::json!({ "plan": plan, "points": points.len(), "shard": shard });
+    std::fs::write(
+        out.join("sweep.json"),
+        serde_json::to_string_pretty(&manifest)? + "\n",
+    )?;
+
+    let keys: Vec<String> = plan.varies.iter().map(|v| v.key.clone()).collect();
+    let mut rows = csv::Writer::from_writer(BufWriter::new(
+        File::create(out.join("rows.csv")).context("creating rows.csv")?,
+    ));
+    let mut summary = csv::Writer::from_writer(BufWriter::new(
+        File::create(out.join("summary.csv")).context("creating summary.csv")?,
+    ));
+    write_summary_header(&mut summary, &keys)?;
+    let mut header: Vec<String> = vec!["point".into()];
+    header.extend(keys.iter().cloned());
+    header.extend(ROW_COLUMNS.iter().map(|c| c.to_string()));
+    rows.write_record(&header)?;
+
+    let jobs: Vec<(usize, u32)> = (0..mine.len())
+        .flat_map(|i| (0..plan.replicates).map(move |r| (i, r)))
+        .collect();
+    let total = jobs.len() as u64;
+    let mut done = 0u64;
+    let mut stats = PointStats::default();
+    for window in jobs.chunks(WINDOW) {
+        let results: Vec<RunResult> = window
+            .par_iter()
+            .map(|&(i, r)| {
+                let mut sc = scenarios[i].clone();
+                sc.seed = replicate_seed(scenarios[i].seed, r);
+                crate::run(&sc)
+            })
+            .collect();
+        for (&(i, r), res) in window.iter().zip(&results) {
+            let p = mine[i];
+            write_rows(&mut rows, p, &points[p], r, res)?;
+            stats.add(res);
+            if r + 1 == plan.replicates {
+                let mut rec = vec![p.to_string()];
+                rec.extend(points[p].iter().cloned());
+                rec.extend(stats.columns().into_iter().map(|(_, v)| v));
+                summary.write_record(&rec)?;
+                stats = PointStats::default();
+            }
+            done += 1;
+            progress(done, total);
+        }
+    }
+    rows.flush()?;
+    summary.flush()?;
+    Ok(())
+}
+
+fn write_summary_header<W: Write>(w: &mut csv::Writer<W>, keys: &[String]) -> anyhow::Result<()> {
+    let mut header = vec!["point".to_string()];
+    header.extend(keys.iter().cloned());
+    header.extend(
+        PointStats::default()
+            .columns()
+            .into_iter()
+            .map(|(k, _)| k.to_string()),
+    );
+    w.write_record(&header)?;
+    Ok(())
+}
+
+fn write_rows<W: Write>(
+    w: &mut csv::Writer<W>,
+    point: usize,
+    values: &[String],
+    replicate: u32,
+    r: &RunResult,
+) -> anyhow::Result<()> {
+    for n in &r.nodes {
+        let mut rec = vec![point.to_string()];
+        rec.extend(values.iter().cloned());
+        rec.extend([
+            replicate.to_string(),
+            r.scenario.seed.to_string(),
+            n.id.to_string(),
+            n.role.to_string(),
+            n.online_days.to_string(),
+            if n.incentive { "seniority" } else { "none" }.to_string(),
+            n.upload.to_string(),
+            n.download.to_string(),
+            fmt3(n.join_s),
+            n.completion_s.map(fmt3).unwrap_or_default(),
+            n.bytes_up.to_string(),
+            n.bytes_down.to_string(),
+        ]);
+        w.write_record(&rec)?;
+    }
+    Ok(())
+}
+
+/// Joins shard folders into `out`: rows and summary lines ordered by point, as the unsharded
+/// run writes them, and the plan without a shard.
+pub fn merge(out: &Path, shards: &[PathBuf]) -> anyhow::Result<()> {
+    ensure!(!shards.is_empty(), "no shard folders given");
+    let mut plan: Option<serde_json::Value> = None;
+    let mut seen_points = 0u64;
+    let mut rows: Vec<(usize, String)> = Vec::new();
+    let mut summary: Vec<(usize, String)> = Vec::new();
+    let (mut rows_header, mut summary_header) = (None, None);
+    let mut shard_ids = Vec::new();
+    for dir in shards {
+        let manifest: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("sweep.json")).with_context(|| {
+                format!("{}: not a sweep folder (no sweep.json)", dir.display())
+            })?,
+        )?;
+        let this_plan = manifest["plan"].clone();
+        match &plan {
+            None => plan = Some(this_plan),
+            Some(p) if *p != this_plan => {
+                bail!("{}: shard of a different sweep", dir.display())
+            }
+            Some(_) => {}
+        }
+        seen_points = manifest["points"].as_u64().unwrap_or(0);
+        shard_ids.push(manifest["shard"].clone());
+        for (file, header, lines) in [
+            ("rows.csv", &mut rows_header, &mut rows),
+            ("summary.csv", &mut summary_header, &mut summary),
+        ] {
+            let f = File::open(dir.join(file))
+                .with_context(|| format!("{}: missing {file}", dir.display()))?;
+            let mut it = BufReader::new(f).lines();
+            let Some(h) = it.next().transpose()? else {
+                continue;
+            };
+            match header {
+                None => *header = Some(h),
+                Some(prev) if *prev != h => {
+                    bail!("{}: {file} columns differ between shards", dir.display())
+                }
+                Some(_) => {}
+            }
+            for line in it {
+                let line = line?;
+                let p: usize = line
+                    .split(',')
+                    .next()
+                    .and_then(|x| x.parse().ok())
+                    .with_context(|| format!("{}: bad line in {file}", dir.display()))?;
+                lines.push((p, line));
+            }
+        }
+    }
+    let counts: Vec<u64> = shard_ids
+        .iter()
+        .filter_map(|s| s["count"].as_u64())
+        .collect();
+    let indices: std::collections::BTreeSet<u64> = shard_ids
+        .iter()
+        .filter_map(|s| s["index"].as_u64())
+        .collect();
+    ensure!(
+        counts.len() == shards.len()
+            && counts.iter().all(|&c| c == shards.len() as u64)
+            && indices.len() == shards.len(),
+        "expected the {} shards i/{} of one sweep, got shards {:?}",
+        shards.len(),
+        shards.len(),
+        shard_ids
+    );
+    // Stable sort: lines of one point keep their (replicate, node) order.
+    rows.sort_by_key(|(p, _)| *p);
+    summary.sort_by_key(|(p, _)| *p);
+    std::fs::create_dir_all(out)?;
+    let manifest = serde_json::json!({ "plan": plan, "points": seen_points, "shard": null });
+    std::fs::write(
+        out.join("sweep.json"),
+        serde_json::to_string_pretty(&manifest)? + "\n",
+    )?;
+    for (file, header, lines) in [
+        ("rows.csv", rows_header, rows),
+        ("summary.csv", summary_header, summary),
+    ] {
+        let mut w = BufWriter::new(File::create(out.join(file))?);
+        if let Some(h) = header {
+            writeln!(w, "{h}")?;
+        }
+        for (_, l) in lines {
+            writeln!(w, "{l}")?;
+        }
+        w.flush()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_and_lists_expand() {
+        assert_eq!(Vary::parse("x=1..=3").unwrap().values, ["1", "2", "3"]);
+        assert_eq!(Vary::parse("x=1..3,7").unwrap().values, ["1", "2", "7"]);
+        assert_eq!(Vary::parse("x=0..=10:5").unwrap().values, ["0", "5", "10"]);
+        assert_eq!(
+            Vary::parse("size=16MiB,64MiB").unwrap().values,
+            ["16MiB", "64MiB"]
+        );
+        assert!(Vary::parse("x").is_err());
+        assert!(Vary::parse("x=5..=1").is_err());
+        assert!(Vary::parse("x=1..=3:0").is_err());
+    }
+
+    #[test]
+    fn shards_parse() {
+        assert_eq!("1/4".parse::<Shard>(), Ok(Shard { index: 1, count: 4 }));
+        assert!("4/4".parse::<Shard>().is_err());
+        assert!("x".parse::<Shard>().is_err());
+    }
+
+    #[test]
+    fn points_are_row_major() {
+        let plan = Plan {
+            scenario: "x".into(),
+            replicates: 1,
+            varies: vec![Vary::parse("a=1,2").unwrap(), Vary::parse("b=x,y").unwrap()],
+            set: vec![],
+        };
+        let p = plan.points();
+        assert_eq!(
+            p,
+            vec![
+                vec!["1", "x"],
+                vec!["1", "y"],
+                vec!["2", "x"],
+                vec!["2", "y"]
+            ]
+        );
+    }
+}
