@@ -147,3 +147,47 @@ fn bad_overrides_and_missing_files_fail_cleanly() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `bogus`"));
 }
+
+/// The shard script as a Slurm array would run it (one process per index), then `sim merge`,
+/// equals the unsharded sweep byte for byte.
+#[test]
+fn shard_script_and_merge_reproduce_the_whole_sweep() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            "scenario = \"{}\"\nreplicates = 2\nset = [\"torrent.size=1MiB\"]\n[[vary]]\nkey = \"seeders\"\nvalues = [\"1..=3\"]\n",
+            scenario("g4t2").display()
+        ),
+    )
+    .unwrap();
+    for i in 0..3 {
+        let st = Command::new(root.join("scripts/sweep-shard.sh"))
+            .arg(&plan)
+            .arg(dir.path())
+            .env("SLURM_ARRAY_TASK_ID", i.to_string())
+            .env("SLURM_ARRAY_TASK_COUNT", "3")
+            .env("SIM", env!("CARGO_BIN_EXE_sim"))
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    }
+    let merged = dir.path().join("merged");
+    let whole = dir.path().join("whole");
+    let shards: Vec<PathBuf> = (0..3).map(|i| dir.path().join(format!("shard-{i}"))).collect();
+    assert!(sim().arg("merge").arg("--out").arg(&merged).args(&shards).status().unwrap().success());
+    assert!(sim()
+        .args(["sweep", "--plan"])
+        .arg(&plan)
+        .arg("--out")
+        .arg(&whole)
+        .status()
+        .unwrap()
+        .success());
+    for f in ["rows.csv", "summary.csv", "sweep.json"] {
+        let a = std::fs::read(whole.join(f)).unwrap();
+        assert_eq!(a, std::fs::read(merged.join(f)).unwrap(), "{f}");
+    }
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs one shard of a sweep; meant as the body of a Slurm array job or a Kubernetes indexed
+# Job, and runnable by hand. The shard index comes from the scheduler:
+#   Slurm:      SLURM_ARRAY_TASK_ID (0-based array, e.g. --array=0-3), SLURM_ARRAY_TASK_COUNT
+#   Kubernetes: JOB_COMPLETION_INDEX (indexed Job), SHARD_COUNT (set to .spec.completions)
+#   by hand:    SHARD_INDEX, SHARD_COUNT
+# Usage: scripts/sweep-shard.sh PLAN.toml OUT_DIR
+# Then, once every shard is done: sim merge --out OUT_DIR/merged OUT_DIR/shard-*
+set -euo pipefail
+plan=${1:?usage: sweep-shard.sh PLAN.toml OUT_DIR}
+out=${2:?usage: sweep-shard.sh PLAN.toml OUT_DIR}
+index=${SLURM_ARRAY_TASK_ID:-${JOB_COMPLETION_INDEX:-${SHARD_INDEX:?set SHARD_INDEX (or run under Slurm/Kubernetes)}}}
+count=${SLURM_ARRAY_TASK_COUNT:-${SHARD_COUNT:?set SHARD_COUNT}}
+sim=${SIM:-sim}
+exec "$sim" sweep --plan "$plan" --shard "$index/$count" --out "$out/shard-$index" -j "${SLURM_CPUS_PER_TASK:-0}"
