@@ -1,0 +1,233 @@
+//! Helpers for the session and interop tests: child processes killed on drop, free ports,
+//! deterministic test data and torrents made with `bt create`.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BT: &str = env!("CARGO_BIN_EXE_bt");
+
+/// A child process that is killed (and reaped) when dropped, so a failing test leaves
+/// nothing running.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+    stderr_path: PathBuf,
+}
+
+impl Proc {
+    /// Spawns `cmd` with stdout/stderr captured into `log_dir/<name>.log`.
+    pub fn spawn(name: &str, mut cmd: Command, log_dir: &Path) -> Proc {
+        let stderr_path = log_dir.join(format!("{name}.log"));
+        let log = std::fs::File::create(&stderr_path).expect("log file");
+        cmd.stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name} ({cmd:?}): {e}"));
+        Proc {
+            child,
+            name: name.to_owned(),
+            stderr_path,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Waits up to `limit` for the process to exit; panics with its log if it does not.
+    pub fn wait_for(&mut self, limit: Duration) -> ExitStatus {
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                return s;
+            }
+            if Instant::now() > end {
+                let _ = self.child.kill();
+                panic!(
+                    "{} did not exit within {limit:?}; log:\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn bt(args: &[&str]) -> Command {
+    let mut c = Command::new(BT);
+    c.args(args);
+    c
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral port")
+        .port()
+}
+
+/// Waits until something accepts TCP connections on `addr`.
+pub fn wait_for_port(addr: SocketAddr, limit: Duration) {
+    let end = Instant::now() + limit;
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(
+            Instant::now() < end,
+            "nothing listening on {addr} after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `len` deterministic pseudo-random bytes (xorshift), different for each `seed`.
+pub fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Writes `dir/name` with test data and makes `dir/../name.torrent` with `bt create`.
+pub fn make_torrent(dir: &Path, name: &str, len: usize, piece_len: &str, tracker: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("data dir");
+    let file = dir.join(name);
+    std::fs::write(&file, data(len, len as u64)).expect("write data");
+    let torrent = dir
+        .parent()
+        .expect("parent")
+        .join(format!("{name}.torrent"));
+    let out = bt(&["create", "--piece-length", piece_len, "-t", tracker, "-o"])
+        .arg(&torrent)
+        .arg(&file)
+        .output()
+        .expect("run bt create");
+    assert!(
+        out.status.success(),
+        "bt create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    torrent
+}
+
+/// Asserts two files are byte-identical without printing megabytes on failure.
+pub fn assert_same_file(a: &Path, b: &Path) {
+    let read = |p: &Path| {
+        let mut v = Vec::new();
+        std::fs::File::open(p)
+            .and_then(|mut f| f.read_to_end(&mut v))
+            .unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+        v
+    };
+    let (x, y) = (read(a), read(b));
+    assert_eq!(
+        x.len(),
+        y.len(),
+        "{} and {} differ in length",
+        a.display(),
+        b.display()
+    );
+    assert!(x == y, "{} and {} differ", a.display(), b.display());
+}
+
+/// Starts `bt tracker` on a free port; returns it and its announce URL.
+pub fn tracker(log_dir: &Path) -> (Proc, String) {
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let p = Proc::spawn(
+        "tracker",
+        bt(&["tracker", "--listen", &addr.to_string(), "--interval", "60"]),
+        log_dir,
+    );
+    wait_for_port(addr, Duration::from_secs(10));
+    (p, format!("http://{addr}/announce"))
+}
+
+/// Starts `bt seed` for `torrent` over `dir` on a free port and waits until it listens.
+pub fn seed(torrent: &Path, dir: &Path, extra: &[&str], log_dir: &Path) -> (Proc, SocketAddr) {
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut cmd = bt(&["seed"]);
+    cmd.arg(torrent)
+        .arg(dir)
+        .args(["--listen", &addr.to_string(), "-v"])
+        .args(extra);
+    let p = Proc::spawn(&format!("seed-{}", addr.port()), cmd, log_dir);
+    wait_for_port(addr, Duration::from_secs(20));
+    (p, addr)
+}
+
+/// A tracker URL nobody listens on: announces fail fast and peers come from `--peer`.
+pub fn dead_tracker() -> String {
+    format!("http://127.0.0.1:{}/announce", free_port())
+}
+
+/// Requires a third-party program: an interop test fails (never skips) without it, since CI
+/// installs these packages.
+pub fn require(program: &str, package: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "{program} not found: install the Debian package {package} (see .ci/run)"
+    );
+}
+
+/// Debian's interpreter, the only one that can import `python3-libtorrent` (DESIGN §9).
+pub const PY: &str = "/usr/bin/python3";
+
+pub fn require_libtorrent() {
+    let ok = Command::new(PY)
+        .args(["-c", "import libtorrent"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(ok, "{PY} cannot import libtorrent: install the Debian package python3-libtorrent (see .ci/run)");
+}
+
+/// `/usr/bin/python3 client/tests/interop_py/<script> args...`.
+pub fn python(script: &str, args: &[&str]) -> Command {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop_py");
+    let mut c = Command::new(PY);
+    c.arg(format!("{dir}/{script}"))
+        .args(args)
+        .env("PYTHONPATH", dir);
+    c
+}
+
+/// Waits until `p`'s log contains `needle`; panics with the log after `limit`.
+pub fn wait_for_log(p: &mut Proc, needle: &str, limit: Duration) {
+    let end = Instant::now() + limit;
+    while !p.log().contains(needle) {
+        assert!(p.is_running(), "{} exited early; log:\n{}", p.name, p.log());
+        assert!(
+            Instant::now() < end,
+            "{} did not print {needle:?} within {limit:?}; log:\n{}",
+            p.name,
+            p.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
