@@ -44,6 +44,9 @@ pub struct TorrentConfig {
     pub contribution: Contribution,
     /// The node's upload limit for this torrent in bytes/s (the thesis's `L`).
     pub upload_limit: Option<f64>,
+    /// Send `have` also to peers that already have the piece. They ignore it (nothing of ours
+    /// depends on it), so the default saves messages; libtorrent's `send_redundant_have`.
+    pub send_redundant_have: bool,
 }
 
 impl TorrentConfig {
@@ -60,6 +63,7 @@ impl TorrentConfig {
                 files_seeding: 1,
             },
             upload_limit: None,
+            send_redundant_have: false,
         }
     }
 }
@@ -92,6 +96,12 @@ pub enum Input {
         ok: bool,
     },
     Timeout,
+    /// `peer`'s seniority weight, learned outside the peer wire (the thesis's port-59500
+    /// query); treated like a value from the BEP 10 extension. Invalid values are ignored.
+    PeerSeniority {
+        peer: PeerKey,
+        weight: f64,
+    },
 }
 
 /// Why the core asks to close a connection.
@@ -288,6 +298,7 @@ impl Torrent {
             Input::Message { peer, msg } => self.on_message(now, peer, msg),
             Input::Block { peer, block } => self.on_block(now, peer, block),
             Input::Verified { piece, ok } => self.on_verified(piece, ok),
+            Input::PeerSeniority { peer, weight } => self.on_peer_seniority(peer, weight),
             Input::Timeout => {
                 if now >= self.next_rechoke {
                     self.rechoke(now);
@@ -475,6 +486,16 @@ impl Torrent {
         }
     }
 
+    fn on_peer_seniority(&mut self, key: PeerKey, weight: f64) {
+        if !(weight.is_finite() && weight > 0.0) {
+            return;
+        }
+        if let Some(p) = self.peers.get_mut(&key) {
+            p.seniority = Some(weight);
+            self.update_caps();
+        }
+    }
+
     fn on_request(&mut self, key: PeerKey, r: BlockRequest) {
         let valid = self.cfg.geometry.is_valid_block(&r) && self.picker.have().get(r.index);
         let max = self.cfg.max_queued_requests;
@@ -569,11 +590,15 @@ impl Torrent {
             return;
         }
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        let redundant = self.cfg.send_redundant_have;
         for k in keys {
             let p = self.peer(k);
             if p.has.get(piece) {
                 p.wanted -= 1;
                 self.update_interest(k);
+                if !redundant {
+                    continue;
+                }
             }
             self.send(k, Message::Have { index: piece });
         }
@@ -664,13 +689,14 @@ impl Torrent {
     }
 
     fn set_peer_has(&mut self, key: PeerKey, bf: Bitfield) {
-        let have = self.picker.have().clone();
-        let p = self.peer(key);
+        let Some(p) = self.peers.get_mut(&key) else {
+            return;
+        };
+        let have = self.picker.have();
+        p.wanted = bf.iter_set().filter(|&i| !have.get(i)).count() as u32;
         let old = std::mem::replace(&mut p.has, bf);
-        p.wanted = p.has.iter_set().filter(|&i| !have.get(i)).count() as u32;
-        let new = p.has.clone();
         self.picker.add_peer_bitfield(&old, -1);
-        self.picker.add_peer_bitfield(&new, 1);
+        self.picker.add_peer_bitfield(&p.has, 1);
         self.update_interest(key);
     }
 
@@ -723,5 +749,77 @@ impl Torrent {
     /// Callers check membership first; every handler returns early for unknown peers.
     fn peer(&mut self, key: PeerKey) -> &mut Peer {
         self.peers.get_mut(&key).expect("peer checked by caller")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::allocator::SeniorityVariant;
+
+    fn caps(t: &mut Torrent) -> Vec<(PeerKey, Option<f64>)> {
+        std::iter::from_fn(|| t.poll_output())
+            .filter_map(|o| match o {
+                Output::SetUploadCap { peer, cap } => Some((peer, cap)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn out_of_band_seniority_sets_caps() {
+        let mut cfg = TorrentConfig::new(Geometry::new(1 << 20, 1 << 16));
+        cfg.incentive = Incentive::Seniority(SeniorityVariant::ThesisCode);
+        cfg.upload_limit = Some(100.0);
+        let mut t = Torrent::new(cfg, Bitfield::full(16), [0; 32], Instant::ZERO);
+        for peer in [1, 2] {
+            let (fast, extensions) = (true, false);
+            t.handle_input(
+                Instant::ZERO,
+                Input::Connected {
+                    peer,
+                    fast,
+                    extensions,
+                },
+            );
+        }
+        assert_eq!(caps(&mut t).last(), Some(&(2, Some(50.0))));
+        // Σ int(Y) = 2 + 1: the weighted peer gets 2.5/3 of L, the other 1/3.
+        t.handle_input(
+            Instant::ZERO,
+            Input::PeerSeniority {
+                peer: 1,
+                weight: 2.5,
+            },
+        );
+        let got = caps(&mut t);
+        assert!(
+            got.iter()
+                .any(|&(k, c)| k == 1 && (c.unwrap() - 250.0 / 3.0).abs() < 1e-9),
+            "{got:?}"
+        );
+        assert!(
+            got.iter()
+                .any(|&(k, c)| k == 2 && (c.unwrap() - 100.0 / 3.0).abs() < 1e-9),
+            "{got:?}"
+        );
+        for bad in [f64::NAN, -1.0, 0.0, f64::INFINITY] {
+            t.handle_input(
+                Instant::ZERO,
+                Input::PeerSeniority {
+                    peer: 1,
+                    weight: bad,
+                },
+            );
+            assert!(caps(&mut t).is_empty(), "{bad} accepted");
+        }
+        t.handle_input(
+            Instant::ZERO,
+            Input::PeerSeniority {
+                peer: 9,
+                weight: 2.0,
+            },
+        );
+        assert!(caps(&mut t).is_empty(), "unknown peer");
     }
 }

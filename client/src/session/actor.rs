@@ -19,6 +19,7 @@ use crate::peer::{self, Command, ConnId, Event};
 use crate::ratelimit::Bucket;
 use crate::session::addrs::Addrs;
 use crate::session::announcer::Announcer;
+use crate::session::seniority;
 
 /// Blocks handed to a connection's writer ahead of the socket: enough to keep it busy, few
 /// enough that a choke or a lowered cap takes effect quickly.
@@ -35,6 +36,8 @@ pub enum Internal {
         event: AnnounceEvent,
         result: Result<announce::Response>,
     },
+    /// A peer's weight from its seniority server.
+    Seniority { conn: ConnId, result: Result<f64> },
     Accepted {
         stream: TcpStream,
         addr: SocketAddr,
@@ -71,6 +74,8 @@ pub struct Actor {
     pub exit_on_complete: bool,
     pub deadline: Option<Instant>,
     pub verbose: bool,
+    /// Query each new peer's seniority server on this port (when we run the mechanism).
+    pub seniority_query_port: Option<u16>,
     /// Session start: engine-core time is microseconds since then.
     pub start: Instant,
     peers: BTreeMap<ConnId, PeerHandle>,
@@ -104,6 +109,7 @@ impl Actor {
             exit_on_complete: true,
             deadline: None,
             verbose: false,
+            seniority_query_port: None,
             start,
             peers: BTreeMap::new(),
             dialing: BTreeMap::new(),
@@ -187,6 +193,14 @@ impl Actor {
                         uploads_queued: 0,
                     },
                 );
+                if let Some(port) = self.seniority_query_port {
+                    let (conn, tx) = (c.conn, self.internal_tx.clone());
+                    let at = SocketAddr::new(c.addr.ip(), port);
+                    tokio::spawn(async move {
+                        let result = seniority::query(at).await;
+                        let _ = tx.send(Internal::Seniority { conn, result });
+                    });
+                }
                 let (peer, fast, extensions) = (c.conn, c.fast, c.extensions);
                 self.input(Input::Connected {
                     peer,
@@ -238,6 +252,16 @@ impl Actor {
                     self.bar.suspend(|| eprintln!("warning: {e:#}"));
                     self.announcer.answered(event, None);
                 }
+            },
+            Internal::Seniority { conn, result } => match result {
+                Ok(weight) => {
+                    self.log(format_args!(
+                        "conn {conn}: seniority {weight} (side channel)"
+                    ));
+                    self.input(Input::PeerSeniority { peer: conn, weight });
+                }
+                // A peer without the mechanism does not answer and counts as 1.0.
+                Err(e) => self.log(format_args!("conn {conn}: {e:#}")),
             },
             Internal::Accepted {
                 stream,

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use engine_core::allocator::{Contribution, Incentive};
+use engine_core::allocator::{Contribution, Incentive, SeniorityVariant};
 
-use super::Options;
+use super::{seniority, Options};
 use crate::ratelimit::parse_rate;
 
 #[derive(clap::Args, Debug)]
@@ -60,6 +60,25 @@ pub struct Common {
     /// Log connections and protocol errors to stderr.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Upload allocation: `none` (plain BitTorrent) or `seniority[=formula|thesis-code|
+    /// work-conserving]` (bare `seniority` is `thesis-code`, what the thesis experiments ran).
+    #[arg(long, default_value = "none", value_parser = parse_incentive)]
+    pub incentive: Incentive,
+    /// Days this node has been online seeding (the seniority counter's S).
+    #[arg(long, conflicts_with = "online_secs")]
+    pub online_days: Option<f64>,
+    /// Seconds this node has been online seeding (the seniority counter's S).
+    #[arg(long)]
+    pub online_secs: Option<f64>,
+    /// Files this node seeds (the seniority counter's F).
+    #[arg(long, default_value_t = 1)]
+    pub files_seeding: u32,
+    /// Port of our seniority line-protocol server (runs with --incentive seniority).
+    #[arg(long, default_value_t = seniority::DEFAULT_PORT)]
+    pub seniority_port: u16,
+    /// Port to query on peers' IPs for their seniority [default: --seniority-port].
+    #[arg(long)]
+    pub seniority_query_port: Option<u16>,
 }
 
 impl SeedArgs {
@@ -102,14 +121,35 @@ impl Common {
             max_peers: self.max_peers,
             timeout: self.timeout,
             pipeline: self.pipeline,
-            incentive: Incentive::None,
+            incentive: self.incentive,
             contribution: Contribution {
-                online_secs: 0.0,
-                files_seeding: 1,
+                online_secs: self
+                    .online_secs
+                    .or(self.online_days.map(|d| d * 86_400.0))
+                    .unwrap_or(0.0),
+                files_seeding: self.files_seeding,
             },
+            seniority_port: self.seniority_port,
+            seniority_query_port: self.seniority_query_port.unwrap_or(self.seniority_port),
             verbose: self.verbose,
         })
     }
+}
+
+/// `none`, `seniority`, `seniority=formula|thesis-code|work-conserving`.
+pub fn parse_incentive(s: &str) -> Result<Incentive, String> {
+    let variant = match s {
+        "none" => return Ok(Incentive::None),
+        "seniority" | "seniority=thesis-code" => SeniorityVariant::ThesisCode,
+        "seniority=formula" => SeniorityVariant::Formula,
+        "seniority=work-conserving" => SeniorityVariant::WorkConserving,
+        _ => {
+            return Err(format!(
+                "{s:?}: use none or seniority[=formula|thesis-code|work-conserving]"
+            ))
+        }
+    };
+    Ok(Incentive::Seniority(variant))
 }
 
 /// `90`, `90s`, `5m`, `2h`.
@@ -144,5 +184,24 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5y").is_err());
+    }
+
+    #[test]
+    fn incentives() {
+        let s = |v| Ok(Incentive::Seniority(v));
+        assert_eq!(parse_incentive("none"), Ok(Incentive::None));
+        assert_eq!(
+            parse_incentive("seniority"),
+            s(SeniorityVariant::ThesisCode)
+        );
+        assert_eq!(
+            parse_incentive("seniority=formula"),
+            s(SeniorityVariant::Formula)
+        );
+        assert_eq!(
+            parse_incentive("seniority=work-conserving"),
+            s(SeniorityVariant::WorkConserving)
+        );
+        assert!(parse_incentive("seniority=x").is_err());
     }
 }

@@ -10,6 +10,7 @@ mod addrs;
 mod announcer;
 pub mod cli;
 pub mod disk;
+mod seniority;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -52,6 +53,9 @@ pub struct Options {
     pub pipeline: usize,
     pub incentive: Incentive,
     pub contribution: Contribution,
+    /// Where our seniority server listens, and the port we query on peers' IPs.
+    pub seniority_port: u16,
+    pub seniority_query_port: u16,
     pub verbose: bool,
 }
 
@@ -104,6 +108,17 @@ pub async fn run(opts: Options) -> Result<()> {
     cfg.contribution = opts.contribution;
     cfg.upload_limit = opts.up;
     let torrent = Torrent::new(cfg, have.clone(), rand::random(), CoreInstant(0));
+    let seniority_server = match torrent.own_weight() {
+        Some(w) => {
+            let at = SocketAddr::new(opts.listen.ip(), opts.seniority_port);
+            let l = TcpListener::bind(at)
+                .await
+                .with_context(|| format!("seniority server on {at}"))?;
+            eprintln!("bt: seniority weight {w} served on {at}");
+            Some(tokio::spawn(seniority::serve(l, w)))
+        }
+        None => None,
+    };
     let (events_tx, events) = mpsc::channel(1024);
     let ctx = Arc::new(peer::Shared {
         info_hash: meta.info_hash,
@@ -127,12 +142,18 @@ pub async fn run(opts: Options) -> Result<()> {
     actor.exit_on_complete = !opts.seed;
     actor.deadline = opts.timeout.map(|t| start + t);
     actor.verbose = opts.verbose;
+    actor.seniority_query_port = seniority_server
+        .is_some()
+        .then_some(opts.seniority_query_port);
     for p in &opts.peers {
         actor.addrs.add(*p, start);
     }
     let accept = tokio::spawn(accept_loop(listener, permits, actor.internal_tx.clone()));
     let finish = actor.run().await;
     accept.abort();
+    if let Some(s) = seniority_server {
+        s.abort();
+    }
     for ev in actor.announcer.final_events() {
         if let Some(url) = actor.announcer.url() {
             let req = actor.announce_request(ev);
