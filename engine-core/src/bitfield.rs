@@ -30,11 +30,16 @@ impl Bitfield {
     }
 
     pub fn full(len: u32) -> Self {
-        let mut b = Bitfield::new(len);
-        for i in 0..len {
-            b.set(i);
+        let mut bytes = vec![0xff; (len as usize).div_ceil(8)];
+        let spare = (bytes.len() * 8) as u32 - len;
+        if let Some(last) = bytes.last_mut() {
+            *last &= 0xffu8 << spare;
         }
-        b
+        Bitfield {
+            bytes,
+            len,
+            count: len,
+        }
     }
 
     /// Parses a received bitfield; rejects wrong lengths and set spare bits (BEP 3).
@@ -129,6 +134,13 @@ mod tests {
                 prop_assert_eq!(b.as_bytes(), &bytes[..]);
                 prop_assert_eq!(b.count(), b.iter_set().count() as u32);
             }
+        }
+
+        #[test]
+        fn full_matches_setting_every_bit(len in 0u32..100) {
+            let mut b = Bitfield::new(len);
+            for i in 0..len { b.set(i); }
+            prop_assert_eq!(Bitfield::full(len), b);
         }
 
         #[test]
