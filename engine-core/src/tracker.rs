@@ -83,6 +83,8 @@ pub struct Swarm<K: Ord + Clone, A: Clone> {
     peers: BTreeMap<K, Entry<A>>,
     seeds: usize,
     downloaded: u64,
+    /// Expiry scans all peers, so announces run it at most every quarter timeout.
+    next_expire: Instant,
 }
 
 impl<K: Ord + Clone, A: Clone> Swarm<K, A> {
@@ -92,6 +94,7 @@ impl<K: Ord + Clone, A: Clone> Swarm<K, A> {
             peers: BTreeMap::new(),
             seeds: 0,
             downloaded: 0,
+            next_expire: Instant::ZERO,
         }
     }
 
@@ -123,7 +126,10 @@ impl<K: Ord + Clone, A: Clone> Swarm<K, A> {
         numwant: Option<usize>,
         rng: &mut impl Rng,
     ) -> Result<AnnounceReply<A>, AnnounceError> {
-        self.expire(now);
+        if now >= self.next_expire {
+            self.expire(now);
+            self.next_expire = now + Duration(self.cfg.peer_timeout.0 / 4);
+        }
         if event == AnnounceEvent::Stopped {
             self.remove(&key);
             return Ok(self.reply(Vec::new()));
