@@ -298,7 +298,7 @@ mod tests {
 
     #[test]
     fn reports_failures() {
-        let e = parse_response(b"d14:failure reason9:not foundee").unwrap_err();
+        let e = parse_response(b"d14:failure reason9:not founde").unwrap_err();
         assert!(e.to_string().contains("not found"), "{e}");
         assert!(parse_response(b"d5:peers5:abcdee").is_err());
         assert!(parse_response(b"d8:intervali1e5:peers5:abcdee").is_err());

@@ -54,8 +54,8 @@ pub struct Common {
     /// Give up (exit non-zero) after this long, e.g. 90s, 5m.
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
-    /// Outstanding block requests per peer.
-    #[arg(long, default_value_t = 16)]
+    /// Outstanding block requests per peer (64 keeps a loopback link busy; the thesis used 5).
+    #[arg(long, default_value_t = 64)]
     pub pipeline: usize,
     /// Log connections and protocol errors to stderr.
     #[arg(short, long)]

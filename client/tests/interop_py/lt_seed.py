@@ -1,4 +1,4 @@
-"""Seed a file with libtorrent: lt_seed.py FILE TORRENT_OUT PORT PIECE_LEN.
+"""Seed a file with libtorrent: lt_seed.py FILE TORRENT_OUT PORT PIECE_LEN [TRACKER_URL].
 
 Creates a v1-only torrent of FILE (bt does not speak BEP 52), writes it to TORRENT_OUT, seeds
 on 127.0.0.1:PORT and prints "ready" once seeding. Runs until killed.
@@ -14,7 +14,7 @@ path, out, port, piece_len = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys
 fs = lt.file_storage()
 lt.add_files(fs, path)
 t = lt.create_torrent(fs, piece_len, flags=lt.create_torrent.v1_only)
-t.add_tracker("http://127.0.0.1:1/announce")
+t.add_tracker(sys.argv[5] if len(sys.argv) > 5 else "http://127.0.0.1:1/announce")
 lt.set_piece_hashes(t, os.path.dirname(os.path.abspath(path)))
 with open(out, "wb") as f:
     f.write(lt.bencode(t.generate()))
