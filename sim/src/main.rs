@@ -63,6 +63,9 @@ enum Cmd {
         /// Swarm sizes (total nodes) for the size sensitivity.
         #[arg(long, value_delimiter = ',', default_values_t = [20u32, 50, 100])]
         sizes: Vec<u32>,
+        /// Override a key in every scenario (e.g. `--set torrent.size=4MiB` for a quick look).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
         /// Worker threads [default: all cores]. Output does not depend on it.
         #[arg(short = 'j', long)]
         jobs: Option<usize>,
@@ -221,6 +224,7 @@ fn main() -> ExitCode {
             replicates,
             extra_replicates,
             sizes,
+            set,
             jobs,
         } => cmd_reproduce(
             &out,
@@ -229,6 +233,7 @@ fn main() -> ExitCode {
                 replicates,
                 extra_replicates,
                 sizes,
+                set,
             },
             jobs,
         ),

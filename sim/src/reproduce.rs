@@ -169,6 +169,8 @@ pub struct Options {
     pub extra_replicates: u32,
     /// Swarm sizes (nodes) for the size sensitivity.
     pub sizes: Vec<u32>,
+    /// Overrides applied to every scenario (e.g. a smaller `torrent.size` for a quick look).
+    pub set: Vec<String>,
 }
 
 struct ExperimentResult {
@@ -179,9 +181,11 @@ struct ExperimentResult {
 }
 
 fn load(opts: &Options, name: &str, sets: &[String]) -> anyhow::Result<Scenario> {
+    let mut all = opts.set.clone();
+    all.extend_from_slice(sets);
     Ok(Scenario::load(
         &opts.scenarios.join(format!("{name}.toml")),
-        sets,
+        &all,
     )?)
 }
 
@@ -572,6 +576,51 @@ mod tests {
         assert_eq!(
             verdict(Claim::NoOrdering, &rho(-0.2, 0.1)),
             Verdict::Differs
+        );
+    }
+
+    /// Synthetic runs whose completion follows (or opposes) online days flip the verdict.
+    #[test]
+    fn verdict_flips_with_synthetic_orderings() {
+        let sc = Scenario::parse(
+            "synthetic",
+            "name = \"s\"\n[torrent]\nsize = \"1MiB\"\n[[group]]\nrole = \"seeder\"\ncount = 1\n[[group]]\nrole = \"leecher\"\ncount = 10\nonline_days = { from = 1, step = 1 }\n",
+            &[],
+        )
+        .unwrap();
+        let base = crate::run(&sc);
+        let with_times = |f: &dyn Fn(f64, usize) -> f64| -> Vec<RunResult> {
+            (0..30)
+                .map(|rep| {
+                    let mut r = base.clone();
+                    for n in r.nodes.iter_mut().filter(|n| n.role == Role::Leecher) {
+                        n.completion_s = Some(f(n.online_days, rep));
+                    }
+                    r
+                })
+                .collect()
+        };
+        // Longer online => faster, with a little noise.
+        let faster = with_times(&|d, rep| 1000.0 - 10.0 * d + ((rep * 7 + d as usize) % 5) as f64);
+        // Longer online => slower.
+        let slower = with_times(&|d, rep| 1000.0 + 10.0 * d + ((rep * 3 + d as usize) % 5) as f64);
+        // Unrelated to online time.
+        let flat = with_times(&|d, rep| 1000.0 + ((rep * 13 + d as usize * 7) % 11) as f64);
+        assert_eq!(
+            verdict(Claim::Ordering, &rho_of(&faster)),
+            Verdict::Reproduced
+        );
+        assert_eq!(
+            verdict(Claim::Ordering, &rho_of(&slower)),
+            Verdict::NotReproduced
+        );
+        assert_eq!(
+            verdict(Claim::NoOrdering, &rho_of(&faster)),
+            Verdict::NotReproduced
+        );
+        assert_eq!(
+            verdict(Claim::NoOrdering, &rho_of(&flat)),
+            Verdict::Reproduced
         );
     }
 }

@@ -172,12 +172,25 @@ fn shard_script_and_merge_reproduce_the_whole_sweep() {
             .env("SIM", env!("CARGO_BIN_EXE_sim"))
             .output()
             .unwrap();
-        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
     }
     let merged = dir.path().join("merged");
     let whole = dir.path().join("whole");
-    let shards: Vec<PathBuf> = (0..3).map(|i| dir.path().join(format!("shard-{i}"))).collect();
-    assert!(sim().arg("merge").arg("--out").arg(&merged).args(&shards).status().unwrap().success());
+    let shards: Vec<PathBuf> = (0..3)
+        .map(|i| dir.path().join(format!("shard-{i}")))
+        .collect();
+    assert!(sim()
+        .arg("merge")
+        .arg("--out")
+        .arg(&merged)
+        .args(&shards)
+        .status()
+        .unwrap()
+        .success());
     assert!(sim()
         .args(["sweep", "--plan"])
         .arg(&plan)
@@ -189,5 +202,69 @@ fn shard_script_and_merge_reproduce_the_whole_sweep() {
     for f in ["rows.csv", "summary.csv", "sweep.json"] {
         let a = std::fs::read(whole.join(f)).unwrap();
         assert_eq!(a, std::fs::read(merged.join(f)).unwrap(), "{f}");
+    }
+}
+
+/// `sim reproduce` on a quick configuration: a report with every experiment, a verdict per
+/// row, inlined figures, and PNG figures of the expected size.
+#[test]
+fn reproduce_writes_a_complete_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = sim()
+        .args([
+            "reproduce",
+            "--replicates",
+            "3",
+            "--extra-replicates",
+            "2",
+            "--sizes",
+            "20",
+        ])
+        .args(["--set", "torrent.size=1MiB", "--scenarios"])
+        .arg(root.join("scenarios"))
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    for name in [
+        "G1T1",
+        "G1T2",
+        "G2T3",
+        "G3T2",
+        "G4T3",
+        "VERIFY-INC",
+        "VERIFY-DEC",
+    ] {
+        assert!(
+            md.contains(&format!("| {name} (Fig.")),
+            "{name} missing from report.md"
+        );
+    }
+    let verdicts = md.matches("**reproduced**").count()
+        + md.matches("**not reproduced**").count()
+        + md.matches("**differs**").count();
+    assert_eq!(verdicts, 14, "one verdict per experiment");
+    assert!(html.starts_with("<!doctype html>") && html.contains("data:image/png;base64,"));
+    for fig in [
+        "g1t2.png",
+        "verify-dec.png",
+        "beyond_variants.png",
+        "beyond_sizes.png",
+    ] {
+        let png = std::fs::read(dir.path().join("figures").join(fig)).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{fig} is not a PNG");
+        let (w, h) = (
+            u32::from_be_bytes(png[16..20].try_into().unwrap()),
+            u32::from_be_bytes(png[20..24].try_into().unwrap()),
+        );
+        assert_eq!((w, h), (1024, 640), "{fig} size");
     }
 }
