@@ -130,6 +130,22 @@ struct NetFlow {
     active: bool,
 }
 
+/// Buffers reused across [`Network::resolve`] calls, so steady-state solves don't allocate.
+#[derive(Default)]
+struct Scratch {
+    subset: Vec<u32>,
+    rates: Vec<f64>,
+    up_cap: Vec<Resource>,
+    down_cap: Vec<Resource>,
+    demands: Vec<FlowDemand>,
+    up_all: Vec<f64>,
+    down_all: Vec<f64>,
+    load: Vec<f64>,
+    fastest: Vec<f64>,
+    grow_up: Vec<u32>,
+    grow_down: Vec<u32>,
+}
+
 /// The set of flows with their current max–min rates, updated incrementally.
 pub struct Network {
     up: Vec<f64>,
@@ -146,6 +162,7 @@ pub struct Network {
     generation: u32,
     local_up: Vec<(u32, u32)>,
     local_down: Vec<(u32, u32)>,
+    scratch: Scratch,
 }
 
 impl Network {
@@ -165,6 +182,7 @@ impl Network {
             solver: Solver::default(),
             stamp: Vec::new(),
             generation: 0,
+            scratch: Scratch::default(),
         }
     }
 
@@ -244,21 +262,20 @@ impl Network {
     pub fn resolve(&mut self, changed: &mut Vec<(u32, f64)>) {
         let mut up_nodes = std::mem::take(&mut self.dirty_up);
         let mut down_nodes = std::mem::take(&mut self.dirty_down);
-        let mut subset: Vec<u32> = Vec::new();
-        let mut rates: Vec<f64> = Vec::new();
+        let mut sc = std::mem::take(&mut self.scratch);
         loop {
-            self.collect_subset(&up_nodes, &down_nodes, &mut subset);
-            let (grow_up, grow_down) = self.solve_subset(&subset, &mut rates);
+            self.collect_subset(&up_nodes, &down_nodes, &mut sc.subset);
+            self.solve_subset(&mut sc);
             let mut grew = false;
-            for n in grow_up {
+            for &n in &sc.grow_up {
                 grew |= up_nodes.insert(n);
             }
-            for n in grow_down {
+            for &n in &sc.grow_down {
                 grew |= down_nodes.insert(n);
             }
-            for (k, &id) in subset.iter().enumerate() {
+            for (k, &id) in sc.subset.iter().enumerate() {
                 let f = self.flows[id as usize];
-                if !same_rate(f.rate, rates[k]) {
+                if !same_rate(f.rate, sc.rates[k]) {
                     grew |= up_nodes.insert(f.from);
                     grew |= down_nodes.insert(f.to);
                 }
@@ -267,13 +284,14 @@ impl Network {
                 break;
             }
         }
-        for (k, &id) in subset.iter().enumerate() {
+        for (k, &id) in sc.subset.iter().enumerate() {
             let f = &mut self.flows[id as usize];
-            if !same_rate(f.rate, rates[k]) {
-                f.rate = rates[k];
-                changed.push((id, rates[k]));
+            if !same_rate(f.rate, sc.rates[k]) {
+                f.rate = sc.rates[k];
+                changed.push((id, sc.rates[k]));
             }
         }
+        self.scratch = sc;
     }
 
     /// Active flows out of `up_nodes` or into `down_nodes`, sorted by id.
@@ -300,18 +318,18 @@ impl Network {
         subset.sort_unstable();
     }
 
-    /// Max–min rates for `subset` with every other active flow held at its current rate.
-    /// Returns the nodes whose resource is saturated by the subset while an outside flow on it
-    /// runs faster than every subset flow there: that outside flow must give way, so those
-    /// nodes join the subset.
-    fn solve_subset(&mut self, subset: &[u32], rates: &mut Vec<f64>) -> (Vec<u32>, Vec<u32>) {
+    /// Max–min rates for `sc.subset` with every other active flow held at its current rate,
+    /// into `sc.rates`. Also fills `sc.grow_up`/`sc.grow_down` with the nodes whose resource is
+    /// saturated by the subset while an outside flow on it runs faster than every subset flow
+    /// there: that outside flow must give way, so those nodes join the subset.
+    fn solve_subset(&mut self, sc: &mut Scratch) {
         let gen = self.generation;
-        let mut up_cap: Vec<Resource> = Vec::new();
-        let mut down_cap: Vec<Resource> = Vec::new();
-        let mut demands = Vec::with_capacity(subset.len());
-        for &id in subset {
+        sc.up_cap.clear();
+        sc.down_cap.clear();
+        sc.demands.clear();
+        for &id in &sc.subset {
             let f = self.flows[id as usize];
-            let from = local_index(&mut self.local_up, f.from, gen, &mut up_cap, || {
+            let from = local_index(&mut self.local_up, f.from, gen, &mut sc.up_cap, || {
                 residual(
                     self.up[f.from as usize],
                     &self.out[f.from as usize],
@@ -320,7 +338,7 @@ impl Network {
                     gen,
                 )
             });
-            let to = local_index(&mut self.local_down, f.to, gen, &mut down_cap, || {
+            let to = local_index(&mut self.local_down, f.to, gen, &mut sc.down_cap, || {
                 residual(
                     self.down[f.to as usize],
                     &self.inn[f.to as usize],
@@ -329,53 +347,58 @@ impl Network {
                     gen,
                 )
             });
-            demands.push(FlowDemand {
+            sc.demands.push(FlowDemand {
                 from,
                 to,
                 cap: f.cap,
             });
         }
         // The solver indexes uploaders and receivers on one node axis; give them disjoint ranges.
-        let n_up = up_cap.len();
-        let n = n_up + down_cap.len();
-        let mut up_all: Vec<f64> = up_cap.iter().map(|r| r.residual).collect();
-        up_all.resize(n, 0.0);
-        let mut down_all = vec![0.0; n_up];
-        down_all.extend(down_cap.iter().map(|r| r.residual));
-        for d in &mut demands {
+        let n_up = sc.up_cap.len();
+        let n = n_up + sc.down_cap.len();
+        sc.up_all.clear();
+        sc.up_all.extend(sc.up_cap.iter().map(|r| r.residual));
+        sc.up_all.resize(n, 0.0);
+        sc.down_all.clear();
+        sc.down_all.resize(n_up, 0.0);
+        sc.down_all.extend(sc.down_cap.iter().map(|r| r.residual));
+        for d in &mut sc.demands {
             d.to += n_up;
         }
-        self.solver.solve(&demands, &up_all, &down_all, rates);
+        self.solver
+            .solve(&sc.demands, &sc.up_all, &sc.down_all, &mut sc.rates);
 
         // Load and fastest subset flow per local resource.
-        let mut load = vec![0.0; n];
-        let mut fastest = vec![0.0f64; n];
-        for (d, &r) in demands.iter().zip(rates.iter()) {
+        sc.load.clear();
+        sc.load.resize(n, 0.0);
+        sc.fastest.clear();
+        sc.fastest.resize(n, 0.0);
+        for (d, &r) in sc.demands.iter().zip(sc.rates.iter()) {
             for i in [d.from, d.to] {
-                load[i] += r;
-                fastest[i] = fastest[i].max(r);
+                sc.load[i] += r;
+                sc.fastest[i] = sc.fastest[i].max(r);
             }
         }
+        let (load, fastest) = (&sc.load, &sc.fastest);
         let blocked = |i: usize, res: &Resource| {
             load[i] >= res.residual * (1.0 - 1e-9) - 1e-9
                 && res.max_outside > fastest[i] * (1.0 + 1e-9) + 1e-9
         };
-        let mut grow_up = Vec::new();
-        let mut grow_down = Vec::new();
-        for &id in subset {
+        sc.grow_up.clear();
+        sc.grow_down.clear();
+        for &id in &sc.subset {
             let f = self.flows[id as usize];
             let (ui, di) = (
                 self.local_up[f.from as usize].1 as usize,
                 self.local_down[f.to as usize].1 as usize,
             );
-            if blocked(ui, &up_cap[ui]) {
-                grow_up.push(f.from);
+            if blocked(ui, &sc.up_cap[ui]) {
+                sc.grow_up.push(f.from);
             }
-            if blocked(n_up + di, &down_cap[di]) {
-                grow_down.push(f.to);
+            if blocked(n_up + di, &sc.down_cap[di]) {
+                sc.grow_down.push(f.to);
             }
         }
-        (grow_up, grow_down)
     }
 
     /// Sum of rates per node over active flows, for invariant checks.
