@@ -1,4 +1,6 @@
 //! Helpers shared by the cross-crate tests.
+// Each test binary compiles this module and uses a different subset of it.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 
