@@ -6,6 +6,7 @@
 mod announce;
 mod bench;
 mod create;
+mod experiment;
 mod peer;
 mod progress;
 mod ratelimit;
@@ -54,6 +55,8 @@ enum Cmd {
     Download(session::cli::DownloadArgs),
     /// Measure hashing and tracker throughput on this machine.
     Bench(bench::BenchArgs),
+    /// Reproduce seed 002's benchmark: one seeder, three leechers, per file size (CSVs, figure).
+    Experiment(experiment::ExperimentArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Cmd::Verify(a) => verify::run(a),
         Cmd::Tracker(a) => tracker::run(a),
         Cmd::Bench(a) => bench::run(a),
+        Cmd::Experiment(a) => experiment::run(a),
         Cmd::Seed(a) => a.into_options().and_then(session::run_blocking),
         Cmd::Download(a) => a.into_options().and_then(session::run_blocking),
     };

@@ -7,6 +7,7 @@
 //! so a peer that floods us stalls on TCP backpressure instead of growing our buffers.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,6 +50,8 @@ pub struct Shared {
     /// Global rate limits.
     pub up: Arc<Bucket>,
     pub down: Arc<Bucket>,
+    /// Every byte read from peers (handshakes and all messages), for `bt experiment`'s overhead.
+    pub received: Arc<AtomicU64>,
 }
 
 /// What the actor tells a connection to do.
@@ -129,6 +132,8 @@ async fn connection(
     let theirs = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&mut stream, ctx, outgoing))
         .await
         .map_err(|_| anyhow!("handshake timed out"))??;
+    ctx.received
+        .fetch_add(HANDSHAKE_LEN as u64, Ordering::Relaxed);
     let ours = Handshake::with_fast_and_extensions(ctx.info_hash, ctx.peer_id);
     let (tx, rx) = mpsc::unbounded_channel();
     let cap = Arc::new(Bucket::new(None));
@@ -204,6 +209,7 @@ async fn read_loop(ctx: &Shared, conn: ConnId, mut rd: OwnedReadHalf) -> Result<
         if n == 0 {
             return Ok(());
         }
+        ctx.received.fetch_add(n as u64, Ordering::Relaxed);
         ctx.down.acquire(n).await;
     }
 }

@@ -132,6 +132,7 @@ impl Common {
             seniority_port: self.seniority_port,
             seniority_query_port: self.seniority_query_port.unwrap_or(self.seniority_port),
             verbose: self.verbose,
+            received: Default::default(),
         })
     }
 }

@@ -14,6 +14,7 @@ mod seniority;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,6 +58,8 @@ pub struct Options {
     pub seniority_port: u16,
     pub seniority_query_port: u16,
     pub verbose: bool,
+    /// Counts every byte read from peers; `bt experiment` reads it for the protocol overhead.
+    pub received: Arc<AtomicU64>,
 }
 
 /// Runs a session to its end on a fresh multi-threaded runtime.
@@ -128,6 +131,7 @@ pub async fn run(opts: Options) -> Result<()> {
         disk: Arc::new(Disk::new(storage, info, &have)),
         up: Arc::new(Bucket::new(opts.up)),
         down: Arc::new(Bucket::new(opts.down)),
+        received: opts.received.clone(),
     });
     let permits = Arc::new(Semaphore::new(opts.max_peers.max(1)));
     let announcer = Announcer::new(http_trackers(&meta), local.port());

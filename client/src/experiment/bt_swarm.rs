@@ -1,0 +1,159 @@
+//! The loopback swarm: our tracker for every client, and our seeder and leechers as in-process
+//! sessions (each on an OS-chosen port, each leecher in its own fresh dir).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use engine_core::allocator::{Contribution, Incentive};
+use tokio::net::TcpListener;
+use tokio::runtime::Runtime;
+
+use super::{Measured, SizeRun, LEECHERS};
+use crate::session::{self, Options};
+use crate::tracker::{self, Limits};
+
+/// A `bt tracker` on a loopback port with its own runtime; dropping it stops everything that
+/// ran on that runtime (tracker, seeder, stray connections).
+pub struct Swarm {
+    rt: Option<Runtime>,
+    tracker: Arc<tracker::Tracker>,
+    addr: SocketAddr,
+}
+
+impl Swarm {
+    pub fn start() -> Result<Swarm> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        let limits = Limits {
+            interval: Duration::from_secs(60),
+            max_torrents: 16,
+            max_peers_per_torrent: 64,
+        };
+        let tracker = Arc::new(tracker::Tracker::new(&limits, None));
+        let listener = rt
+            .block_on(TcpListener::bind("127.0.0.1:0"))
+            .context("binding the tracker on 127.0.0.1")?;
+        let addr = listener.local_addr()?;
+        rt.spawn(tracker::serve(listener, tracker.clone(), 1024));
+        Ok(Swarm {
+            rt: Some(rt),
+            tracker,
+            addr,
+        })
+    }
+
+    pub fn announce_url(&self) -> String {
+        format!("http://{}/announce", self.addr)
+    }
+
+    /// Peers the tracker knows (over all torrents).
+    pub fn peers(&self) -> usize {
+        self.tracker.stats().1
+    }
+
+    /// Our seeder, then per iteration three leechers started together.
+    pub fn run_bt(&self, sr: &SizeRun, work: &Path) -> Result<Vec<Measured>> {
+        let rt = self.rt.as_ref().expect("runtime lives until drop");
+        let seeder = rt.spawn(session::run(options(sr.torrent, sr.seed_dir, true, None)));
+        self.wait_for_seeder(Duration::from_secs(30))?;
+        let mut out = Vec::new();
+        for it in 1..=sr.size.iterations {
+            let dirs: Vec<_> = (1..=LEECHERS)
+                .map(|k| work.join(format!("it{it}-l{k}")))
+                .collect();
+            let leechers: Vec<_> = dirs
+                .iter()
+                .map(|d| {
+                    let opts = options(sr.torrent, d, false, Some(sr.limit));
+                    let received = opts.received.clone();
+                    let task = rt.spawn(async move {
+                        let start = Instant::now();
+                        session::run(opts).await.map(|()| start.elapsed())
+                    });
+                    (task, received)
+                })
+                .collect();
+            for (k, (task, received)) in leechers.into_iter().enumerate() {
+                let at = sr.at(it, k + 1);
+                let elapsed = rt
+                    .block_on(async {
+                        tokio::time::timeout(sr.limit + Duration::from_secs(10), task).await
+                    })
+                    .map_err(|_| anyhow!("{at}: no result within {:?}", sr.limit))?
+                    .with_context(|| format!("{at}: the session panicked"))?
+                    .with_context(|| format!("{at}: stalled"))?;
+                verify(&dirs[k], sr, &at)?;
+                out.push(Measured {
+                    iteration: it,
+                    leecher: k + 1,
+                    secs: elapsed.as_secs_f64(),
+                    bytes_received: received.load(std::sync::atomic::Ordering::Relaxed),
+                });
+            }
+            for d in &dirs {
+                std::fs::remove_dir_all(d).ok();
+            }
+        }
+        seeder.abort();
+        Ok(out)
+    }
+
+    /// Leechers started before the tracker knows the seeder would wait a whole interval.
+    fn wait_for_seeder(&self, limit: Duration) -> Result<()> {
+        let end = Instant::now() + limit;
+        while self.peers() == 0 {
+            if Instant::now() > end {
+                bail!("the seeder did not reach the tracker within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Swarm {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+/// The downloaded file must equal the source byte for byte (beyond the per-piece SHA-1).
+pub fn verify(dir: &Path, sr: &SizeRun, at: &str) -> Result<()> {
+    let got =
+        std::fs::read(dir.join(sr.file_name)).with_context(|| format!("{at}: reading result"))?;
+    if got != sr.source {
+        bail!("{at}: downloaded data differs from the source");
+    }
+    Ok(())
+}
+
+fn options(torrent: &Path, dir: &Path, seed: bool, timeout: Option<Duration>) -> Options {
+    Options {
+        torrent: torrent.to_owned(),
+        dir: dir.to_owned(),
+        seed,
+        listen: "127.0.0.1:0".parse().expect("literal address"),
+        up: None,
+        down: None,
+        peers: Vec::new(),
+        max_peers: 50,
+        timeout,
+        pipeline: 64,
+        incentive: Incentive::None,
+        contribution: Contribution {
+            online_secs: 0.0,
+            files_seeding: 1,
+        },
+        seniority_port: 0,
+        seniority_query_port: 0,
+        verbose: false,
+        received: Default::default(),
+    }
+}
