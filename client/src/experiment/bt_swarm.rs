@@ -29,8 +29,11 @@ impl Swarm {
             .enable_all()
             .build()
             .context("starting the async runtime")?;
+        // libtorrent re-announces no sooner than its min_announce_interval (5 min) whatever we
+        // ask, and the tracker drops peers silent for two intervals: an hour keeps the seeder
+        // listed through the longest run.
         let limits = Limits {
-            interval: Duration::from_secs(60),
+            interval: Duration::from_secs(3600),
             max_torrents: 16,
             max_peers_per_torrent: 64,
         };
