@@ -288,7 +288,7 @@ impl PointStats {
 
 /// Jobs per parallel window: bounds memory (results are written and dropped per window)
 /// while keeping both cores busy.
-const WINDOW: usize = 64;
+const WINDOW: usize = 256;
 
 /// Runs the plan (or one shard of it) into `out`, calling `progress(done, total)` per job.
 pub fn run(
