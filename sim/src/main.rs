@@ -51,21 +51,8 @@ enum Cmd {
         /// Output folder.
         #[arg(long, default_value = "report")]
         out: PathBuf,
-        /// Folder holding the thesis scenarios.
-        #[arg(long, default_value = "scenarios")]
-        scenarios: PathBuf,
-        /// Replicates per thesis experiment.
-        #[arg(long, default_value_t = 30)]
-        replicates: u32,
-        /// Replicates per point of the beyond-the-thesis experiments.
-        #[arg(long, default_value_t = 10)]
-        extra_replicates: u32,
-        /// Swarm sizes (total nodes) for the size sensitivity.
-        #[arg(long, value_delimiter = ',', default_values_t = [20u32, 50, 100])]
-        sizes: Vec<u32>,
-        /// Override a key in every scenario (e.g. `--set torrent.size=4MiB` for a quick look).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
+        #[command(flatten)]
+        opts: sim::reproduce::Options,
         /// Worker threads [default: all cores]. Output does not depend on it.
         #[arg(short = 'j', long)]
         jobs: Option<usize>,
@@ -218,25 +205,7 @@ fn main() -> ExitCode {
             y: y.as_deref(),
             value: &value,
         }),
-        Cmd::Reproduce {
-            out,
-            scenarios,
-            replicates,
-            extra_replicates,
-            sizes,
-            set,
-            jobs,
-        } => cmd_reproduce(
-            &out,
-            sim::reproduce::Options {
-                scenarios,
-                replicates,
-                extra_replicates,
-                sizes,
-                set,
-            },
-            jobs,
-        ),
+        Cmd::Reproduce { out, opts, jobs } => cmd_reproduce(&out, opts, jobs),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -272,10 +241,7 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<()> {
     if !a.quiet {
         println!("# resolved configuration\n{}", sc.to_toml());
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.jobs.unwrap_or(0))
-        .build()
-        .context("starting worker threads")?;
+    let pool = thread_pool(a.jobs)?;
     let t0 = std::time::Instant::now();
     let runs = pool.install(|| sim::replicate::run_replicates(&sc, a.replicates));
     let wall = t0.elapsed();
@@ -319,10 +285,7 @@ fn cmd_sweep(a: SweepArgs) -> anyhow::Result<()> {
     if let Some(r) = a.replicates {
         plan.replicates = r;
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.jobs.unwrap_or(0))
-        .build()
-        .context("starting worker threads")?;
+    let pool = thread_pool(a.jobs)?;
     let points = plan.points().len();
     eprintln!(
         "sweep: {points} point(s) x {} replicate(s){} -> {}",
@@ -365,10 +328,7 @@ fn cmd_reproduce(
         opts.replicates >= 2,
         "--replicates must be at least 2 for intervals"
     );
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.unwrap_or(0))
-        .build()
-        .context("starting worker threads")?;
+    let pool = thread_pool(jobs)?;
     let bar = indicatif::ProgressBar::new_spinner();
     let t0 = std::time::Instant::now();
     pool.install(|| {
@@ -384,6 +344,14 @@ fn cmd_reproduce(
         t0.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// A rayon pool of `jobs` threads (all cores when `None`).
+fn thread_pool(jobs: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .context("starting worker threads")
 }
 
 fn node_table(r: &RunResult) -> String {

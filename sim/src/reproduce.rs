@@ -161,15 +161,22 @@ pub const EXPERIMENTS: &[Experiment] = &[
 ];
 
 /// How much to run.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Options {
+    /// Folder holding the thesis scenarios.
+    #[arg(long, default_value = "scenarios")]
     pub scenarios: PathBuf,
+    /// Replicates per thesis experiment.
+    #[arg(long, default_value_t = 30)]
     pub replicates: u32,
-    /// Replicates for the beyond-the-thesis experiments.
+    /// Replicates per point of the beyond-the-thesis experiments.
+    #[arg(long, default_value_t = 10)]
     pub extra_replicates: u32,
-    /// Swarm sizes (nodes) for the size sensitivity.
+    /// Swarm sizes (total nodes) for the size sensitivity.
+    #[arg(long, value_delimiter = ',', default_values_t = [20u32, 50, 100])]
     pub sizes: Vec<u32>,
-    /// Overrides applied to every scenario (e.g. a smaller `torrent.size` for a quick look).
+    /// Override a key in every scenario (e.g. `--set torrent.size=4MiB` for a quick look).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
 }
 
