@@ -250,6 +250,12 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<()> {
         println!("{}", node_table(first));
     }
     print_summary(&first.summary());
+    if sc.ondemand.is_some() {
+        println!(
+            "on-demand seeding: {} pool seeder(s) started, {:.0} seeder-seconds",
+            first.stats.ondemand_started, first.stats.ondemand_seeder_s
+        );
+    }
     if runs.len() > 1 {
         println!("{}", sim::replicate::summary_text(&runs));
     }

@@ -18,7 +18,8 @@ pub struct NodeResult {
     /// Upload and download capacity, bytes/s.
     pub upload: f64,
     pub download: f64,
-    pub join_s: f64,
+    /// When it joined; `None` for a pool seeder never started.
+    pub join_s: Option<f64>,
     /// Seconds from join to having the whole file; `None` if it never finished.
     pub completion_s: Option<f64>,
     pub left_s: Option<f64>,
@@ -44,6 +45,9 @@ pub struct RunStats {
     /// Solver allocations that exceeded a capacity or cap; always 0 unless the model is broken.
     pub cap_violations: u64,
     pub protocol_disconnects: u64,
+    /// On-demand seeding: pool seeders started, and the seconds they spent seeding.
+    pub ondemand_started: u32,
+    pub ondemand_seeder_s: f64,
     /// Block bytes sent but not yet delivered when the run ended.
     pub bytes_in_flight: u64,
     /// Block bytes whose connection closed before delivery.
@@ -147,7 +151,7 @@ impl RunResult {
                 role: n.role,
                 online_days: n.online_days,
                 incentive: if n.incentive { "seniority" } else { "none" },
-                join_s: fmt3(n.join_s),
+                join_s: n.join_s.map(fmt3).unwrap_or_default(),
                 completion_s: n.completion_s.map(fmt3).unwrap_or_default(),
                 bytes_up: n.bytes_up,
                 bytes_down: n.bytes_down,

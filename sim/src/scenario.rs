@@ -33,6 +33,29 @@ pub struct Scenario {
     pub defaults: NodeDefaults,
     #[serde(rename = "group")]
     pub groups: Vec<Group>,
+    /// On-demand seeding (seed 001): extra seeders started while seeders/leechers < ratio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ondemand: Option<OnDemandSpec>,
+}
+
+/// A controller that scrapes the tracker every `check_every` and starts seeders from a pool of
+/// `pool` while seeders/leechers < `ratio`. It stops (and its seeders leave) when no leechers
+/// remain or when the swarm reaches the ratio without its seeders; if the ratio holds at the
+/// first check it never starts any.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnDemandSpec {
+    pub ratio: f64,
+    pub pool: NodeCount,
+    #[serde(default = "default_check_every")]
+    pub check_every: Dur,
+    /// Upload of each pool seeder [default: defaults.upload].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<Bandwidth>,
+}
+
+fn default_check_every() -> Dur {
+    "30s".parse().expect("valid literal")
 }
 
 fn default_seed() -> u64 {
@@ -386,6 +409,8 @@ pub struct NodeSpec {
 pub enum JoinTime {
     At(Dur),
     Uniform(Dur, Dur),
+    /// A pool seeder: joins when the on-demand controller starts it.
+    OnDemand,
 }
 
 /// Scenario loading and validation errors, formatted for people.
@@ -474,6 +499,17 @@ impl Scenario {
         if self.tracker.interval.0 .0 == 0 {
             return Err("tracker.interval must be positive".into());
         }
+        if let Some(od) = &self.ondemand {
+            if !(0.0..=1.0).contains(&od.ratio) {
+                return Err(format!(
+                    "ondemand.ratio must be in [0, 1], got {}",
+                    od.ratio
+                ));
+            }
+            if od.check_every.0 .0 == 0 {
+                return Err("ondemand.check_every must be positive".into());
+            }
+        }
         let spread = self.defaults.bandwidth_spread;
         if !(0.0..1.0).contains(&spread) {
             return Err(format!(
@@ -537,6 +573,21 @@ impl Scenario {
                     download: g.download.unwrap_or(d.download).0,
                     join,
                     leave: g.leave.unwrap_or(d.leave),
+                    files_seeding: d.files_seeding,
+                });
+            }
+        }
+        if let Some(od) = &self.ondemand {
+            for _ in 0..od.pool.0 {
+                out.push(NodeSpec {
+                    id: out.len() as u32 + 1,
+                    role: Role::Seeder,
+                    online_days: 0.0,
+                    incentive: d.incentive,
+                    upload: od.upload.unwrap_or(d.upload).0,
+                    download: d.download.0,
+                    join: JoinTime::OnDemand,
+                    leave: Leave::Stay,
                     files_seeding: d.files_seeding,
                 });
             }

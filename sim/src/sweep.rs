@@ -393,7 +393,7 @@ fn write_rows<W: Write>(
             if n.incentive { "seniority" } else { "none" }.to_string(),
             n.upload.to_string(),
             n.download.to_string(),
-            fmt3(n.join_s),
+            n.join_s.map(fmt3).unwrap_or_default(),
             n.completion_s.map(fmt3).unwrap_or_default(),
             n.bytes_up.to_string(),
             n.bytes_down.to_string(),

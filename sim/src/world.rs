@@ -80,6 +80,8 @@ enum Event {
     Leave(u32),
     /// Records swarm progress (every [`SAMPLE_EVERY`]).
     Sample,
+    /// The on-demand seeding controller's periodic check.
+    OnDemand,
 }
 
 /// Interval of the swarm progress samples in `progress.csv`.
@@ -102,7 +104,8 @@ struct Flow {
 
 struct Node {
     spec: NodeSpec,
-    join_at: Instant,
+    /// `None` for a pool seeder the on-demand controller has not started.
+    join_at: Option<Instant>,
     torrent: Option<Torrent>,
     peers: BTreeSet<u32>,
     timer_at: Option<Instant>,
@@ -140,6 +143,15 @@ pub struct World {
     stats: RunStats,
     changed_buf: Vec<(u32, f64)>,
     progress: Vec<ProgressPoint>,
+    ondemand: OnDemandState,
+}
+
+/// The on-demand seeding controller's state.
+#[derive(Default)]
+struct OnDemandState {
+    /// Pool seeders started so far, in order.
+    started: Vec<u32>,
+    done: bool,
 }
 
 impl World {
@@ -158,14 +170,15 @@ impl World {
                 spec.download *= rng.gen_range(1.0 - spread..=1.0 + spread);
             }
             let join_at = match spec.join {
-                JoinTime::At(d) => Instant::ZERO + d.0,
+                JoinTime::At(d) => Some(Instant::ZERO + d.0),
                 JoinTime::Uniform(a, b) => {
                     let mut rng = ChaCha8Rng::from_seed(stream_seed(
                         sc.seed,
                         JOIN_STREAM_BASE + spec.id as u64,
                     ));
-                    Instant(rng.gen_range(a.0 .0..=b.0 .0))
+                    Some(Instant(rng.gen_range(a.0 .0..=b.0 .0)))
                 }
+                JoinTime::OnDemand => None,
             };
             nodes.push(Node {
                 spec,
@@ -227,6 +240,7 @@ impl World {
             stats: RunStats::default(),
             changed_buf: Vec::new(),
             progress: Vec::new(),
+            ondemand: OnDemandState::default(),
             sc: sc.clone(),
         };
         // Nodes joining at the same instant are processed in a seeded random order, so node
@@ -237,10 +251,15 @@ impl World {
             JOIN_ORDER_STREAM,
         )));
         for i in order {
-            let at = w.nodes[i as usize].join_at;
-            w.push(at, Event::Join(i));
+            if let Some(at) = w.nodes[i as usize].join_at {
+                w.push(at, Event::Join(i));
+            }
         }
         w.push(Instant::ZERO, Event::Sample);
+        if let Some(od) = &sc.ondemand {
+            // The first check waits one interval, as an operator would, for the swarm to form.
+            w.push(Instant::ZERO + od.check_every.0, Event::OnDemand);
+        }
         w
     }
 
@@ -357,12 +376,14 @@ impl World {
                 self.sample();
                 self.push(self.now + SAMPLE_EVERY, Event::Sample);
             }
+            Event::OnDemand => self.on_demand(),
         }
     }
 
     // ---- nodes --------------------------------------------------------------------------
 
     fn join(&mut self, n: u32) {
+        self.nodes[n as usize].join_at.get_or_insert(self.now);
         let sc = &self.sc;
         let node = &self.nodes[n as usize];
         let e = &sc.engine;
@@ -727,6 +748,47 @@ impl World {
         self.changed_buf = changed;
     }
 
+    /// One check of the on-demand controller (seed 001's rules), against the tracker's scrape.
+    fn on_demand(&mut self) {
+        let Some(od) = self.sc.ondemand.clone() else {
+            return;
+        };
+        if self.ondemand.done {
+            return;
+        }
+        let counts = self.tracker.scrape();
+        let (seeds, leechers) = (counts.complete as f64, counts.incomplete as f64);
+        let ours: Vec<u32> = self
+            .ondemand
+            .started
+            .iter()
+            .copied()
+            .filter(|&n| self.nodes[n as usize].torrent.is_some())
+            .collect();
+        let organic = seeds - ours.len() as f64;
+        // No leechers left, or the swarm meets the ratio without our seeders: stop.
+        if leechers == 0.0 || organic >= od.ratio * leechers {
+            self.ondemand.done = true;
+            for n in ours {
+                self.leave(n);
+            }
+            return;
+        }
+        let want = (od.ratio * leechers).ceil() - seeds;
+        let pool: Vec<u32> = (0..self.nodes.len() as u32)
+            .filter(|&n| {
+                self.nodes[n as usize].spec.join == JoinTime::OnDemand
+                    && self.nodes[n as usize].join_at.is_none()
+            })
+            .take(want.max(0.0) as usize)
+            .collect();
+        for n in pool {
+            self.ondemand.started.push(n);
+            self.join(n);
+        }
+        self.push(self.now + od.check_every.0, Event::OnDemand);
+    }
+
     fn sample(&mut self) {
         let leechers = self.nodes.iter().filter(|n| n.spec.role == Role::Leecher);
         let (mut done, mut bytes, mut online) = (0, 0, 0);
@@ -746,6 +808,20 @@ impl World {
     fn finish(mut self) -> RunResult {
         self.sample();
         let end = self.now;
+        self.stats.ondemand_started = self.ondemand.started.len() as u32;
+        self.stats.ondemand_seeder_s = self
+            .ondemand
+            .started
+            .iter()
+            .map(|&n| {
+                let node = &self.nodes[n as usize];
+                let from = node.join_at.unwrap_or(end);
+                node.left_at
+                    .unwrap_or(end)
+                    .saturating_since(from)
+                    .as_secs_f64()
+            })
+            .fold(0.0, |a, b| a + b);
         self.stats.bytes_in_flight = self
             .slab
             .iter()
@@ -770,10 +846,11 @@ impl World {
                     incentive: n.spec.incentive == IncentiveSpec::Seniority,
                     upload: n.spec.upload,
                     download: n.spec.download,
-                    join_s: n.join_at.as_secs_f64(),
-                    completion_s: n
-                        .completed_at
-                        .map(|c| c.saturating_since(n.join_at).as_secs_f64()),
+                    join_s: n.join_at.map(|t| t.as_secs_f64()),
+                    completion_s: n.completed_at.map(|c| {
+                        c.saturating_since(n.join_at.unwrap_or(Instant::ZERO))
+                            .as_secs_f64()
+                    }),
                     left_s: n.left_at.map(|t| t.as_secs_f64()),
                     bytes_up: n.uploaded,
                     bytes_down: n.downloaded,

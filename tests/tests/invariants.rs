@@ -83,7 +83,7 @@ fn leavers_leave_and_the_rest_still_finish() {
     for n in r.nodes.iter().filter(|n| n.role == Role::Leecher) {
         let (done, left) = (n.completion_s.unwrap(), n.left_s.unwrap());
         assert!(
-            (left - done - n.join_s).abs() < 1e-6,
+            (left - done - n.join_s.unwrap()).abs() < 1e-6,
             "node {} left at {left}",
             n.id
         );
