@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 /// Largest tracker response we read: thousands of peers fit in far less.
 const MAX_RESPONSE: u64 = 1 << 20;
 /// A tracker that does not answer within this is skipped for this round.
-const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -177,7 +177,7 @@ fn split_url(url: &str) -> Result<(&str, u16, &str)> {
     ))
 }
 
-async fn http_get(url: &str) -> Result<Vec<u8>> {
+pub async fn http_get(url: &str) -> Result<Vec<u8>> {
     let (host, port, path) = split_url(url)?;
     let mut stream = TcpStream::connect((host, port))
         .await

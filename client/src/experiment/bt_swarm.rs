@@ -158,5 +158,6 @@ fn options(torrent: &Path, dir: &Path, seed: bool, timeout: Option<Duration>) ->
         seniority_query_port: 0,
         verbose: false,
         received: Default::default(),
+        stop: None,
     }
 }

@@ -12,7 +12,7 @@ use engine_core::time::Instant as CoreInstant;
 use engine_core::torrent::{DisconnectReason, Input, Output, Torrent};
 use indicatif::ProgressBar;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::announce::{self, Event as AnnounceEvent};
 use crate::peer::{self, Command, ConnId, Event};
@@ -73,6 +73,8 @@ pub struct Actor {
     /// Exit when the download completes (`bt download`), or keep seeding.
     pub exit_on_complete: bool,
     pub deadline: Option<Instant>,
+    /// Stops the run like Ctrl-C when notified.
+    pub stop: Option<Arc<Notify>>,
     pub verbose: bool,
     /// Query each new peer's seniority server on this port (when we run the mechanism).
     pub seniority_query_port: Option<u16>,
@@ -108,6 +110,7 @@ impl Actor {
             bar,
             exit_on_complete: true,
             deadline: None,
+            stop: None,
             verbose: false,
             seniority_query_port: None,
             start,
@@ -120,7 +123,16 @@ impl Actor {
 
     /// The driver loop: drain the core, then wait for the next event or timer.
     pub async fn run(&mut self) -> Result<Finish> {
-        let stop = shutdown_signal();
+        let external = self.stop.clone();
+        let stop = async move {
+            match external {
+                Some(n) => tokio::select! {
+                    _ = shutdown_signal() => {}
+                    _ = n.notified() => {}
+                },
+                None => shutdown_signal().await,
+            }
+        };
         tokio::pin!(stop);
         loop {
             self.drain();

@@ -133,6 +133,7 @@ impl Common {
             seniority_query_port: self.seniority_query_port.unwrap_or(self.seniority_port),
             verbose: self.verbose,
             received: Default::default(),
+            stop: None,
         })
     }
 }

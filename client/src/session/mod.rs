@@ -26,7 +26,7 @@ use engine_core::time::Instant as CoreInstant;
 use engine_core::torrent::{Torrent, TorrentConfig};
 use indicatif::ProgressBar;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, Notify, Semaphore};
 
 use crate::peer;
 use crate::progress::bytes_bar;
@@ -60,6 +60,9 @@ pub struct Options {
     pub verbose: bool,
     /// Counts every byte read from peers; `bt experiment` reads it for the protocol overhead.
     pub received: Arc<AtomicU64>,
+    /// Ends the session like Ctrl-C (with a `stopped` announce) when notified, so an
+    /// in-process owner (`bt ondemand`) can stop one session and keep the tracker accurate.
+    pub stop: Option<Arc<Notify>>,
 }
 
 /// Runs a session to its end on a fresh multi-threaded runtime.
@@ -146,6 +149,7 @@ pub async fn run(opts: Options) -> Result<()> {
     actor.exit_on_complete = !opts.seed;
     actor.deadline = opts.timeout.map(|t| start + t);
     actor.verbose = opts.verbose;
+    actor.stop = opts.stop.clone();
     actor.seniority_query_port = seniority_server
         .is_some()
         .then_some(opts.seniority_query_port);
@@ -225,7 +229,7 @@ fn verified_bytes(info: &Info, have: &Bitfield) -> u64 {
 }
 
 /// The torrent's `http://` trackers, BEP 12 tiers flattened in order; others are skipped.
-fn http_trackers(meta: &Metainfo) -> Vec<String> {
+pub(crate) fn http_trackers(meta: &Metainfo) -> Vec<String> {
     let mut urls: Vec<String> = meta.announce_list.iter().flatten().cloned().collect();
     urls.extend(meta.announce.clone());
     let mut seen = std::collections::BTreeSet::new();
