@@ -7,6 +7,7 @@ mod announce;
 mod bench;
 mod create;
 mod experiment;
+mod ondemand;
 mod peer;
 mod progress;
 mod ratelimit;
@@ -57,6 +58,8 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// Reproduce seed 002's benchmark: one seeder, three leechers, per file size (CSVs, figure).
     Experiment(experiment::ExperimentArgs),
+    /// Add seeders from a pool while the swarm's seeder/leecher ratio is below a target.
+    Ondemand(ondemand::OndemandArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Cmd::Tracker(a) => tracker::run(a),
         Cmd::Bench(a) => bench::run(a),
         Cmd::Experiment(a) => experiment::run(a),
+        Cmd::Ondemand(a) => ondemand::run(a),
         Cmd::Seed(a) => a.into_options().and_then(session::run_blocking),
         Cmd::Download(a) => a.into_options().and_then(session::run_blocking),
     };
