@@ -95,14 +95,7 @@ pub fn percent_encode(bytes: &[u8]) -> String {
 
 /// Decodes a bencoded announce response (compact or dictionary `peers`, optional `peers6`).
 pub fn parse_response(body: &[u8]) -> Result<Response> {
-    let v = bencode::decode_with(body, &Options::lenient()).context("not bencode")?;
-    if v.as_dict().is_none() {
-        bail!("response is not a dictionary");
-    }
-    if let Some(reason) = v.get("failure reason") {
-        let text = String::from_utf8_lossy(reason.as_bytes().unwrap_or(b"?"));
-        bail!("tracker refused: {text}");
-    }
+    let v = decode_reply(body)?;
     let interval = v
         .get("interval")
         .and_then(Value::as_int)
@@ -125,6 +118,19 @@ pub fn parse_response(body: &[u8]) -> Result<Response> {
             .and_then(Value::as_bytes)
             .map(|w| String::from_utf8_lossy(w).into_owned()),
     })
+}
+
+/// A tracker reply (announce or scrape) as a dictionary; a `failure reason` is an error.
+pub fn decode_reply(body: &[u8]) -> Result<Value<'_>> {
+    let v = bencode::decode_with(body, &Options::lenient()).context("not bencode")?;
+    if v.as_dict().is_none() {
+        bail!("response is not a dictionary");
+    }
+    if let Some(reason) = v.get("failure reason") {
+        let text = String::from_utf8_lossy(reason.as_bytes().unwrap_or(b"?"));
+        bail!("tracker refused: {text}");
+    }
+    Ok(v)
 }
 
 fn compact_v4(b: &[u8]) -> Result<impl Iterator<Item = SocketAddr> + '_> {

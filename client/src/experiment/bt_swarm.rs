@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use engine_core::allocator::{Contribution, Incentive};
 use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
 
@@ -138,26 +137,9 @@ pub fn verify(dir: &Path, sr: &SizeRun, at: &str) -> Result<()> {
 }
 
 fn options(torrent: &Path, dir: &Path, seed: bool, timeout: Option<Duration>) -> Options {
+    let listen = "127.0.0.1:0".parse().expect("literal address");
     Options {
-        torrent: torrent.to_owned(),
-        dir: dir.to_owned(),
-        seed,
-        listen: "127.0.0.1:0".parse().expect("literal address"),
-        up: None,
-        down: None,
-        peers: Vec::new(),
-        max_peers: 50,
         timeout,
-        pipeline: 64,
-        incentive: Incentive::None,
-        contribution: Contribution {
-            online_secs: 0.0,
-            files_seeding: 1,
-        },
-        seniority_port: 0,
-        seniority_query_port: 0,
-        verbose: false,
-        received: Default::default(),
-        stop: None,
+        ..Options::in_process(torrent, dir, seed, listen)
     }
 }

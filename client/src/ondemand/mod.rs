@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use engine_core::allocator::{Contribution, Incentive};
 use engine_core::metainfo::Metainfo;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -255,27 +254,11 @@ impl Controller {
 
     fn add_extra(&mut self) {
         let stop = Arc::new(Notify::new());
+        let listen = "0.0.0.0:0".parse().expect("literal address");
         let opts = Options {
-            torrent: self.args.torrent.clone(),
-            dir: self.args.dir.clone(),
-            seed: true,
-            listen: "0.0.0.0:0".parse().expect("literal address"),
             up: self.args.up,
-            down: None,
-            peers: Vec::new(),
-            max_peers: 50,
-            timeout: None,
-            pipeline: 64,
-            incentive: Incentive::None,
-            contribution: Contribution {
-                online_secs: 0.0,
-                files_seeding: 1,
-            },
-            seniority_port: 0,
-            seniority_query_port: 0,
-            verbose: false,
-            received: Default::default(),
             stop: Some(stop.clone()),
+            ..Options::in_process(&self.args.torrent, &self.args.dir, true, listen)
         };
         self.added += 1;
         self.extras.push(Extra {

@@ -1,9 +1,9 @@
 //! BEP 48 scrape client: the swarm's seeder and leecher counts for one info-hash.
 
 use anyhow::{anyhow, bail, Context, Result};
-use engine_core::bencode::{self, Options, Value};
+use engine_core::bencode::Value;
 
-use crate::announce::{http_get, percent_encode, HTTP_TIMEOUT};
+use crate::announce::{decode_reply, http_get, percent_encode, HTTP_TIMEOUT};
 
 /// Seeders (`complete`) and leechers (`incomplete`) as the tracker counts them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,11 +48,7 @@ pub async fn scrape(url: &str, info_hash: &[u8; 20]) -> Result<Counts> {
 }
 
 fn parse(body: &[u8], info_hash: &[u8; 20]) -> Result<Counts> {
-    let v = bencode::decode_with(body, &Options::lenient()).context("not bencode")?;
-    if let Some(reason) = v.get("failure reason") {
-        let text = String::from_utf8_lossy(reason.as_bytes().unwrap_or(b"?"));
-        bail!("tracker refused: {text}");
-    }
+    let v = decode_reply(body)?;
     let files = v
         .get("files")
         .and_then(Value::as_dict)

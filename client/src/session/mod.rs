@@ -13,7 +13,7 @@ pub mod disk;
 mod seniority;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,6 +63,35 @@ pub struct Options {
     /// Ends the session like Ctrl-C (with a `stopped` announce) when notified, so an
     /// in-process owner (`bt ondemand`) can stop one session and keep the tracker accurate.
     pub stop: Option<Arc<Notify>>,
+}
+
+impl Options {
+    /// A session started from code rather than the command line (`bt experiment`,
+    /// `bt ondemand`): plain BitTorrent, the command line's defaults, no seniority server.
+    pub fn in_process(torrent: &Path, dir: &Path, seed: bool, listen: SocketAddr) -> Options {
+        Options {
+            torrent: torrent.to_owned(),
+            dir: dir.to_owned(),
+            seed,
+            listen,
+            up: None,
+            down: None,
+            peers: Vec::new(),
+            max_peers: 50,
+            timeout: None,
+            pipeline: 64,
+            incentive: Incentive::None,
+            contribution: Contribution {
+                online_secs: 0.0,
+                files_seeding: 1,
+            },
+            seniority_port: 0,
+            seniority_query_port: 0,
+            verbose: false,
+            received: Default::default(),
+            stop: None,
+        }
+    }
 }
 
 /// Runs a session to its end on a fresh multi-threaded runtime.
