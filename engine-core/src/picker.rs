@@ -72,6 +72,10 @@ pub struct Picker {
     /// Pieces fully received and awaiting hash verification.
     pending_verify: Bitfield,
     partial: BTreeMap<u32, Partial>,
+    /// Pieces with an entry in `partial`, for a cheap membership test in the hot scan.
+    started: Bitfield,
+    /// Scratch list of equally rare candidates.
+    ties: Vec<u32>,
     /// Blocks not yet requested from anyone in pieces we lack; zero ⇒ end game may start.
     unrequested: u64,
 }
@@ -85,6 +89,8 @@ impl Picker {
         Picker {
             availability: vec![0; geo.num_pieces() as usize],
             pending_verify: Bitfield::new(geo.num_pieces()),
+            started: Bitfield::new(geo.num_pieces()),
+            ties: Vec::new(),
             geo,
             cfg,
             have,
@@ -143,6 +149,7 @@ impl Picker {
                 break;
             };
             let blocks = self.geo.blocks_in_piece(piece);
+            self.started.set(piece);
             self.partial.insert(
                 piece,
                 Partial {
@@ -188,37 +195,36 @@ impl Picker {
 
     /// A piece nobody has started, that the peer has and we lack: random while we have fewer
     /// than `random_first` pieces, else rarest; ties broken uniformly with one RNG draw.
-    fn pick_new_piece(&self, peer_has: &Bitfield, rng: &mut impl Rng) -> Option<u32> {
+    fn pick_new_piece(&mut self, peer_has: &Bitfield, rng: &mut impl Rng) -> Option<u32> {
         let random = self.have.count() < self.cfg.random_first;
-        let candidates = (0..self.geo.num_pieces()).filter(|&p| {
-            peer_has.get(p)
-                && !self.have.get(p)
-                && !self.pending_verify.get(p)
-                && !self.partial.contains_key(&p)
-        });
-        let avail = |p: u32| {
-            if random {
+        let mut best_avail = u32::MAX;
+        let ties = &mut self.ties;
+        ties.clear();
+        for p in 0..self.geo.num_pieces() {
+            if !peer_has.get(p)
+                || self.have.get(p)
+                || self.pending_verify.get(p)
+                || self.started.get(p)
+            {
+                continue;
+            }
+            let a = if random {
                 0
             } else {
                 self.availability[p as usize]
-            }
-        };
-        let mut best_avail = u32::MAX;
-        let mut ties = 0u32;
-        for p in candidates.clone() {
-            let a = avail(p);
+            };
             if a < best_avail {
                 best_avail = a;
-                ties = 1;
-            } else if a == best_avail {
-                ties += 1;
+                ties.clear();
+            }
+            if a == best_avail {
+                ties.push(p);
             }
         }
-        if ties == 0 {
+        if ties.is_empty() {
             return None;
         }
-        let k = rng.gen_range(0..ties) as usize;
-        candidates.filter(|&p| avail(p) == best_avail).nth(k)
+        Some(ties[rng.gen_range(0..ties.len() as u32) as usize])
     }
 
     fn pick_end_game(
@@ -271,6 +277,7 @@ impl Picker {
             return Received::Duplicate;
         }
         let b = (r.begin / self.geo.block_len) as usize;
+        self.started.set(r.index);
         let part = self.partial.entry(r.index).or_insert_with(|| Partial {
             blocks: vec![BlockState::Free; self.geo.blocks_in_piece(r.index) as usize],
             received: 0,
@@ -288,6 +295,7 @@ impl Picker {
         let piece_done = part.received as usize == part.blocks.len();
         if piece_done {
             self.partial.remove(&r.index);
+            self.started.unset(r.index);
             self.pending_verify.set(r.index);
         }
         Received::New {
