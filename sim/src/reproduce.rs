@@ -244,7 +244,7 @@ pub fn run(opts: &Options, out: &Path, progress: &(dyn Fn(&str) + Sync)) -> anyh
         per_node_figure(r, &figs.join(format!("{}.png", r.exp.name)))?;
     }
     progress("beyond the thesis");
-    let beyond = beyond_thesis(opts, &figs)?;
+    let beyond = beyond_thesis(opts, &results, &figs)?;
     let md = markdown(opts, &results, &beyond);
     std::fs::write(out.join("report.md"), &md)?;
     std::fs::write(out.join("report.html"), html(&md, &figs)?)?;
@@ -308,21 +308,40 @@ fn measure(sc: &Scenario, n: u32) -> (Summary, Summary) {
     (m, rho_of(&runs))
 }
 
-fn beyond_thesis(opts: &Options, figs: &Path) -> anyhow::Result<Beyond> {
+fn beyond_thesis(
+    opts: &Options,
+    thesis: &[ExperimentResult],
+    figs: &Path,
+) -> anyhow::Result<Beyond> {
     let n = opts.extra_replicates;
+    // Configurations the thesis experiments already ran are taken from those runs.
+    let ran = |name: &str| -> (Summary, Summary) {
+        let r = thesis
+            .iter()
+            .find(|r| r.exp.name == name)
+            .expect("every thesis experiment ran");
+        (
+            mean_completion(&r.runs).unwrap_or_else(|| rho_of(&[])),
+            r.rho,
+        )
+    };
     let mut cost = Vec::new();
     for t in 1..=3 {
         for (g, label) in [("g1", "seniority (G1)"), ("g4", "plain (G4)")] {
-            let (m, r) = measure(&load(opts, &format!("{g}t{t}"), &[])?, n);
+            let (m, r) = ran(&format!("{g}t{t}"));
             cost.push((format!("T{t} {label}"), m, r));
         }
     }
     let mut variants = Vec::new();
     for v in ["formula", "thesis-code", "work-conserving"] {
-        let (m, r) = measure(&load(opts, "g1t2", &[format!("engine.seniority={v}")])?, n);
+        let (m, r) = if v == "thesis-code" {
+            ran("g1t2")
+        } else {
+            measure(&load(opts, "g1t2", &[format!("engine.seniority={v}")])?, n)
+        };
         variants.push((format!("G1T2 {v}"), m, r));
     }
-    let (m, r) = measure(&load(opts, "g4t2", &[])?, n);
+    let (m, r) = ran("g4t2");
     variants.push(("G4T2 plain".into(), m, r));
 
     let base = load(opts, "g1t2", &[])?;
@@ -444,11 +463,11 @@ fn markdown(opts: &Options, results: &[ExperimentResult], b: &Beyond) -> String 
     }
     let _ = writeln!(
         s,
-        "\n# Beyond the thesis ({} runs per point)\n",
-        opts.extra_replicates
+        "\n# Beyond the thesis ({} runs per new point; rows the thesis experiments cover reuse their {} runs)\n",
+        opts.extra_replicates, opts.replicates
     );
     for (title, rows, fig, note) in [
-        ("Does the mechanism cost the swarm? (with vs without)", &b.cost, "cost", "Mean leecher completion with every node running thesis-code seniority (G1) against plain BitTorrent (G4)."),
+        ("Does the mechanism cost the swarm? (with vs without)", &b.cost, "cost", "Mean leecher completion with every node running thesis-code seniority (G1) against plain BitTorrent (G4), from the thesis runs above."),
         ("Variants", &b.variants, "variants", "`formula` as printed, `thesis-code` as run, `work-conserving` (shares only among unchoked, interested peers), against plain BitTorrent."),
         ("Seeder upload bandwidth (G1T2 setup)", &b.seeder_upload, "seeder_upload", "Seeders' upload varied; leechers stay at 100 KB/s."),
         ("Heterogeneous bandwidths (G1T2 setup)", &b.spread, "spread", "Each node's upload and download scaled by a factor uniform in [1−s, 1+s]."),
