@@ -301,11 +301,48 @@ struct Beyond {
     sizes: Vec<(String, Summary, Summary)>,
 }
 
-/// Mean completion and ρ of one configuration over `n` replicates.
-fn measure(sc: &Scenario, n: u32) -> (Summary, Summary) {
-    let runs = run_replicates(sc, n);
-    let m = mean_completion(&runs).unwrap_or_else(|| rho_of(&[]));
-    (m, rho_of(&runs))
+/// Runs configurations on demand and remembers their statistics, so a configuration met twice
+/// (a thesis experiment, or the same swarm reached through other overrides) runs once.
+struct Measurer {
+    seen: std::collections::BTreeMap<String, (Summary, Summary)>,
+}
+
+impl Measurer {
+    /// What makes two scenarios the same run: the resolved nodes and every setting the world
+    /// reads, not how the file spelled them (a group's own `incentive` or the default's).
+    fn key(sc: &Scenario) -> String {
+        format!(
+            "{:?}",
+            (
+                sc.seed,
+                sc.max_time,
+                &sc.torrent.size.0,
+                &sc.torrent.piece_length.0,
+                &sc.network,
+                &sc.engine,
+                &sc.tracker,
+                sc.defaults.bandwidth_spread,
+                &sc.ondemand,
+                sc.nodes(),
+            )
+        )
+    }
+
+    fn remember(&mut self, sc: &Scenario, runs: &[RunResult]) {
+        let m = mean_completion(runs).unwrap_or_else(|| rho_of(&[]));
+        self.seen.insert(Self::key(sc), (m, rho_of(runs)));
+    }
+
+    /// Mean completion and ρ of one configuration over `n` replicates (or the runs it already
+    /// had for it).
+    fn measure(&mut self, sc: &Scenario, n: u32) -> (Summary, Summary) {
+        if let Some(hit) = self.seen.get(&Self::key(sc)) {
+            return *hit;
+        }
+        let runs = run_replicates(sc, n);
+        self.remember(sc, &runs);
+        self.seen[&Self::key(sc)]
+    }
 }
 
 fn beyond_thesis(
@@ -314,34 +351,26 @@ fn beyond_thesis(
     figs: &Path,
 ) -> anyhow::Result<Beyond> {
     let n = opts.extra_replicates;
-    // Configurations the thesis experiments already ran are taken from those runs.
-    let ran = |name: &str| -> (Summary, Summary) {
-        let r = thesis
-            .iter()
-            .find(|r| r.exp.name == name)
-            .expect("every thesis experiment ran");
-        (
-            mean_completion(&r.runs).unwrap_or_else(|| rho_of(&[])),
-            r.rho,
-        )
+    let mut me = Measurer {
+        seen: Default::default(),
     };
+    for r in thesis {
+        me.remember(&load(opts, r.exp.name, &[])?, &r.runs);
+    }
     let mut cost = Vec::new();
     for t in 1..=3 {
         for (g, label) in [("g1", "seniority (G1)"), ("g4", "plain (G4)")] {
-            let (m, r) = ran(&format!("{g}t{t}"));
+            let (m, r) = me.measure(&load(opts, &format!("{g}t{t}"), &[])?, n);
             cost.push((format!("T{t} {label}"), m, r));
         }
     }
     let mut variants = Vec::new();
     for v in ["formula", "thesis-code", "work-conserving"] {
-        let (m, r) = if v == "thesis-code" {
-            ran("g1t2")
-        } else {
-            measure(&load(opts, "g1t2", &[format!("engine.seniority={v}")])?, n)
-        };
+        let sc = load(opts, "g1t2", &[format!("engine.seniority={v}")])?;
+        let (m, r) = me.measure(&sc, n);
         variants.push((format!("G1T2 {v}"), m, r));
     }
-    let (m, r) = ran("g4t2");
+    let (m, r) = me.measure(&load(opts, "g4t2", &[])?, n);
     variants.push(("G4T2 plain".into(), m, r));
 
     let base = load(opts, "g1t2", &[])?;
@@ -354,14 +383,14 @@ fn beyond_thesis(
     for up in ["100KB/s", "200KB/s", "500KB/s", "1MB/s"] {
         for inc in ["seniority", "none"] {
             let sets = alias_overrides(&base, "seeder_upload", up)?;
-            let (m, r) = measure(&with_sets(sets, inc)?, n);
+            let (m, r) = me.measure(&with_sets(sets, inc)?, n);
             seeder_upload.push((format!("{up} {inc}"), m, r));
         }
     }
     let mut spread = Vec::new();
     for s in ["0", "0.25", "0.5"] {
         for inc in ["seniority", "none"] {
-            let (m, r) = measure(
+            let (m, r) = me.measure(
                 &with_sets(vec![format!("defaults.bandwidth_spread={s}")], inc)?,
                 n,
             );
@@ -372,7 +401,7 @@ fn beyond_thesis(
     for &total in &opts.sizes {
         for inc in ["seniority", "none"] {
             let sets = alias_overrides(&base, "leechers", &(total.saturating_sub(2)).to_string())?;
-            let (m, r) = measure(&with_sets(sets, inc)?, n.min(5));
+            let (m, r) = me.measure(&with_sets(sets, inc)?, n.min(5));
             sizes.push((format!("{total} nodes {inc}"), m, r));
         }
     }
