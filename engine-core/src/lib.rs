@@ -10,6 +10,7 @@ pub mod block;
 pub mod choker;
 pub mod extension;
 pub mod metainfo;
+pub mod ondemand;
 pub mod picker;
 pub mod time;
 pub mod torrent;

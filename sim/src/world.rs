@@ -14,6 +14,7 @@ use engine_core::allocator::{Contribution, Incentive};
 use engine_core::bitfield::Bitfield;
 use engine_core::block::{BlockRequest, Geometry};
 use engine_core::choker::ChokerConfig;
+use engine_core::ondemand;
 use engine_core::picker::PickerConfig;
 use engine_core::time::{Duration, Instant};
 use engine_core::torrent::{Input, Output, Torrent, TorrentConfig};
@@ -151,6 +152,7 @@ pub struct World {
 struct OnDemandState {
     /// Pool seeders started so far, in order.
     started: Vec<u32>,
+    checks: u32,
     done: bool,
 }
 
@@ -748,7 +750,8 @@ impl World {
         self.changed_buf = changed;
     }
 
-    /// One check of the on-demand controller (seed 001's rules), against the tracker's scrape.
+    /// One check of the on-demand controller against the tracker's scrape; the rules are
+    /// engine-core's, shared with `bt ondemand`.
     fn on_demand(&mut self) {
         let Some(od) = self.sc.ondemand.clone() else {
             return;
@@ -757,7 +760,6 @@ impl World {
             return;
         }
         let counts = self.tracker.scrape();
-        let (seeds, leechers) = (counts.complete as f64, counts.incomplete as f64);
         let ours: Vec<u32> = self
             .ondemand
             .started
@@ -765,26 +767,35 @@ impl World {
             .copied()
             .filter(|&n| self.nodes[n as usize].torrent.is_some())
             .collect();
-        let organic = seeds - ours.len() as f64;
-        // No leechers left, or the swarm meets the ratio without our seeders: stop.
-        if leechers == 0.0 || organic >= od.ratio * leechers {
-            self.ondemand.done = true;
-            for n in ours {
-                self.leave(n);
-            }
-            return;
-        }
-        let want = (od.ratio * leechers).ceil() - seeds;
         let pool: Vec<u32> = (0..self.nodes.len() as u32)
             .filter(|&n| {
-                self.nodes[n as usize].spec.join == JoinTime::OnDemand
-                    && self.nodes[n as usize].join_at.is_none()
+                let node = &self.nodes[n as usize];
+                node.spec.join == JoinTime::OnDemand && node.join_at.is_none()
             })
-            .take(want.max(0.0) as usize)
             .collect();
-        for n in pool {
-            self.ondemand.started.push(n);
-            self.join(n);
+        let round = ondemand::Round {
+            seeders: counts.complete as u64,
+            leechers: counts.incomplete as u64,
+            added: ours.len() as u64,
+            pool_free: pool.len() as u64,
+            first: self.ondemand.checks == 0,
+        };
+        self.ondemand.checks += 1;
+        match ondemand::decide(od.ratio, &round) {
+            ondemand::Decision::Exit(_) => {
+                self.ondemand.done = true;
+                for n in ours {
+                    self.leave(n);
+                }
+                return;
+            }
+            ondemand::Decision::Hold => {}
+            ondemand::Decision::Add(k) => {
+                for &n in pool.iter().take(k as usize) {
+                    self.ondemand.started.push(n);
+                    self.join(n);
+                }
+            }
         }
         self.push(self.now + od.check_every.0, Event::OnDemand);
     }

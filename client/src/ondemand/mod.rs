@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use engine_core::metainfo::Metainfo;
+use engine_core::ondemand::{self, Decision, Exit};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -203,53 +204,52 @@ impl Controller {
         }
     }
 
-    /// One round's decision; true when the controller is done.
+    /// One round's decision (engine-core's rules, shared with the simulator); true when the
+    /// controller is done.
     async fn decide(&mut self, c: Counts, first: bool) -> Result<bool> {
-        let target = self.args.ratio;
-        if c.leechers == 0 {
-            let why = if first {
-                "exit: no leechers in the swarm"
-            } else {
-                "exit: no leechers left"
-            };
-            self.log(c, why);
-            return Ok(true);
-        }
-        let ratio = c.seeders as f64 / c.leechers as f64;
         let added = self.extras.len() as u64;
-        let own = c.seeders.saturating_sub(added) as f64 / c.leechers as f64;
-        if ratio >= target && first {
-            self.log(c, "exit: ratio already sufficient");
-            return Ok(true);
+        let round = ondemand::Round {
+            seeders: c.seeders,
+            leechers: c.leechers,
+            added,
+            pool_free: (self.args.pool - self.extras.len()) as u64,
+            first,
+        };
+        match ondemand::decide(self.args.ratio, &round) {
+            Decision::Exit(why) => {
+                let why = match why {
+                    Exit::NoLeechers if first => "exit: no leechers in the swarm",
+                    Exit::NoLeechers => "exit: no leechers left",
+                    Exit::AlreadySufficient => "exit: ratio already sufficient",
+                    Exit::ReachedWithoutExtras => "exit: ratio reached without the added seeders",
+                };
+                self.log(c, why);
+                Ok(true)
+            }
+            Decision::Hold => {
+                if c.seeders as f64 >= self.args.ratio * c.leechers as f64 {
+                    self.log(c, "hold: ratio met with the added seeders");
+                } else {
+                    self.log(c, &format!("hold: pool of {} in use", self.args.pool));
+                }
+                Ok(false)
+            }
+            Decision::Add(add) => {
+                self.log(
+                    c,
+                    &format!(
+                        "add {add} seeders ({}/{} of the pool)",
+                        added + add,
+                        self.args.pool
+                    ),
+                );
+                for _ in 0..add {
+                    self.add_extra();
+                }
+                self.await_announces(c.seeders + add).await;
+                Ok(false)
+            }
         }
-        if ratio >= target && added > 0 && own >= target {
-            self.log(c, "exit: ratio reached without the added seeders");
-            return Ok(true);
-        }
-        if ratio >= target {
-            self.log(c, "hold: ratio met with the added seeders");
-            return Ok(false);
-        }
-        let needed = ((target * c.leechers as f64).ceil() as u64).saturating_sub(c.seeders);
-        let free = (self.args.pool - self.extras.len()) as u64;
-        let add = needed.min(free);
-        if add == 0 {
-            self.log(c, &format!("hold: pool of {} in use", self.args.pool));
-            return Ok(false);
-        }
-        self.log(
-            c,
-            &format!(
-                "add {add} seeders ({}/{} of the pool)",
-                added + add,
-                self.args.pool
-            ),
-        );
-        for _ in 0..add {
-            self.add_extra();
-        }
-        self.await_announces(c.seeders + add).await;
-        Ok(false)
     }
 
     fn add_extra(&mut self) {
