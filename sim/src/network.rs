@@ -79,8 +79,10 @@ impl Solver {
         self.done.clear();
         self.done.resize(flows.len(), false);
         self.heap.clear();
+        // Uncapped flows' own resources never saturate first: every flow also crosses two finite
+        // node resources, so leaving them out of the heap changes nothing but the work.
         for r in 0..r_count {
-            if self.unfrozen[r] > 0 {
+            if self.unfrozen[r] > 0 && self.cap[r].is_finite() {
                 self.heap.push(Level(self.level(r), r));
             }
         }
