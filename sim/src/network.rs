@@ -103,12 +103,11 @@ impl Solver {
                 self.done[fi] = true;
                 rates[fi] = lvl;
                 let f = flows[fi];
+                // A resource's level never falls as flows freeze at the water level, so its
+                // heap entry may go stale low: it is refreshed when popped, not here.
                 for r2 in [f.from, n + f.to, 2 * n + fi] {
                     self.frozen_sum[r2] += lvl;
                     self.unfrozen[r2] -= 1;
-                    if r2 != r && self.unfrozen[r2] > 0 {
-                        self.heap.push(Level(self.level(r2), r2));
-                    }
                 }
             }
         }
