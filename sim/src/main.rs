@@ -444,6 +444,11 @@ fn cmd_bench(a: BenchArgs) -> anyhow::Result<()> {
             r.stats.sim_time_s
         );
     }
+    anyhow::ensure!(
+        !files.is_empty(),
+        "no scenario files (*.toml) in {}",
+        a.dir.display()
+    );
     println!(
         "all {} scenarios: {:.1} ms on one core, {:.2} M events/s",
         files.len(),
