@@ -422,6 +422,11 @@ fn cmd_bench(a: BenchArgs) -> anyhow::Result<()> {
     files.sort();
     let mut total = std::time::Duration::ZERO;
     let mut events = 0u64;
+    anyhow::ensure!(
+        !files.is_empty(),
+        "no scenario files (*.toml) in {}",
+        a.dir.display()
+    );
     println!(
         "{:<28} {:>10} {:>12} {:>10}",
         "scenario", "wall_ms", "events", "sim_s"
@@ -444,11 +449,6 @@ fn cmd_bench(a: BenchArgs) -> anyhow::Result<()> {
             r.stats.sim_time_s
         );
     }
-    anyhow::ensure!(
-        !files.is_empty(),
-        "no scenario files (*.toml) in {}",
-        a.dir.display()
-    );
     println!(
         "all {} scenarios: {:.1} ms on one core, {:.2} M events/s",
         files.len(),
