@@ -28,6 +28,17 @@ pub struct NodeResult {
     pub duplicate_bytes: u64,
 }
 
+impl NodeResult {
+    /// The incentive column's value.
+    pub fn incentive_label(&self) -> &'static str {
+        if self.incentive {
+            "seniority"
+        } else {
+            "none"
+        }
+    }
+}
+
 /// Bytes node `from` uploaded to node `to`.
 #[derive(Clone, Debug, Serialize)]
 pub struct PairBytes {
@@ -150,9 +161,9 @@ impl RunResult {
                 node: n.id,
                 role: n.role,
                 online_days: n.online_days,
-                incentive: if n.incentive { "seniority" } else { "none" },
-                join_s: n.join_s.map(fmt3).unwrap_or_default(),
-                completion_s: n.completion_s.map(fmt3).unwrap_or_default(),
+                incentive: n.incentive_label(),
+                join_s: opt3(n.join_s),
+                completion_s: opt3(n.completion_s),
                 bytes_up: n.bytes_up,
                 bytes_down: n.bytes_down,
                 duplicate_bytes: n.duplicate_bytes,
@@ -200,4 +211,9 @@ pub struct CsvRow {
 
 pub fn fmt3(x: f64) -> String {
     format!("{x:.3}")
+}
+
+/// [`fmt3`], or an empty cell for a missing value (a node that never finished or joined).
+pub fn opt3(x: Option<f64>) -> String {
+    x.map(fmt3).unwrap_or_default()
 }

@@ -2,6 +2,8 @@
 
 use rayon::prelude::*;
 
+use crate::metrics::opt3;
+
 use crate::{run, RunResult, Scenario};
 
 /// Seed of replicate `r` (0-based): replicate 0 keeps the scenario's own seed, so a single run
@@ -36,10 +38,6 @@ struct ReplicateRow {
     mean_s: String,
     max_s: String,
     spearman_rho: String,
-}
-
-fn opt3(x: Option<f64>) -> String {
-    x.map(crate::metrics::fmt3).unwrap_or_default()
 }
 
 /// Statistics across replicates: mean completion and mean Spearman ρ with 95% CIs.

@@ -18,7 +18,7 @@ use anyhow::{bail, ensure, Context};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{fmt3, RunResult};
+use crate::metrics::{opt3, RunResult};
 use crate::replicate::replicate_seed;
 use crate::scenario::{Role, Scenario};
 
@@ -265,23 +265,28 @@ impl PointStats {
     /// Summary columns (fixed decimals) for `summary.csv`.
     pub fn columns(&self) -> Vec<(&'static str, String)> {
         let st = |xs: &[f64]| reports::stats::summarize(xs);
-        let f = |x: Option<f64>| x.map(fmt3).unwrap_or_default();
         let m = st(&self.mean_completion);
         let t = st(&self.total_completion);
         let r = st(&self.rho);
         vec![
             ("replicates", self.total_completion.len().to_string()),
             ("incomplete_nodes", self.incomplete.to_string()),
-            ("mean_completion_s", f(m.as_ref().map(|s| s.mean))),
-            ("std_completion_s", f(m.as_ref().map(|s| s.std))),
-            ("ci95_low_s", f(m.as_ref().map(|s| s.ci95_low))),
-            ("ci95_high_s", f(m.as_ref().map(|s| s.ci95_high))),
-            ("median_of_means_s", f(m.as_ref().map(|s| s.median))),
-            ("mean_total_completion_s", f(t.as_ref().map(|s| s.mean))),
-            ("rho_mean", f(r.as_ref().map(|s| s.mean))),
+            ("mean_completion_s", opt3(m.as_ref().map(|s| s.mean))),
+            ("std_completion_s", opt3(m.as_ref().map(|s| s.std))),
+            ("ci95_low_s", opt3(m.as_ref().map(|s| s.ci95_low))),
+            ("ci95_high_s", opt3(m.as_ref().map(|s| s.ci95_high))),
+            ("median_of_means_s", opt3(m.as_ref().map(|s| s.median))),
+            ("mean_total_completion_s", opt3(t.as_ref().map(|s| s.mean))),
+            ("rho_mean", opt3(r.as_ref().map(|s| s.mean))),
             // ρ lives in [−1, 1]; a t-interval near the edge can overshoot it.
-            ("rho_ci95_low", f(r.as_ref().map(|s| s.ci95_low.max(-1.0)))),
-            ("rho_ci95_high", f(r.as_ref().map(|s| s.ci95_high.min(1.0)))),
+            (
+                "rho_ci95_low",
+                opt3(r.as_ref().map(|s| s.ci95_low.max(-1.0))),
+            ),
+            (
+                "rho_ci95_high",
+                opt3(r.as_ref().map(|s| s.ci95_high.min(1.0))),
+            ),
         ]
     }
 }
@@ -390,11 +395,11 @@ fn write_rows<W: Write>(
             n.id.to_string(),
             n.role.to_string(),
             n.online_days.to_string(),
-            if n.incentive { "seniority" } else { "none" }.to_string(),
+            n.incentive_label().to_string(),
             n.upload.to_string(),
             n.download.to_string(),
-            n.join_s.map(fmt3).unwrap_or_default(),
-            n.completion_s.map(fmt3).unwrap_or_default(),
+            opt3(n.join_s),
+            opt3(n.completion_s),
             n.bytes_up.to_string(),
             n.bytes_down.to_string(),
         ]);
