@@ -1,6 +1,5 @@
 //! Run results: per-node and per-pair metrics, the summary statistics, and output files.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use reports::stats;
@@ -63,8 +62,6 @@ pub struct RunStats {
     pub bytes_in_flight: u64,
     /// Block bytes whose connection closed before delivery.
     pub bytes_lost: u64,
-    #[serde(skip)]
-    pub pair_bytes: BTreeMap<(u32, u32), u64>,
 }
 
 /// Everything one run produced.

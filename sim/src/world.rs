@@ -8,7 +8,7 @@
 //! Rate changes reschedule a flow's completion with a new version; stale events are skipped.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeSet, BinaryHeap};
 
 use engine_core::allocator::{Contribution, Incentive};
 use engine_core::bitfield::Bitfield;
@@ -23,6 +23,7 @@ use engine_core::wire::Message;
 use rand::seq::SliceRandom;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rustc_hash::FxHashMap;
 
 use crate::metrics::{NodeResult, PairBytes, ProgressPoint, RunResult, RunStats};
 use crate::network::Network;
@@ -58,15 +59,14 @@ enum Event {
         peer: u32,
         epoch: u32,
     },
+    /// A message on the connection side `flow` (`from → to`).
     Deliver {
-        from: u32,
-        to: u32,
+        flow: u32,
         epoch: u32,
         msg: Message,
     },
     Block {
-        from: u32,
-        to: u32,
+        flow: u32,
         epoch: u32,
         block: BlockRequest,
     },
@@ -91,11 +91,17 @@ pub const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 /// Heap entry: `(time, seq, slot)`. Events live in a slab so heap moves stay small.
 type Queued = Reverse<(Instant, u64, u32)>;
 
-/// A one-way block transfer channel `from → to` of a connection.
+/// One direction `from → to` of a node pair: its connection state and its block transfers.
+/// Created at the pair's first connection and kept, so events can name it by index.
 struct Flow {
     from: u32,
     to: u32,
+    /// Connected now; `epoch` numbers the pair's connections (both directions share it), so
+    /// messages and blocks of a closed connection are recognised and dropped.
     alive: bool,
+    epoch: u32,
+    /// Block bytes this direction has carried over all its connections.
+    uploaded: u64,
     block: Option<BlockRequest>,
     remaining: f64,
     rate: f64,
@@ -131,10 +137,8 @@ pub struct World {
     free_slots: Vec<u32>,
     nodes: Vec<Node>,
     flows: Vec<Flow>,
-    flow_index: BTreeMap<(u32, u32), u32>,
-    /// Connection epochs per unordered node pair; messages of older epochs are dropped.
-    conns: BTreeMap<(u32, u32), u32>,
-    epochs: BTreeMap<(u32, u32), u32>,
+    /// Directed node pair → flow; looked up on every message sent, never iterated.
+    flow_index: FxHashMap<(u32, u32), u32>,
     net: Network,
     /// Check every allocation against capacities and caps (tests; costs a full scan per solve).
     check_invariants: bool,
@@ -234,9 +238,7 @@ impl World {
                 .count(),
             nodes,
             flows: Vec::new(),
-            flow_index: BTreeMap::new(),
-            conns: BTreeMap::new(),
-            epochs: BTreeMap::new(),
+            flow_index: FxHashMap::default(),
             tracker: Swarm::new(tracker_cfg),
             tracker_rng: ChaCha8Rng::from_seed(stream_seed(sc.seed, TRACKER_STREAM)),
             stats: RunStats::default(),
@@ -318,7 +320,8 @@ impl World {
             Event::Announce(n) => self.announce(n, AnnounceEvent::Update),
             Event::Connect { from, to } => self.accept(from, to),
             Event::Connected { node, peer, epoch } => {
-                if self.epoch(node, peer) == Some(epoch) {
+                let live = self.flow_id(node, peer).and_then(|id| self.live_epoch(id));
+                if live == Some(epoch) {
                     self.input(
                         node,
                         Input::Connected {
@@ -329,13 +332,9 @@ impl World {
                     );
                 }
             }
-            Event::Deliver {
-                from,
-                to,
-                epoch,
-                msg,
-            } => {
-                if self.epoch(from, to) == Some(epoch) {
+            Event::Deliver { flow, epoch, msg } => {
+                if self.live_epoch(flow) == Some(epoch) {
+                    let (from, to) = self.ends(flow);
                     self.input(
                         to,
                         Input::Message {
@@ -345,13 +344,9 @@ impl World {
                     );
                 }
             }
-            Event::Block {
-                from,
-                to,
-                epoch,
-                block,
-            } => {
-                if self.epoch(from, to) != Some(epoch) {
+            Event::Block { flow, epoch, block } => {
+                let (from, to) = self.ends(flow);
+                if self.live_epoch(flow) != Some(epoch) {
                     // The connection closed while the block was on the wire.
                     self.stats.bytes_lost += block.length as u64;
                 } else {
@@ -455,22 +450,15 @@ impl World {
 
     fn accept(&mut self, from: u32, to: u32) {
         let max = self.sc.engine.max_connections as usize;
-        let key = pair(from, to);
         let (a, b) = (&self.nodes[from as usize], &self.nodes[to as usize]);
         if a.torrent.is_none()
             || b.torrent.is_none()
-            || self.conns.contains_key(&key)
+            || a.peers.contains(&to)
             || a.peers.len() >= max
             || b.peers.len() >= max
         {
             return;
         }
-        let epoch = {
-            let e = self.epochs.entry(key).or_insert(0);
-            *e += 1;
-            *e
-        };
-        self.conns.insert(key, epoch);
         self.nodes[from as usize].peers.insert(to);
         self.nodes[to as usize].peers.insert(from);
         for (x, y) in [(from, to), (to, from)] {
@@ -480,6 +468,8 @@ impl World {
                     from: x,
                     to: y,
                     alive: false,
+                    epoch: 0,
+                    uploaded: 0,
                     block: None,
                     remaining: 0.0,
                     rate: 0.0,
@@ -491,10 +481,12 @@ impl World {
             });
             let f = &mut self.flows[id as usize];
             f.alive = true;
+            f.epoch += 1;
             f.block = None;
             f.rate = 0.0;
             self.net.set_cap(id, None);
         }
+        let epoch = self.flows[self.flow_index[&(from, to)] as usize].epoch;
         // The initiator learns of the connection one latency later, before anything `to` sends.
         let at = self.now + self.latency(from, to);
         self.push(
@@ -519,12 +511,23 @@ impl World {
         Duration(self.access_latency[a as usize].0 + self.access_latency[b as usize].0)
     }
 
-    fn epoch(&self, a: u32, b: u32) -> Option<u32> {
-        self.conns.get(&pair(a, b)).copied()
+    fn flow_id(&self, from: u32, to: u32) -> Option<u32> {
+        self.flow_index.get(&(from, to)).copied()
+    }
+
+    fn ends(&self, flow: u32) -> (u32, u32) {
+        let f = &self.flows[flow as usize];
+        (f.from, f.to)
+    }
+
+    /// The epoch of the connection `flow` belongs to, if that pair is connected.
+    fn live_epoch(&self, flow: u32) -> Option<u32> {
+        let f = &self.flows[flow as usize];
+        f.alive.then_some(f.epoch)
     }
 
     fn disconnect(&mut self, a: u32, b: u32) {
-        if self.conns.remove(&pair(a, b)).is_none() {
+        if !self.nodes[a as usize].peers.contains(&b) {
             return;
         }
         for (x, y) in [(a, b), (b, a)] {
@@ -584,26 +587,21 @@ impl World {
             match out {
                 Output::Send { peer, msg } => {
                     let to = peer as u32;
-                    if let Some(epoch) = self.epoch(n, to) {
+                    let Some(flow) = self.flow_id(n, to) else {
+                        continue;
+                    };
+                    if let Some(epoch) = self.live_epoch(flow) {
                         let at = self.now + self.latency(n, to);
-                        self.push(
-                            at,
-                            Event::Deliver {
-                                from: n,
-                                to,
-                                epoch,
-                                msg,
-                            },
-                        );
+                        self.push(at, Event::Deliver { flow, epoch, msg });
                     }
                 }
                 Output::SetUploadCap { peer, cap } => {
-                    if let Some(&id) = self.flow_index.get(&(n, peer as u32)) {
+                    if let Some(id) = self.flow_id(n, peer as u32) {
                         self.net.set_cap(id, cap);
                     }
                 }
                 Output::UploadReady { peer } => {
-                    if let Some(&id) = self.flow_index.get(&(n, peer as u32)) {
+                    if let Some(id) = self.flow_id(n, peer as u32) {
                         if self.flows[id as usize].alive && self.flows[id as usize].block.is_none()
                         {
                             self.start_block(id);
@@ -706,17 +704,15 @@ impl World {
         let Some(block) = f.block.take() else {
             return;
         };
-        let (from, to) = (f.from, f.to);
+        let (from, to, epoch) = (f.from, f.to, f.epoch);
         let len = block.length as u64;
+        f.uploaded += len;
         self.nodes[from as usize].uploaded += len;
-        *self.stats.pair_bytes.entry((from, to)).or_insert(0) += len;
-        let epoch = self.epoch(from, to).expect("alive flow has a connection");
         let at = self.now + self.latency(from, to);
         self.push(
             at,
             Event::Block {
-                from,
-                to,
+                flow: id,
                 epoch,
                 block,
             },
@@ -870,14 +866,17 @@ impl World {
             })
             .collect();
         self.stats.sim_time_s = end.as_secs_f64();
-        let pairs = std::mem::take(&mut self.stats.pair_bytes)
-            .into_iter()
-            .map(|((from, to), bytes)| PairBytes {
-                from: from + 1,
-                to: to + 1,
-                bytes,
+        let mut pairs: Vec<PairBytes> = self
+            .flows
+            .iter()
+            .filter(|f| f.uploaded > 0)
+            .map(|f| PairBytes {
+                from: f.from + 1,
+                to: f.to + 1,
+                bytes: f.uploaded,
             })
             .collect();
+        pairs.sort_by_key(|p| (p.from, p.to));
         RunResult {
             scenario: self.sc.clone(),
             file_size: self.geo.total_len,
@@ -887,8 +886,4 @@ impl World {
             stats: self.stats,
         }
     }
-}
-
-fn pair(a: u32, b: u32) -> (u32, u32) {
-    (a.min(b), a.max(b))
 }
