@@ -200,14 +200,7 @@ impl Picker {
         let mut best_avail = u32::MAX;
         let ties = &mut self.ties;
         ties.clear();
-        for p in 0..self.geo.num_pieces() {
-            if !peer_has.get(p)
-                || self.have.get(p)
-                || self.pending_verify.get(p)
-                || self.started.get(p)
-            {
-                continue;
-            }
+        for p in peer_has.iter_set_without([&self.have, &self.pending_verify, &self.started]) {
             let a = if random {
                 0
             } else {

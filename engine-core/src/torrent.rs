@@ -693,7 +693,7 @@ impl Torrent {
             return;
         };
         let have = self.picker.have();
-        p.wanted = bf.iter_set().filter(|&i| !have.get(i)).count() as u32;
+        p.wanted = bf.iter_set_without([have]).count() as u32;
         let old = std::mem::replace(&mut p.has, bf);
         self.picker.add_peer_bitfield(&old, -1);
         self.picker.add_peer_bitfield(&p.has, 1);
