@@ -35,7 +35,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// BEP 3 suggests keep-alives every two minutes; we send one after a minute of silence.
 const KEEPALIVE_AFTER: Duration = Duration::from_secs(60);
 /// A peer that sends nothing (not even a keep-alive) for this long is gone.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(180);
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(180);
 const READ_CHUNK: usize = 64 * 1024;
 /// Writes are buffered and flushed when the command queue runs dry.
 const WRITE_BUFFER: usize = 64 * 1024;
@@ -120,18 +120,7 @@ async fn connection(
     addr: SocketAddr,
     stream: Option<TcpStream>,
 ) -> Result<()> {
-    let outgoing = stream.is_none();
-    let mut stream = match stream {
-        Some(s) => s,
-        None => tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
-            .await
-            .map_err(|_| anyhow!("connect timed out"))?
-            .context("connect")?,
-    };
-    stream.set_nodelay(true)?;
-    let theirs = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&mut stream, ctx, outgoing))
-        .await
-        .map_err(|_| anyhow!("handshake timed out"))??;
+    let (stream, theirs) = establish(ctx.info_hash, ctx.peer_id, addr, stream).await?;
     ctx.received
         .fetch_add(HANDSHAKE_LEN as u64, Ordering::Relaxed);
     let ours = Handshake::with_fast_and_extensions(ctx.info_hash, ctx.peer_id);
@@ -154,9 +143,39 @@ async fn connection(
     }
 }
 
+/// Dials `addr` (unless `stream` is an accepted socket) and exchanges BEP 3 handshakes for
+/// `info_hash`, within the connect and handshake timeouts. Shared with the metadata phase of
+/// a magnet download, which has no [`Shared`] yet.
+pub async fn establish(
+    info_hash: [u8; 20],
+    peer_id: [u8; 20],
+    addr: SocketAddr,
+    stream: Option<TcpStream>,
+) -> Result<(TcpStream, Handshake)> {
+    let outgoing = stream.is_none();
+    let mut stream = match stream {
+        Some(s) => s,
+        None => tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+            .await
+            .map_err(|_| anyhow!("connect timed out"))?
+            .context("connect")?,
+    };
+    stream.set_nodelay(true)?;
+    let hs = handshake(&mut stream, info_hash, peer_id, outgoing);
+    let theirs = tokio::time::timeout(HANDSHAKE_TIMEOUT, hs)
+        .await
+        .map_err(|_| anyhow!("handshake timed out"))??;
+    Ok((stream, theirs))
+}
+
 /// Exchanges handshakes: the dialer speaks first, the acceptor checks the info-hash first.
-async fn handshake(stream: &mut TcpStream, ctx: &Shared, outgoing: bool) -> Result<Handshake> {
-    let ours = Handshake::with_fast_and_extensions(ctx.info_hash, ctx.peer_id).encode();
+async fn handshake(
+    stream: &mut TcpStream,
+    info_hash: [u8; 20],
+    peer_id: [u8; 20],
+    outgoing: bool,
+) -> Result<Handshake> {
+    let ours = Handshake::with_fast_and_extensions(info_hash, peer_id).encode();
     if outgoing {
         stream.write_all(&ours).await?;
     }
@@ -172,7 +191,7 @@ async fn handshake(stream: &mut TcpStream, ctx: &Shared, outgoing: bool) -> Resu
         .await
         .context("reading handshake")?;
     let (theirs, _) = Handshake::decode(&buf)?.ok_or_else(|| anyhow!("short handshake"))?;
-    if theirs.info_hash != ctx.info_hash {
+    if theirs.info_hash != info_hash {
         bail!("peer wants another torrent");
     }
     if !outgoing {

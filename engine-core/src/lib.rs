@@ -9,6 +9,8 @@ pub mod bitfield;
 pub mod block;
 pub mod choker;
 pub mod extension;
+pub mod magnet;
+pub mod metadata;
 pub mod metainfo;
 pub mod ondemand;
 pub mod picker;

@@ -15,6 +15,9 @@ pub struct Metainfo {
     pub info: Info,
     /// SHA-1 of the `info` dictionary's bytes exactly as they appear in the file.
     pub info_hash: [u8; 20],
+    /// Those bytes: written back by [`Metainfo::to_bytes`] and served to BEP 9 peers, so the
+    /// info-hash survives keys [`Info`] does not model.
+    pub info_raw: Vec<u8>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,24 +97,43 @@ impl Metainfo {
             announce_list,
             info: Info::from_value(info)?,
             info_hash: Sha1::digest(info_raw).into(),
+            info_raw: info_raw.to_vec(),
+        })
+    }
+
+    /// A torrent from an info dictionary fetched from peers (a magnet link's metadata) and
+    /// the link's trackers, each its own BEP 12 tier.
+    pub fn from_info(info_raw: &[u8], trackers: &[String]) -> Result<Metainfo, MetainfoError> {
+        let info = bencode::decode_with(info_raw, &Options::lenient())?;
+        Ok(Metainfo {
+            announce: trackers.first().cloned(),
+            announce_list: if trackers.len() > 1 {
+                trackers.iter().map(|t| vec![t.clone()]).collect()
+            } else {
+                Vec::new()
+            },
+            info: Info::from_value(&info)?,
+            info_hash: Sha1::digest(info_raw).into(),
+            info_raw: info_raw.to_vec(),
         })
     }
 
     /// A new torrent, hashing `info` as [`Info::to_bencode`] writes it.
     pub fn new(info: Info, announce: Option<String>, announce_list: Vec<Vec<String>>) -> Self {
-        let info_hash = Sha1::digest(info.to_bencode()).into();
+        let info_raw = info.to_bencode();
         Metainfo {
             announce,
             announce_list,
             info,
-            info_hash,
+            info_hash: Sha1::digest(&info_raw).into(),
+            info_raw,
         }
     }
 
-    /// Encodes the torrent. Unknown keys of a parsed file are not kept, so for a parsed torrent
-    /// the written info dictionary may hash differently from `info_hash`.
+    /// Encodes the torrent with the info dictionary's original bytes, so it keeps its
+    /// info-hash. Other top-level keys of a parsed file (comment, creation date) are dropped.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut d = vec![("info", self.info.to_value())];
+        let mut d = Vec::new();
         if let Some(a) = &self.announce {
             d.push(("announce", Value::bytes(a.as_bytes())));
         }
@@ -122,7 +144,13 @@ impl Metainfo {
                 .map(|tier| Value::List(tier.iter().map(|u| Value::bytes(u.as_bytes())).collect()));
             d.push(("announce-list", Value::List(tiers.collect())));
         }
-        Value::dict(d).to_bytes()
+        // "info" sorts after both announce keys: splice the raw bytes in before the final 'e'.
+        let mut out = Value::dict(d).to_bytes();
+        out.pop();
+        out.extend_from_slice(b"4:info");
+        out.extend_from_slice(&self.info_raw);
+        out.push(b'e');
+        out
     }
 }
 

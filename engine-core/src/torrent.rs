@@ -22,6 +22,7 @@ use crate::bitfield::Bitfield;
 use crate::block::{BlockRequest, Geometry};
 use crate::choker::{Candidate, Choker, ChokerConfig};
 use crate::extension::{self, ExtHandshake, SENIORITY_EXT_NAME};
+use crate::metadata::{self, MetadataError, MetadataMsg};
 use crate::picker::{Picker, PickerConfig, Received};
 use crate::time::{Duration, Instant};
 use crate::wire::Message;
@@ -47,6 +48,9 @@ pub struct TorrentConfig {
     /// Send `have` also to peers that already have the piece. They ignore it (nothing of ours
     /// depends on it), so the default saves messages; libtorrent's `send_redundant_have`.
     pub send_redundant_have: bool,
+    /// The raw info dictionary, served to peers over BEP 9 `ut_metadata` (`None`: the driver
+    /// has none to give, e.g. the simulator, and the extension is not advertised).
+    pub metadata: Option<bytes::Bytes>,
 }
 
 impl TorrentConfig {
@@ -64,6 +68,7 @@ impl TorrentConfig {
             },
             upload_limit: None,
             send_redundant_have: false,
+            metadata: None,
         }
     }
 }
@@ -194,6 +199,9 @@ struct Peer {
     seniority: Option<f64>,
     /// Its id for our seniority extension message, if it supports it.
     seniority_ext_id: Option<u8>,
+    /// Its id for `ut_metadata`, and how many metadata pieces we sent it.
+    metadata_ext_id: Option<u8>,
+    metadata_served: u32,
     cap: Option<f64>,
     hash_failures: u32,
 }
@@ -332,6 +340,8 @@ impl Torrent {
                 total_up: 0,
                 seniority: None,
                 seniority_ext_id: None,
+                metadata_ext_id: None,
+                metadata_served: 0,
                 cap: None,
                 hash_failures: 0,
             },
@@ -341,6 +351,10 @@ impl Torrent {
             if let Some(w) = self.own_weight {
                 hs.m.insert(SENIORITY_EXT_NAME.to_string(), SENIORITY_LOCAL_ID);
                 hs.seniority = Some(w);
+            }
+            if let Some(m) = &self.cfg.metadata {
+                hs.m.insert(metadata::EXT_NAME.to_string(), metadata::LOCAL_ID);
+                hs.metadata_size = Some(m.len() as u64);
             }
             hs.reqq = Some(self.cfg.max_queued_requests as u32);
             self.send(
@@ -470,6 +484,7 @@ impl Torrent {
                 Ok(hs) => {
                     let p = self.peer(key);
                     p.seniority_ext_id = hs.m.get(SENIORITY_EXT_NAME).copied().filter(|&i| i != 0);
+                    p.metadata_ext_id = hs.id_of(metadata::EXT_NAME);
                     p.seniority = hs.seniority.filter(|w| w.is_finite() && *w > 0.0);
                     self.update_caps();
                 }
@@ -483,7 +498,29 @@ impl Torrent {
                 }
                 Err(e) => self.protocol_error(key, e.to_string()),
             }
+        } else if let Some(msg) = metadata::parse_extended(id, payload) {
+            match msg {
+                Ok(MetadataMsg::Request { piece }) => self.on_metadata_request(key, piece),
+                // We never ask: we have the metadata. Unknown types are for future use.
+                Ok(_) | Err(MetadataError::UnknownType(_)) => {}
+                Err(e) => self.protocol_error(key, e.to_string()),
+            }
         }
+    }
+
+    fn on_metadata_request(&mut self, key: PeerKey, piece: u32) {
+        let Some(p) = self.peers.get_mut(&key) else {
+            return;
+        };
+        let Some(id) = p.metadata_ext_id else {
+            return; // it never told us where to answer
+        };
+        let reply = metadata::answer(self.cfg.metadata.as_deref(), piece, p.metadata_served);
+        if matches!(reply, MetadataMsg::Data { .. }) {
+            p.metadata_served += 1;
+        }
+        let payload = reply.encode().into();
+        self.send(key, Message::Extended { id, payload });
     }
 
     fn on_peer_seniority(&mut self, key: PeerKey, weight: f64) {
@@ -821,5 +858,78 @@ mod tests {
             },
         );
         assert!(caps(&mut t).is_empty(), "unknown peer");
+    }
+
+    #[test]
+    fn serves_metadata_over_ut_metadata() {
+        let info: Vec<u8> = (0..20_000u32).map(|i| i as u8).collect();
+        let mut cfg = TorrentConfig::new(Geometry::new(1 << 20, 1 << 16));
+        cfg.metadata = Some(info.clone().into());
+        let mut t = Torrent::new(cfg, Bitfield::full(16), [0; 32], Instant::ZERO);
+        let now = Instant::ZERO;
+        let (fast, extensions) = (true, true);
+        t.handle_input(
+            now,
+            Input::Connected {
+                peer: 1,
+                fast,
+                extensions,
+            },
+        );
+        let sent: Vec<Message> = std::iter::from_fn(|| t.poll_output())
+            .filter_map(|o| match o {
+                Output::Send { msg, .. } => Some(msg),
+                _ => None,
+            })
+            .collect();
+        let Some(Message::Extended { id: 0, payload }) = sent.first() else {
+            panic!("no extended handshake first: {sent:?}");
+        };
+        let ours = ExtHandshake::from_payload(payload).unwrap();
+        assert_eq!(ours.id_of(metadata::EXT_NAME), Some(metadata::LOCAL_ID));
+        assert_eq!(ours.metadata_size, Some(20_000));
+        let mut theirs = ExtHandshake::default();
+        theirs.m.insert(metadata::EXT_NAME.into(), 5);
+        let ext = |id, payload: Vec<u8>| Message::Extended {
+            id,
+            payload: payload.into(),
+        };
+        t.handle_input(
+            now,
+            Input::Message {
+                peer: 1,
+                msg: ext(0, theirs.to_payload()),
+            },
+        );
+        let ask = |t: &mut Torrent, piece| {
+            let msg = ext(metadata::LOCAL_ID, MetadataMsg::Request { piece }.encode());
+            t.handle_input(now, Input::Message { peer: 1, msg });
+            match t.poll_output() {
+                Some(Output::Send {
+                    peer: 1,
+                    msg: Message::Extended { id: 5, payload },
+                }) => MetadataMsg::decode(&payload).unwrap(),
+                other => panic!("{other:?}"),
+            }
+        };
+        for piece in [0, 1] {
+            assert_eq!(ask(&mut t, piece), metadata::answer(Some(&info), piece, 0));
+        }
+        assert_eq!(ask(&mut t, 2), MetadataMsg::Reject { piece: 2 });
+        let garbage = ext(metadata::LOCAL_ID, b"i1e".to_vec());
+        t.handle_input(
+            now,
+            Input::Message {
+                peer: 1,
+                msg: garbage,
+            },
+        );
+        assert!(matches!(
+            t.poll_output(),
+            Some(Output::Disconnect {
+                peer: 1,
+                reason: DisconnectReason::Protocol(_)
+            })
+        ));
     }
 }

@@ -4,8 +4,9 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use engine_core::allocator::{Contribution, Incentive, SeniorityVariant};
+use engine_core::magnet::MagnetLink;
 
 use super::{seniority, Options};
 use crate::ratelimit::parse_rate;
@@ -25,7 +26,7 @@ pub struct SeedArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct DownloadArgs {
-    /// The .torrent file.
+    /// The .torrent file, or a magnet link (`magnet:?xt=urn:btih:…`; quote it in the shell).
     pub torrent: PathBuf,
     /// Directory to save into (the torrent's file or top folder is created under it).
     #[arg(short = 'o', long = "output", value_name = "DIR")]
@@ -33,6 +34,9 @@ pub struct DownloadArgs {
     /// Address to accept peers on (port 0: any free port, announced to the tracker).
     #[arg(long, default_value = "0.0.0.0:0")]
     pub listen: SocketAddr,
+    /// With a magnet link: also write the fetched metadata as a .torrent file.
+    #[arg(long, value_name = "FILE")]
+    pub save_torrent: Option<PathBuf>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -90,9 +94,35 @@ impl SeedArgs {
 
 impl DownloadArgs {
     pub fn into_options(self) -> Result<Options> {
-        self.common
-            .options(self.torrent, self.out, false, self.listen)
+        let magnet = match self.torrent.to_str() {
+            Some(s) if s.starts_with("magnet:") => Some(MagnetLink::parse(s)?),
+            _ => None,
+        };
+        if magnet.is_none() && self.save_torrent.is_some() {
+            bail!("--save-torrent needs a magnet link");
+        }
+        let mut opts = self
+            .common
+            .options(self.torrent, self.out, false, self.listen)?;
+        for p in magnet.iter().flat_map(|m| &m.peers) {
+            // Someone else's link: a peer we cannot resolve is skipped, not fatal.
+            match resolve(p) {
+                Ok(a) => opts.peers.push(a),
+                Err(e) => eprintln!("warning: magnet x.pe={p}: {e:#}"),
+            }
+        }
+        opts.magnet = magnet;
+        opts.save_torrent = self.save_torrent;
+        Ok(opts)
     }
+}
+
+/// The first address `HOST:PORT` resolves to.
+fn resolve(p: &str) -> Result<SocketAddr> {
+    p.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .with_context(|| format!("{p}: not a HOST:PORT"))
 }
 
 impl Common {
@@ -103,13 +133,11 @@ impl Common {
         seed: bool,
         listen: SocketAddr,
     ) -> Result<Options> {
-        let mut peers = Vec::new();
-        for p in &self.peers {
-            let addrs = p
-                .to_socket_addrs()
-                .with_context(|| format!("--peer {p}: not a HOST:PORT"))?;
-            peers.extend(addrs.take(1));
-        }
+        let peers = self
+            .peers
+            .iter()
+            .map(|p| resolve(p).context("--peer"))
+            .collect::<Result<_>>()?;
         Ok(Options {
             torrent,
             dir,
@@ -134,6 +162,8 @@ impl Common {
             verbose: self.verbose,
             received: Default::default(),
             stop: None,
+            magnet: None,
+            save_torrent: None,
         })
     }
 }

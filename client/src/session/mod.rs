@@ -10,6 +10,7 @@ mod addrs;
 mod announcer;
 pub mod cli;
 pub mod disk;
+mod magnet;
 mod seniority;
 
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use engine_core::allocator::{Contribution, Incentive};
 use engine_core::bitfield::Bitfield;
+use engine_core::magnet::MagnetLink;
 use engine_core::metainfo::{Info, Metainfo};
 use engine_core::time::Instant as CoreInstant;
 use engine_core::torrent::{Torrent, TorrentConfig};
@@ -63,6 +65,11 @@ pub struct Options {
     /// Ends the session like Ctrl-C (with a `stopped` announce) when notified, so an
     /// in-process owner (`bt ondemand`) can stop one session and keep the tracker accurate.
     pub stop: Option<Arc<Notify>>,
+    /// `bt download magnet:…`: fetch the info dictionary from peers instead of reading
+    /// `torrent`.
+    pub magnet: Option<MagnetLink>,
+    /// Write the fetched metadata as a .torrent here.
+    pub save_torrent: Option<PathBuf>,
 }
 
 impl Options {
@@ -90,6 +97,8 @@ impl Options {
             verbose: false,
             received: Default::default(),
             stop: None,
+            magnet: None,
+            save_torrent: None,
         }
     }
 }
@@ -108,10 +117,22 @@ pub fn run_blocking(opts: Options) -> Result<()> {
 
 pub async fn run(opts: Options) -> Result<()> {
     let start = Instant::now();
-    let raw = std::fs::read(&opts.torrent)
-        .with_context(|| format!("reading {}", opts.torrent.display()))?;
-    let meta = Metainfo::from_bytes(&raw)
-        .with_context(|| format!("parsing {}", opts.torrent.display()))?;
+    let peer_id = new_peer_id();
+    // Bound first: a magnet download announces its port before it has the metadata.
+    let listener = TcpListener::bind(opts.listen)
+        .await
+        .with_context(|| format!("listening on {}", opts.listen))?;
+    let local = listener.local_addr()?;
+    let (meta, peers) = match &opts.magnet {
+        Some(link) => magnet::fetch(&opts, link, peer_id, local.port(), start).await?,
+        None => {
+            let raw = std::fs::read(&opts.torrent)
+                .with_context(|| format!("reading {}", opts.torrent.display()))?;
+            let meta = Metainfo::from_bytes(&raw)
+                .with_context(|| format!("parsing {}", opts.torrent.display()))?;
+            (meta, opts.peers.clone())
+        }
+    };
     let info = &meta.info;
     let (storage, have) = open_and_check(&opts, info).await?;
     let total = info.total_len();
@@ -124,10 +145,6 @@ pub async fn run(opts: Options) -> Result<()> {
             info.name
         );
     }
-    let listener = TcpListener::bind(opts.listen)
-        .await
-        .with_context(|| format!("listening on {}", opts.listen))?;
-    let local = listener.local_addr()?;
     eprintln!(
         "bt: {} {:?} ({} pieces, {} bytes), {}/{} verified on disk, listening on {local}",
         if opts.seed { "seeding" } else { "downloading" },
@@ -137,11 +154,18 @@ pub async fn run(opts: Options) -> Result<()> {
         have.count(),
         have.len()
     );
+    if opts.seed {
+        eprintln!(
+            "bt: magnet link {}",
+            magnet::link_for(&meta, local).to_uri()
+        );
+    }
     let mut cfg = TorrentConfig::new(info.geometry());
     cfg.pipeline_depth = opts.pipeline.max(1);
     cfg.incentive = opts.incentive;
     cfg.contribution = opts.contribution;
     cfg.upload_limit = opts.up;
+    cfg.metadata = Some(meta.info_raw.clone().into());
     let torrent = Torrent::new(cfg, have.clone(), rand::random(), CoreInstant(0));
     let seniority_server = match torrent.own_weight() {
         Some(w) => {
@@ -157,7 +181,7 @@ pub async fn run(opts: Options) -> Result<()> {
     let (events_tx, events) = mpsc::channel(1024);
     let ctx = Arc::new(peer::Shared {
         info_hash: meta.info_hash,
-        peer_id: new_peer_id(),
+        peer_id,
         geometry: info.geometry(),
         events: events_tx,
         disk: Arc::new(Disk::new(storage, info, &have)),
@@ -182,7 +206,7 @@ pub async fn run(opts: Options) -> Result<()> {
     actor.seniority_query_port = seniority_server
         .is_some()
         .then_some(opts.seniority_query_port);
-    for p in &opts.peers {
+    for p in &peers {
         actor.addrs.add(*p, start);
     }
     let accept = tokio::spawn(accept_loop(listener, permits, actor.internal_tx.clone()));
