@@ -13,6 +13,7 @@ pub mod magnet;
 pub mod metadata;
 pub mod metainfo;
 pub mod ondemand;
+pub mod peer_map;
 pub mod picker;
 pub mod time;
 pub mod torrent;

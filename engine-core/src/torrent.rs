@@ -23,6 +23,7 @@ use crate::block::{BlockRequest, Geometry};
 use crate::choker::{Candidate, Choker, ChokerConfig};
 use crate::extension::{self, ExtHandshake, SENIORITY_EXT_NAME};
 use crate::metadata::{self, MetadataError, MetadataMsg};
+use crate::peer_map::PeerMap;
 use crate::picker::{Picker, PickerConfig, Received};
 use crate::time::{Duration, Instant};
 use crate::wire::Message;
@@ -211,7 +212,7 @@ pub struct Torrent {
     cfg: TorrentConfig,
     picker: Picker,
     choker: Choker,
-    peers: BTreeMap<PeerKey, Peer>,
+    peers: PeerMap<Peer>,
     /// Peers that sent blocks of each partial piece: blamed if the piece fails its hash.
     contributors: BTreeMap<u32, BTreeSet<PeerKey>>,
     rng: ChaCha8Rng,
@@ -237,7 +238,7 @@ impl Torrent {
             picker: Picker::new(cfg.geometry, cfg.picker.clone(), have),
             choker: Choker::new(cfg.choker.clone()),
             cfg,
-            peers: BTreeMap::new(),
+            peers: PeerMap::default(),
             contributors: BTreeMap::new(),
             rng: ChaCha8Rng::from_seed(rng_seed),
             out: VecDeque::new(),
