@@ -219,8 +219,25 @@ pub struct Torrent {
     out: VecDeque<Output>,
     next_rechoke: Instant,
     own_weight: Option<f64>,
+    /// Our BEP 10 handshake, the same for every peer: encoded once, shared by reference.
+    ext_handshake: bytes::Bytes,
     stats: TorrentStats,
     completed: bool,
+}
+
+/// What we announce in the BEP 10 handshake: our extensions, seniority weight and queue depth.
+fn ext_handshake(cfg: &TorrentConfig, own_weight: Option<f64>) -> bytes::Bytes {
+    let mut hs = ExtHandshake::default();
+    if let Some(w) = own_weight {
+        hs.m.insert(SENIORITY_EXT_NAME.to_string(), SENIORITY_LOCAL_ID);
+        hs.seniority = Some(w);
+    }
+    if let Some(m) = &cfg.metadata {
+        hs.m.insert(metadata::EXT_NAME.to_string(), metadata::LOCAL_ID);
+        hs.metadata_size = Some(m.len() as u64);
+    }
+    hs.reqq = Some(cfg.max_queued_requests as u32);
+    hs.to_payload().into()
 }
 
 /// Hash failures after which a peer is disconnected.
@@ -234,6 +251,7 @@ impl Torrent {
             Incentive::Seniority(v) => Some(allocator::own_weight(v, &cfg.contribution)),
         };
         let completed = have.is_full();
+        let ext_handshake = ext_handshake(&cfg, own_weight);
         Torrent {
             picker: Picker::new(cfg.geometry, cfg.picker.clone(), have),
             choker: Choker::new(cfg.choker.clone()),
@@ -243,6 +261,7 @@ impl Torrent {
             rng: ChaCha8Rng::from_seed(rng_seed),
             out: VecDeque::new(),
             next_rechoke: now,
+            ext_handshake,
             own_weight,
             stats: TorrentStats::default(),
             completed,
@@ -348,23 +367,8 @@ impl Torrent {
             },
         );
         if extensions {
-            let mut hs = ExtHandshake::default();
-            if let Some(w) = self.own_weight {
-                hs.m.insert(SENIORITY_EXT_NAME.to_string(), SENIORITY_LOCAL_ID);
-                hs.seniority = Some(w);
-            }
-            if let Some(m) = &self.cfg.metadata {
-                hs.m.insert(metadata::EXT_NAME.to_string(), metadata::LOCAL_ID);
-                hs.metadata_size = Some(m.len() as u64);
-            }
-            hs.reqq = Some(self.cfg.max_queued_requests as u32);
-            self.send(
-                key,
-                Message::Extended {
-                    id: 0,
-                    payload: hs.to_payload().into(),
-                },
-            );
+            let payload = self.ext_handshake.clone();
+            self.send(key, Message::Extended { id: 0, payload });
         }
         let have = self.picker.have();
         let msg = if fast && have.is_full() {

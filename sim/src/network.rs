@@ -12,8 +12,6 @@
 //! sees no change on any of its resources, so it keeps its bottleneck and the result is the
 //! global max–min allocation (a property test checks this against a full solve).
 
-use std::collections::BTreeSet;
-
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -63,7 +61,10 @@ impl Solver {
         self.frozen_sum.resize(r_count, 0.0);
         self.unfrozen.clear();
         self.unfrozen.resize(r_count, 0);
-        self.members.resize_with(r_count, Vec::new);
+        // Grow only: truncating would free member lists the next, larger solve reallocates.
+        if self.members.len() < r_count {
+            self.members.resize_with(r_count, Vec::new);
+        }
         for m in &mut self.members[..r_count] {
             m.clear();
         }
@@ -147,6 +148,47 @@ struct Scratch {
     grow_down: Vec<u32>,
 }
 
+/// Node indices with constant-time insert and membership, reused across solves (the dirty
+/// and widening sets of [`Network::resolve`]). Iteration follows insertion order, which
+/// nothing depends on: the flows it selects are sorted.
+#[derive(Default)]
+struct NodeSet {
+    members: Vec<u32>,
+    present: Vec<bool>,
+}
+
+impl NodeSet {
+    fn new(nodes: usize) -> Self {
+        NodeSet {
+            members: Vec::new(),
+            present: vec![false; nodes],
+        }
+    }
+
+    /// Returns whether `n` was new.
+    fn insert(&mut self, n: u32) -> bool {
+        let seen = std::mem::replace(&mut self.present[n as usize], true);
+        if !seen {
+            self.members.push(n);
+        }
+        !seen
+    }
+
+    fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &u32> {
+        self.members.iter()
+    }
+
+    fn clear(&mut self) {
+        for n in self.members.drain(..) {
+            self.present[n as usize] = false;
+        }
+    }
+}
+
 /// The set of flows with their current max–min rates, updated incrementally.
 pub struct Network {
     up: Vec<f64>,
@@ -155,8 +197,8 @@ pub struct Network {
     /// Active flow ids per node, as sender and as receiver.
     out: Vec<Vec<u32>>,
     inn: Vec<Vec<u32>>,
-    dirty_up: BTreeSet<u32>,
-    dirty_down: BTreeSet<u32>,
+    dirty_up: NodeSet,
+    dirty_down: NodeSet,
     solver: Solver,
     /// Scratch: generation stamps marking flows in the current subset, local node indices.
     stamp: Vec<u32>,
@@ -178,8 +220,8 @@ impl Network {
             up,
             down,
             flows: Vec::new(),
-            dirty_up: BTreeSet::new(),
-            dirty_down: BTreeSet::new(),
+            dirty_up: NodeSet::new(n),
+            dirty_down: NodeSet::new(n),
             solver: Solver::default(),
             stamp: Vec::new(),
             generation: 0,
@@ -293,15 +335,14 @@ impl Network {
             }
         }
         self.scratch = sc;
+        up_nodes.clear();
+        down_nodes.clear();
+        self.dirty_up = up_nodes;
+        self.dirty_down = down_nodes;
     }
 
     /// Active flows out of `up_nodes` or into `down_nodes`, sorted by id.
-    fn collect_subset(
-        &mut self,
-        up_nodes: &BTreeSet<u32>,
-        down_nodes: &BTreeSet<u32>,
-        subset: &mut Vec<u32>,
-    ) {
+    fn collect_subset(&mut self, up_nodes: &NodeSet, down_nodes: &NodeSet, subset: &mut Vec<u32>) {
         self.generation = self.generation.wrapping_add(1).max(1);
         subset.clear();
         for (&node, lists) in up_nodes
