@@ -64,6 +64,12 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Commands that only print may be piped into `head`: let a closed pipe end them quietly,
+    // as it does other Unix tools, instead of panicking in `println!`. Peer sessions keep
+    // Rust's default (SIGPIPE ignored), so a reset socket is an error, not a kill.
+    if matches!(cli.cmd, Cmd::Create(_) | Cmd::Show(_) | Cmd::Verify(_)) {
+        restore_default_sigpipe();
+    }
     let res: anyhow::Result<()> = match cli.cmd {
         Cmd::Create(a) => create::run(a),
         Cmd::Show(a) => show::run(a),
@@ -83,3 +89,14 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(unix)]
+fn restore_default_sigpipe() {
+    // SAFETY: setting a signal's disposition to the default has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn restore_default_sigpipe() {}

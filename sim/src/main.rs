@@ -179,6 +179,12 @@ struct BenchArgs {
 }
 
 fn main() -> ExitCode {
+    // `sim run … | head` must end quietly when the pipe closes, not panic in `println!`.
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to the default has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let res = match cli.cmd {
         Cmd::Run(a) => cmd_run(a),

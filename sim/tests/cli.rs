@@ -268,3 +268,22 @@ fn reproduce_writes_a_complete_report() {
         assert_eq!((w, h), (1024, 640), "{fig} size");
     }
 }
+
+#[test]
+fn a_closed_stdout_pipe_ends_the_run_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = sim()
+        .arg("run")
+        .arg(scenario("g4t2"))
+        .arg("--out")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Like `sim run … | head -0`: the reader goes away before the table is printed.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
