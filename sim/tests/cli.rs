@@ -287,3 +287,25 @@ fn a_closed_stdout_pipe_ends_the_run_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn bench_times_a_folder_and_rejects_an_empty_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |d: &std::path::Path| {
+        sim()
+            .args(["bench", "--no-flash", "--repeat", "2", "--dir"])
+            .arg(d)
+            .output()
+            .unwrap()
+    };
+    let empty = run(dir.path());
+    assert!(!empty.status.success());
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("no scenario files"));
+    std::fs::copy(scenario("g4t2"), dir.path().join("g4t2.toml")).unwrap();
+    let out = run(dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("all 1 scenarios:"), "{stdout}");
+    assert!(stdout.contains("fastest of 2 runs"), "{stdout}");
+    assert!(stdout.contains("thesis experiments (1):"), "{stdout}");
+}
