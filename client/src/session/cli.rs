@@ -134,6 +134,11 @@ impl Common {
             verbose: self.verbose,
             received: Default::default(),
             stop: None,
+            exit_on_complete: !seed,
+            completed: None,
+            choker: Default::default(),
+            picker: Default::default(),
+            quiet: false,
         })
     }
 }

@@ -21,9 +21,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use engine_core::allocator::{Contribution, Incentive};
 use engine_core::bitfield::Bitfield;
+use engine_core::choker::ChokerConfig;
 use engine_core::metainfo::{Info, Metainfo};
+use engine_core::picker::PickerConfig;
 use engine_core::time::Instant as CoreInstant;
-use engine_core::torrent::{Torrent, TorrentConfig};
+use engine_core::torrent::{Torrent, TorrentConfig, TorrentStats};
 use indicatif::ProgressBar;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify, Semaphore};
@@ -63,6 +65,18 @@ pub struct Options {
     /// Ends the session like Ctrl-C (with a `stopped` announce) when notified, so an
     /// in-process owner (`bt ondemand`) can stop one session and keep the tracker accurate.
     pub stop: Option<Arc<Notify>>,
+    /// Return once every piece verifies; otherwise keep seeding until stopped (a completed
+    /// download then ends successfully). `!seed` from the command line.
+    pub exit_on_complete: bool,
+    /// Notified when every piece has verified, so an owner (`bt swarm`) can time the download
+    /// of a session that stays to seed.
+    pub completed: Option<Arc<Notify>>,
+    /// engine-core's choker and picker; `bt swarm` runs a scenario's (with its intervals
+    /// divided by the time scale), everyone else mainline's defaults.
+    pub choker: ChokerConfig,
+    pub picker: PickerConfig,
+    /// No progress bar or status lines: an owner running many sessions reports for them.
+    pub quiet: bool,
 }
 
 impl Options {
@@ -90,6 +104,11 @@ impl Options {
             verbose: false,
             received: Default::default(),
             stop: None,
+            exit_on_complete: !seed,
+            completed: None,
+            choker: ChokerConfig::default(),
+            picker: PickerConfig::default(),
+            quiet: false,
         }
     }
 }
@@ -103,10 +122,11 @@ pub fn run_blocking(opts: Options) -> Result<()> {
     let res = rt.block_on(run(opts));
     // Disk jobs still running (a hash of a piece nobody waits for) must not delay the exit.
     rt.shutdown_timeout(Duration::from_secs(1));
-    res
+    res.map(drop)
 }
 
-pub async fn run(opts: Options) -> Result<()> {
+/// Runs a session to its end; returns engine-core's byte counters for the owner's report.
+pub async fn run(opts: Options) -> Result<TorrentStats> {
     let start = Instant::now();
     let raw = std::fs::read(&opts.torrent)
         .with_context(|| format!("reading {}", opts.torrent.display()))?;
@@ -128,7 +148,12 @@ pub async fn run(opts: Options) -> Result<()> {
         .await
         .with_context(|| format!("listening on {}", opts.listen))?;
     let local = listener.local_addr()?;
-    eprintln!(
+    let status = |line: std::fmt::Arguments| {
+        if !opts.quiet {
+            eprintln!("{line}");
+        }
+    };
+    status(format_args!(
         "bt: {} {:?} ({} pieces, {} bytes), {}/{} verified on disk, listening on {local}",
         if opts.seed { "seeding" } else { "downloading" },
         info.name,
@@ -136,8 +161,10 @@ pub async fn run(opts: Options) -> Result<()> {
         total,
         have.count(),
         have.len()
-    );
+    ));
     let mut cfg = TorrentConfig::new(info.geometry());
+    cfg.choker = opts.choker.clone();
+    cfg.picker = opts.picker.clone();
     cfg.pipeline_depth = opts.pipeline.max(1);
     cfg.incentive = opts.incentive;
     cfg.contribution = opts.contribution;
@@ -149,7 +176,7 @@ pub async fn run(opts: Options) -> Result<()> {
             let l = TcpListener::bind(at)
                 .await
                 .with_context(|| format!("seniority server on {at}"))?;
-            eprintln!("bt: seniority weight {w} served on {at}");
+            status(format_args!("bt: seniority weight {w} served on {at}"));
             Some(tokio::spawn(seniority::serve(l, w)))
         }
         None => None,
@@ -167,7 +194,7 @@ pub async fn run(opts: Options) -> Result<()> {
     });
     let permits = Arc::new(Semaphore::new(opts.max_peers.max(1)));
     let announcer = Announcer::new(http_trackers(&meta), local.port());
-    let bar = if opts.seed {
+    let bar = if opts.seed || opts.quiet {
         ProgressBar::hidden()
     } else {
         let bar = bytes_bar("downloading", total);
@@ -175,13 +202,16 @@ pub async fn run(opts: Options) -> Result<()> {
         bar
     };
     let mut actor = Actor::new(torrent, ctx, events, permits.clone(), announcer, bar, start);
-    actor.exit_on_complete = !opts.seed;
+    actor.exit_on_complete = opts.exit_on_complete;
+    actor.completed = opts.completed.clone();
     actor.deadline = opts.timeout.map(|t| start + t);
     actor.verbose = opts.verbose;
     actor.stop = opts.stop.clone();
+    // Port 0 (in-process sessions): no side channel; weights travel in the BEP 10 handshake.
     actor.seniority_query_port = seniority_server
         .is_some()
-        .then_some(opts.seniority_query_port);
+        .then_some(opts.seniority_query_port)
+        .filter(|&p| p != 0);
     for p in &opts.peers {
         actor.addrs.add(*p, start);
     }
@@ -203,17 +233,18 @@ pub async fn run(opts: Options) -> Result<()> {
     }
     actor.bar.finish_and_clear();
     let have = actor.torrent.have();
+    let stats = actor.torrent.stats();
     match finish? {
         Finish::Completed => {
             let secs = start.elapsed().as_secs_f64();
-            eprintln!(
+            status(format_args!(
                 "bt: downloaded {:?}: {total} bytes in {secs:.2} s ({:.1} MB/s)",
                 info.name,
                 total as f64 / secs / 1e6
-            );
-            Ok(())
+            ));
+            Ok(stats)
         }
-        Finish::Interrupted if opts.seed => Ok(()),
+        Finish::Interrupted if opts.seed || have.is_full() => Ok(stats),
         Finish::Interrupted => bail!(
             "interrupted with {}/{} pieces verified",
             have.count(),
