@@ -50,6 +50,8 @@ pub struct Shared {
     /// Global rate limits.
     pub up: Arc<Bucket>,
     pub down: Arc<Bucket>,
+    /// Burst allowance of every bucket, the per-peer caps included.
+    pub burst: std::time::Duration,
     /// Every byte read from peers (handshakes and all messages), for `bt experiment`'s overhead.
     pub received: Arc<AtomicU64>,
 }
@@ -136,7 +138,7 @@ async fn connection(
         .fetch_add(HANDSHAKE_LEN as u64, Ordering::Relaxed);
     let ours = Handshake::with_fast_and_extensions(ctx.info_hash, ctx.peer_id);
     let (tx, rx) = mpsc::unbounded_channel();
-    let cap = Arc::new(Bucket::new(None));
+    let cap = Arc::new(Bucket::new(None, ctx.burst));
     let connected = Connected {
         conn,
         addr,

@@ -48,23 +48,34 @@ pub struct Bucket {
 struct State {
     /// Bytes per second; `None` is unlimited.
     rate: Option<f64>,
+    /// Seconds of traffic the bucket may save up.
+    window: f64,
     tokens: f64,
     last: Instant,
 }
 
-/// Burst allowance: a tenth of a second of traffic, at least one 16 KiB block.
-fn burst(rate: f64) -> f64 {
-    (rate / 10.0).max(16_384.0)
+/// The burst allowance of `bt seed`/`bt download`: a tenth of a second of traffic.
+pub const DEFAULT_BURST: Duration = Duration::from_millis(100);
+
+impl State {
+    /// Burst allowance: `window` of traffic, at least one 16 KiB block.
+    fn burst(&self, rate: f64) -> f64 {
+        (rate * self.window).max(16_384.0)
+    }
 }
 
 impl Bucket {
-    pub fn new(rate: Option<f64>) -> Self {
+    /// A bucket limiting to `rate` that saves up at most `burst` worth of traffic.
+    pub fn new(rate: Option<f64>, burst: Duration) -> Self {
+        let mut state = State {
+            rate,
+            window: burst.as_secs_f64(),
+            tokens: 0.0,
+            last: Instant::now(),
+        };
+        state.tokens = rate.map_or(0.0, |r| state.burst(r));
         Bucket {
-            state: Mutex::new(State {
-                rate,
-                tokens: rate.map_or(0.0, burst),
-                last: Instant::now(),
-            }),
+            state: Mutex::new(state),
         }
     }
 
@@ -74,7 +85,7 @@ impl Bucket {
         s.refill(Instant::now());
         s.rate = rate.filter(|r| r.is_finite() && *r > 0.0);
         if let Some(r) = s.rate {
-            s.tokens = s.tokens.min(burst(r));
+            s.tokens = s.tokens.min(s.burst(r));
         }
     }
 
@@ -113,7 +124,7 @@ impl State {
         let dt = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
         if let Some(rate) = self.rate {
-            self.tokens = (self.tokens + dt * rate).min(burst(rate));
+            self.tokens = (self.tokens + dt * rate).min(self.burst(rate));
         }
     }
 }
@@ -135,7 +146,7 @@ mod tests {
 
     #[test]
     fn debt_turns_into_wait() {
-        let b = Bucket::new(Some(100_000.0));
+        let b = Bucket::new(Some(100_000.0), DEFAULT_BURST);
         // The burst (16 KiB floor) passes at once; the next 100 KB costs about a second.
         assert_eq!(b.take(16_384), Duration::ZERO);
         let w = b.take(100_000);
@@ -149,7 +160,7 @@ mod tests {
 
     #[tokio::test]
     async fn acquire_paces_to_the_rate() {
-        let b = Bucket::new(Some(1_000_000.0));
+        let b = Bucket::new(Some(1_000_000.0), DEFAULT_BURST);
         let start = Instant::now();
         for _ in 0..20 {
             b.acquire(16_384).await;

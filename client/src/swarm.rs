@@ -323,6 +323,7 @@ impl<'a> Run<'a> {
             choker,
             picker: e.picker(),
             quiet: true,
+            burst: crate::ratelimit::DEFAULT_BURST.div_f64(self.k),
             ..Options::in_process(&self.torrent, &dir, seed, listen)
         }
     }

@@ -139,6 +139,7 @@ impl Common {
             choker: Default::default(),
             picker: Default::default(),
             quiet: false,
+            burst: crate::ratelimit::DEFAULT_BURST,
         })
     }
 }

@@ -77,6 +77,9 @@ pub struct Options {
     pub picker: PickerConfig,
     /// No progress bar or status lines: an owner running many sessions reports for them.
     pub quiet: bool,
+    /// Traffic the rate limits let through at once after a pause; `bt swarm` divides it by
+    /// its time scale so bursts stay as long in scenario time as they would be unscaled.
+    pub burst: Duration,
 }
 
 impl Options {
@@ -109,6 +112,7 @@ impl Options {
             choker: ChokerConfig::default(),
             picker: PickerConfig::default(),
             quiet: false,
+            burst: crate::ratelimit::DEFAULT_BURST,
         }
     }
 }
@@ -188,8 +192,9 @@ pub async fn run(opts: Options) -> Result<TorrentStats> {
         geometry: info.geometry(),
         events: events_tx,
         disk: Arc::new(Disk::new(storage, info, &have)),
-        up: Arc::new(Bucket::new(opts.up)),
-        down: Arc::new(Bucket::new(opts.down)),
+        up: Arc::new(Bucket::new(opts.up, opts.burst)),
+        down: Arc::new(Bucket::new(opts.down, opts.burst)),
+        burst: opts.burst,
         received: opts.received.clone(),
     });
     let permits = Arc::new(Semaphore::new(opts.max_peers.max(1)));
