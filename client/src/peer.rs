@@ -20,7 +20,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
-use crate::ratelimit::Bucket;
+use crate::ratelimit::{self, Bucket};
 use crate::session::disk::{Disk, Stored};
 
 /// The session's handle for one connection (the engine-core `PeerKey`).
@@ -251,8 +251,7 @@ async fn write_loop(
             }
             Command::Upload(b) => {
                 let data = ctx.disk.read(b).await?;
-                cap.acquire(data.len()).await;
-                ctx.up.acquire(data.len()).await;
+                ratelimit::acquire_all(&[cap, &ctx.up], data.len()).await;
                 let (index, begin) = (b.index, b.begin);
                 Message::Piece { index, begin, data }.encode(&mut frame);
                 true
