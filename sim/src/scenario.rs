@@ -439,10 +439,11 @@ pub enum JoinTime {
 /// Scenario loading and validation errors, formatted for people.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("{path}: cannot read: {source}")]
+    /// The I/O error is part of the message, not a `source`, so `{:#}` chains print it once.
+    #[error("{path}: cannot read: {error}")]
     Io {
         path: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
@@ -455,7 +456,7 @@ impl Scenario {
     pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Io {
             path: path.display().to_string(),
-            source: e,
+            error: e,
         })?;
         Self::parse(&path.display().to_string(), &text, overrides)
     }
