@@ -224,10 +224,13 @@ struct Node {
     completed: Arc<Notify>,
     stop: Arc<Notify>,
     task: Option<JoinHandle<Result<TorrentStats>>>,
-    joined: Option<Instant>,
-    /// Set by a waiter task the moment the session reports completion.
+    /// When its session started, completed (set by a waiter task the moment the session
+    /// reports it) and ended, each set once by the node's tasks.
+    joined: Arc<OnceLock<Instant>>,
     completed_at: Arc<OnceLock<Instant>>,
-    left: Option<Instant>,
+    left: Arc<OnceLock<Instant>>,
+    /// Still running when the run ended: it never left, as the simulator reports it.
+    stopped_at_end: bool,
     stats: TorrentStats,
 }
 
@@ -348,28 +351,34 @@ impl<'a> Run<'a> {
                 completed: Arc::new(Notify::new()),
                 stop: Arc::new(Notify::new()),
                 task: None,
-                joined: None,
+                joined: Default::default(),
                 completed_at: Default::default(),
-                left: None,
+                left: Default::default(),
+                stopped_at_end: false,
                 stats: TorrentStats::default(),
             })
             .collect();
+        let start = Instant::now();
+        // Same-instant joins start in a seeded random order, as in the simulator, so node
+        // index (online days, in the thesis scenarios) gives no head start.
         let mut order: Vec<usize> = (0..nodes.len()).collect();
         order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(self.sc.seed));
+        for i in order {
+            self.spawn(&mut nodes[i], start);
+        }
         let leechers = nodes
             .iter()
             .filter(|n| n.spec.role == Role::Leecher)
             .count();
         let total = leechers as u64 * self.source.len() as u64;
         let bar = crate::progress::bytes_bar("swarm", total);
-        let start = Instant::now();
         let deadline = start + timeout;
         let mut progress = Vec::new();
         let mut next_sample = 0.0;
         let res = loop {
             let now = Instant::now();
             let t = now.duration_since(start).as_secs_f64() * self.k;
-            if let Err(e) = self.step(&mut nodes, &order, start, now) {
+            if let Err(e) = self.reap(&mut nodes) {
                 break Err(e);
             }
             let done = nodes.iter().filter(|n| is_done_leecher(n)).count();
@@ -412,49 +421,56 @@ impl<'a> Run<'a> {
         Ok(self.result(&nodes, start, end_s, progress))
     }
 
-    /// Starts nodes whose join time has come (same-instant joins in a seeded random order, as
-    /// in the simulator, so node index gives no head start) and reaps ended sessions.
-    fn step(
-        &self,
-        nodes: &mut [Node],
-        order: &[usize],
-        start: Instant,
-        now: Instant,
-    ) -> Result<()> {
-        let rt = self.swarm.runtime();
-        for &i in order {
-            let n = &nodes[i];
-            let due = n
-                .join_s
-                .is_some_and(|j| start + Duration::from_secs_f64(j / self.k) <= now);
-            if n.joined.is_none() && due {
-                let opts = self.options(n);
-                let n = &mut nodes[i];
-                n.joined = Some(now);
-                n.task = Some(rt.spawn(session::run(opts)));
-                if n.spec.role == Role::Leecher {
-                    rt.spawn(on_completion(
-                        n.completed.clone(),
-                        n.completed_at.clone(),
-                        match n.spec.leave {
-                            Leave::After(d) => Some((self.wall(d.0), n.stop.clone())),
-                            Leave::Stay | Leave::Immediately => None,
-                        },
-                    ));
-                }
+    /// Starts a node's session at its join time (÷ K), recording when it joins, completes and
+    /// leaves; a leecher with `leave = "<duration>"` is stopped after seeding that long.
+    fn spawn(&self, node: &mut Node, start: Instant) {
+        let Some(join_s) = node.join_s else { return };
+        let opts = self.options(node);
+        let at = start + Duration::from_secs_f64(join_s / self.k);
+        let leecher = node.spec.role == Role::Leecher;
+        let leave_after = match node.spec.leave {
+            Leave::After(d) if leecher => Some(self.wall(d.0)),
+            _ => None,
+        };
+        let (joined, left) = (node.joined.clone(), node.left.clone());
+        let (completed, completed_at, stop) = (
+            node.completed.clone(),
+            node.completed_at.clone(),
+            node.stop.clone(),
+        );
+        node.task = Some(self.swarm.runtime().spawn(async move {
+            tokio::time::sleep_until(at.into()).await;
+            let _ = joined.set(Instant::now());
+            if leecher {
+                tokio::spawn(async move {
+                    completed.notified().await;
+                    let _ = completed_at.set(Instant::now());
+                    if let Some(seed_for) = leave_after {
+                        tokio::time::sleep(seed_for).await;
+                        stop.notify_one();
+                    }
+                });
             }
-        }
+            let res = session::run(opts).await;
+            let _ = left.set(Instant::now());
+            res
+        }));
+    }
+
+    /// Collects the counters of sessions that ended; a failed one fails the run.
+    fn reap(&self, nodes: &mut [Node]) -> Result<()> {
         for n in nodes.iter_mut() {
             if !n.task.as_ref().is_some_and(|t| t.is_finished()) {
                 continue;
             }
             let task = n.task.take().expect("checked above");
             let id = n.spec.id;
-            n.stats = rt
+            n.stats = self
+                .swarm
+                .runtime()
                 .block_on(task)
                 .with_context(|| format!("node {id}: the session panicked"))?
                 .with_context(|| format!("node {id}"))?;
-            n.left = Some(now);
         }
         Ok(())
     }
@@ -465,7 +481,13 @@ impl<'a> Run<'a> {
         let mut res = Ok(());
         for n in nodes.iter_mut() {
             let Some(task) = n.task.take() else { continue };
+            if n.joined.get().is_none() {
+                // Still waiting for its join time: nothing to stop gracefully.
+                task.abort();
+                continue;
+            }
             n.stop.notify_one();
+            n.stopped_at_end = true;
             let id = n.spec.id;
             let ended =
                 rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), task).await });
@@ -497,12 +519,17 @@ impl<'a> Run<'a> {
                 incentive: n.spec.incentive == IncentiveSpec::Seniority,
                 upload: n.spec.upload,
                 download: n.spec.download,
-                join_s: n.joined.map(secs),
-                completion_s: match (n.spec.role, n.joined, n.completed_at.get()) {
-                    (Role::Leecher, Some(j), Some(&c)) => Some(secs(c) - secs(j)),
+                join_s: n.joined.get().copied().map(secs),
+                completion_s: match (n.spec.role, n.joined.get(), n.completed_at.get()) {
+                    (Role::Leecher, Some(&j), Some(&c)) => Some(secs(c) - secs(j)),
                     _ => None,
                 },
-                left_s: n.left.map(secs),
+                left_s: n
+                    .left
+                    .get()
+                    .filter(|_| !n.stopped_at_end)
+                    .copied()
+                    .map(secs),
                 bytes_up: n.stats.uploaded,
                 bytes_down: n.stats.downloaded,
                 duplicate_bytes: n.stats.duplicate_bytes,
@@ -519,21 +546,6 @@ impl<'a> Run<'a> {
                 ..RunStats::default()
             },
         }
-    }
-}
-
-/// Records when a leecher completes and, for `leave = "<duration>"`, stops it after seeding
-/// that long.
-async fn on_completion(
-    completed: Arc<Notify>,
-    at: Arc<OnceLock<Instant>>,
-    leave_after: Option<(Duration, Arc<Notify>)>,
-) {
-    completed.notified().await;
-    let _ = at.set(Instant::now());
-    if let Some((seed_for, stop)) = leave_after {
-        tokio::time::sleep(seed_for).await;
-        stop.notify_one();
     }
 }
 
@@ -555,7 +567,7 @@ fn leecher_bytes(nodes: &[Node]) -> u64 {
 fn sample(nodes: &[Node], t: f64) -> ProgressPoint {
     let leechers = nodes.iter().filter(|n| n.spec.role == Role::Leecher);
     let online = leechers
-        .filter(|n| n.joined.is_some() && n.left.is_none())
+        .filter(|n| n.joined.get().is_some() && n.left.get().is_none())
         .count();
     ProgressPoint {
         time_s: t,

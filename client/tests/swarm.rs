@@ -129,6 +129,63 @@ fn real_swarm_agrees_with_the_simulator() {
     );
 }
 
+/// Join times, `leave = "immediately"` and `leave = "30s"` are compressed like the rest:
+/// each leecher joins and leaves when the scenario says, in scenario seconds.
+#[test]
+fn join_and_leave_times_follow_the_scenario() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/swarm/staggered.toml");
+    let sc = sim::Scenario::load(&file, &[]).unwrap();
+    let simulated = sim::run(&sc);
+    let out = tmp.path().join("bt");
+    let res = bt(&[
+        "swarm",
+        "-q",
+        "--scale",
+        "10",
+        "--out",
+        out.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let real = run["nodes"].as_array().unwrap();
+    let close = |a: f64, b: f64, what: &str| {
+        assert!(
+            (a - b).abs() <= 0.5 + 0.05 * b,
+            "{what}: real {a:.2} vs {b:.2}"
+        );
+    };
+    for (r, s) in real.iter().zip(&simulated.nodes) {
+        let id = s.id;
+        close(
+            r["join_s"].as_f64().unwrap(),
+            s.join_s.unwrap(),
+            &format!("node {id} join"),
+        );
+        let Some(done) = s.completion_s else { continue };
+        let real_done = r["completion_s"].as_f64().unwrap();
+        assert!(
+            (real_done / done - 1.0).abs() <= 0.25,
+            "node {id}: {real_done} vs {done}"
+        );
+        match s.left_s {
+            // Seeding time after completion, as the scenario's `leave` says.
+            Some(left) => close(
+                r["left_s"].as_f64().unwrap() - r["join_s"].as_f64().unwrap() - real_done,
+                left - s.join_s.unwrap() - done,
+                &format!("node {id} seeding time"),
+            ),
+            None => assert!(r["left_s"].is_null(), "node {id} should stay: {r}"),
+        }
+    }
+}
+
 /// Runs `bt swarm` expecting failure; returns stderr and checks no results were left.
 fn fails(args: &[&str], out: &Path) -> String {
     let mut full = vec!["swarm", "--scale", SCALE, "--out", out.to_str().unwrap()];

@@ -441,10 +441,7 @@ pub enum JoinTime {
 pub enum ScenarioError {
     /// The I/O error is part of the message, not a `source`, so `{:#}` chains print it once.
     #[error("{path}: cannot read: {error}")]
-    Io {
-        path: String,
-        error: std::io::Error,
-    },
+    Io { path: String, error: std::io::Error },
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
     #[error("--set {arg}: {message}")]
