@@ -105,6 +105,14 @@ pub fn run(args: SwarmArgs) -> Result<()> {
         args.scenario.display(),
         nodes.len()
     );
+    if let Some(p) = args.ports {
+        ensure!(
+            p > 0 && usize::from(p) + nodes.len() - 1 <= usize::from(u16::MAX),
+            "--ports {p}: {} nodes need ports {p}..{} (1..=65535)",
+            nodes.len(),
+            usize::from(p) + nodes.len() - 1
+        );
+    }
     let out = args
         .out
         .clone()
@@ -156,26 +164,20 @@ fn check_writable(out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// What `bt swarm` measures against: the simulator's completion of each leecher.
-#[derive(Clone, Debug)]
-pub struct Agreement {
-    /// `(node, sim s, real s)` for leechers both completed.
-    pub pairs: Vec<(u32, f64, f64)>,
-    pub sim_mean: Option<f64>,
-    pub real_mean: Option<f64>,
-    pub sim_rho: Option<f64>,
-    pub real_rho: Option<f64>,
+/// The real run against the simulator's run of the same scenario.
+struct Agreement {
+    /// `real/sim − 1` of each leecher's completion time (those both completed).
+    deviations: Vec<f64>,
+    sim_mean: Option<f64>,
+    real_mean: Option<f64>,
+    sim_rho: Option<f64>,
+    real_rho: Option<f64>,
 }
 
 impl Agreement {
-    /// Relative differences `real/sim − 1` of the leechers.
-    pub fn deviations(&self) -> Vec<f64> {
-        self.pairs.iter().map(|(_, s, r)| r / s - 1.0).collect()
-    }
-
     fn text(&self) -> String {
         let pct = |x: f64| format!("{:+.1}%", x * 100.0);
-        let dev = self.deviations();
+        let dev = &self.deviations;
         let worst = dev
             .iter()
             .copied()
@@ -199,15 +201,15 @@ impl Agreement {
 }
 
 /// Pairs up the leechers' completion times of two runs of one scenario.
-pub fn agreement(sim: &RunResult, real: &RunResult) -> Agreement {
-    let pairs = sim
+fn agreement(sim: &RunResult, real: &RunResult) -> Agreement {
+    let deviations = sim
         .leechers()
         .zip(real.leechers())
-        .filter_map(|(s, r)| Some((s.id, s.completion_s?, r.completion_s?)))
+        .filter_map(|(s, r)| Some(r.completion_s? / s.completion_s? - 1.0))
         .collect();
     let (s, r) = (sim.summary(), real.summary());
     Agreement {
-        pairs,
+        deviations,
         sim_mean: s.mean_s,
         real_mean: r.mean_s,
         sim_rho: s.spearman_rho,

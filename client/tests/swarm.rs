@@ -217,6 +217,10 @@ fn bad_input_fails_clearly_without_results() {
     let e = fails(&[sc], &file.join("out"));
     assert!(e.contains("creating --out"), "{e}");
 
+    // A swarm that cannot finish in time names the leechers that did not.
+    let e = fails(&[sc, "--timeout", "1s"], &out);
+    assert!(e.contains("gave up after 1s wall: leecher(s) 3, 4,"), "{e}");
+
     // Node 1 (a seeder) cannot listen: the run stops and names it.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
