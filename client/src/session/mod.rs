@@ -45,7 +45,7 @@ pub struct Options {
     /// Where the torrent's file (or top folder) lives or goes.
     pub dir: PathBuf,
     /// Seed: the data must be complete and the session runs until interrupted. Otherwise it
-    /// downloads and exits once every piece verifies.
+    /// downloads (and exits once every piece verifies if `exit_on_complete`).
     pub seed: bool,
     pub listen: SocketAddr,
     pub up: Option<f64>,
