@@ -14,6 +14,7 @@ mod ratelimit;
 mod session;
 mod show;
 mod storage;
+mod swarm;
 mod torrent_file;
 mod tracker;
 mod units;
@@ -60,6 +61,9 @@ enum Cmd {
     Experiment(experiment::ExperimentArgs),
     /// Add seeders from a pool while the swarm's seeder/leecher ratio is below a target.
     Ondemand(ondemand::OndemandArgs),
+    /// Run a simulator scenario as a real swarm of sessions on loopback; writes `sim run`'s
+    /// results.csv and compares with the simulator.
+    Swarm(swarm::SwarmArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
         Cmd::Bench(a) => bench::run(a),
         Cmd::Experiment(a) => experiment::run(a),
         Cmd::Ondemand(a) => ondemand::run(a),
+        Cmd::Swarm(a) => swarm::run(a),
         Cmd::Seed(a) => a.into_options().and_then(session::run_blocking),
         Cmd::Download(a) => a.into_options().and_then(session::run_blocking),
     };

@@ -20,7 +20,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
-use crate::ratelimit::Bucket;
+use crate::ratelimit::{self, Bucket};
 use crate::session::disk::{Disk, Stored};
 
 /// The session's handle for one connection (the engine-core `PeerKey`).
@@ -50,6 +50,8 @@ pub struct Shared {
     /// Global rate limits.
     pub up: Arc<Bucket>,
     pub down: Arc<Bucket>,
+    /// Burst allowance of every bucket, the per-peer caps included.
+    pub burst: std::time::Duration,
     /// Every byte read from peers (handshakes and all messages), for `bt experiment`'s overhead.
     pub received: Arc<AtomicU64>,
 }
@@ -125,7 +127,7 @@ async fn connection(
         .fetch_add(HANDSHAKE_LEN as u64, Ordering::Relaxed);
     let ours = Handshake::with_fast_and_extensions(ctx.info_hash, ctx.peer_id);
     let (tx, rx) = mpsc::unbounded_channel();
-    let cap = Arc::new(Bucket::new(None));
+    let cap = Arc::new(Bucket::new(None, ctx.burst));
     let connected = Connected {
         conn,
         addr,
@@ -268,8 +270,7 @@ async fn write_loop(
             }
             Command::Upload(b) => {
                 let data = ctx.disk.read(b).await?;
-                cap.acquire(data.len()).await;
-                ctx.up.acquire(data.len()).await;
+                ratelimit::acquire_all(&[cap, &ctx.up], data.len()).await;
                 let (index, begin) = (b.index, b.begin);
                 Message::Piece { index, begin, data }.encode(&mut frame);
                 true

@@ -5,9 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use reports::table::{fmt_f64, render_table};
-use sim::metrics::RunSummary;
-use sim::{RunResult, Scenario};
+use sim::Scenario;
 
 #[derive(Parser)]
 #[command(
@@ -256,9 +254,9 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<()> {
     let wall = t0.elapsed();
     let first = &runs[0];
     if !a.quiet {
-        println!("{}", node_table(first));
+        println!("{}", sim::metrics::node_table(first));
     }
-    print_summary(&first.summary());
+    println!("{}", first.summary().text());
     if sc.ondemand.is_some() {
         println!(
             "on-demand seeding: {} pool seeder(s) started, {:.0} seeder-seconds",
@@ -367,59 +365,6 @@ fn thread_pool(jobs: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
         .num_threads(jobs.unwrap_or(0))
         .build()
         .context("starting worker threads")
-}
-
-fn node_table(r: &RunResult) -> String {
-    let rows: Vec<Vec<String>> = r
-        .nodes
-        .iter()
-        .map(|n| {
-            vec![
-                n.id.to_string(),
-                n.role.to_string(),
-                fmt_f64(n.online_days, 0),
-                if n.incentive { "on" } else { "off" }.to_string(),
-                n.completion_s
-                    .map_or_else(|| "-".to_string(), |c| fmt_f64(c, 1)),
-                fmt_f64(n.bytes_up as f64 / 1e6, 2),
-                fmt_f64(n.bytes_down as f64 / 1e6, 2),
-            ]
-        })
-        .collect();
-    render_table(
-        &[
-            "node",
-            "role",
-            "online_days",
-            "incentive",
-            "completion_s",
-            "up_MB",
-            "down_MB",
-        ],
-        &rows,
-    )
-}
-
-fn print_summary(s: &RunSummary) {
-    let f = |x: Option<f64>| x.map_or_else(|| "-".into(), |v| fmt_f64(v, 1));
-    println!(
-        "leechers done {}/{}  mean {} s  median {} s  max {} s  (Kumar-Ross bound {} s)",
-        s.completed,
-        s.leechers,
-        f(s.mean_s),
-        f(s.median_s),
-        f(s.max_s),
-        fmt_f64(s.kumar_ross_s, 1)
-    );
-    match (s.spearman_rho, s.spearman_ci95) {
-        (Some(r), Some((lo, hi))) => println!(
-            "Spearman rho(online days, completion) = {} (95% CI {} .. {})",
-            fmt_f64(r, 3),
-            fmt_f64(lo, 3),
-            fmt_f64(hi, 3)
-        ),
-        _ => println!("Spearman rho(online days, completion) = - (online days constant)"),
-    }
 }
 
 fn cmd_bench(a: BenchArgs) -> anyhow::Result<()> {

@@ -2,7 +2,10 @@
 
 use std::path::Path;
 
+use anyhow::Context;
+
 use reports::stats;
+use reports::table::{fmt_f64, render_table};
 use serde::Serialize;
 
 use crate::scenario::{Role, Scenario};
@@ -103,6 +106,65 @@ pub struct RunSummary {
     pub kumar_ross_s: f64,
 }
 
+impl RunSummary {
+    /// The two summary lines `sim run` and `bt swarm` print: completion statistics against the
+    /// Kumar–Ross bound, and the seniority ordering statistic.
+    pub fn text(&self) -> String {
+        let f = |x: Option<f64>| x.map_or_else(|| "-".into(), |v| fmt_f64(v, 1));
+        let first = format!(
+            "leechers done {}/{}  mean {} s  median {} s  max {} s  (Kumar-Ross bound {} s)",
+            self.completed,
+            self.leechers,
+            f(self.mean_s),
+            f(self.median_s),
+            f(self.max_s),
+            fmt_f64(self.kumar_ross_s, 1)
+        );
+        let second = match (self.spearman_rho, self.spearman_ci95) {
+            (Some(r), Some((lo, hi))) => format!(
+                "Spearman rho(online days, completion) = {} (95% CI {} .. {})",
+                fmt_f64(r, 3),
+                fmt_f64(lo, 3),
+                fmt_f64(hi, 3)
+            ),
+            _ => "Spearman rho(online days, completion) = - (online days constant)".to_string(),
+        };
+        format!("{first}\n{second}")
+    }
+}
+
+/// The per-node table `sim run` and `bt swarm` print.
+pub fn node_table(r: &RunResult) -> String {
+    let rows: Vec<Vec<String>> = r
+        .nodes
+        .iter()
+        .map(|n| {
+            vec![
+                n.id.to_string(),
+                n.role.to_string(),
+                fmt_f64(n.online_days, 0),
+                if n.incentive { "on" } else { "off" }.to_string(),
+                n.completion_s
+                    .map_or_else(|| "-".to_string(), |c| fmt_f64(c, 1)),
+                fmt_f64(n.bytes_up as f64 / 1e6, 2),
+                fmt_f64(n.bytes_down as f64 / 1e6, 2),
+            ]
+        })
+        .collect();
+    render_table(
+        &[
+            "node",
+            "role",
+            "online_days",
+            "incentive",
+            "completion_s",
+            "up_MB",
+            "down_MB",
+        ],
+        &rows,
+    )
+}
+
 impl RunResult {
     pub fn leechers(&self) -> impl Iterator<Item = &NodeResult> {
         self.nodes.iter().filter(|n| n.role == Role::Leecher)
@@ -168,25 +230,45 @@ impl RunResult {
             .collect()
     }
 
-    /// Writes `results.csv`, `pairs.csv`, `run.json` and `scenario.resolved.toml` into `dir`.
+    /// Writes `results.csv`, `pairs.csv`, `progress.csv`, `run.json` and
+    /// `scenario.resolved.toml` into `dir`. Each goes to a hidden temp name first and all are
+    /// renamed only once every one is written, so a failed write leaves no file that looks
+    /// complete (and no stale mix with an earlier run's files).
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
-        std::fs::create_dir_all(dir)?;
-        reports::table::write_csv(dir.join("results.csv"), self.csv_rows())?;
-        reports::table::write_csv(dir.join("pairs.csv"), &self.pairs)?;
-        reports::table::write_csv(dir.join("progress.csv"), &self.progress)?;
-        std::fs::write(dir.join("scenario.resolved.toml"), self.scenario.to_toml())?;
-        let json = serde_json::json!({
-            "engine_version": env!("CARGO_PKG_VERSION"),
-            "scenario": self.scenario,
-            "summary": self.summary(),
-            "stats": self.stats,
-            "nodes": self.nodes,
-        });
-        std::fs::write(
-            dir.join("run.json"),
-            serde_json::to_string_pretty(&json)? + "\n",
-        )?;
-        Ok(())
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating output folder {}", dir.display()))?;
+        let names = [
+            "results.csv",
+            "pairs.csv",
+            "progress.csv",
+            "scenario.resolved.toml",
+            "run.json",
+        ];
+        let tmp = |name: &str| dir.join(format!(".{name}.tmp"));
+        let written = (|| -> anyhow::Result<()> {
+            reports::table::write_csv(tmp("results.csv"), self.csv_rows())?;
+            reports::table::write_csv(tmp("pairs.csv"), &self.pairs)?;
+            reports::table::write_csv(tmp("progress.csv"), &self.progress)?;
+            std::fs::write(tmp("scenario.resolved.toml"), self.scenario.to_toml())?;
+            let json = serde_json::json!({
+                "engine_version": env!("CARGO_PKG_VERSION"),
+                "scenario": self.scenario,
+                "summary": self.summary(),
+                "stats": self.stats,
+                "nodes": self.nodes,
+            });
+            std::fs::write(tmp("run.json"), serde_json::to_string_pretty(&json)? + "\n")?;
+            names
+                .iter()
+                .try_for_each(|n| std::fs::rename(tmp(n), dir.join(n)))?;
+            Ok(())
+        })();
+        if written.is_err() {
+            for n in names {
+                std::fs::remove_file(tmp(n)).ok();
+            }
+        }
+        written.with_context(|| format!("writing results into {}", dir.display()))
     }
 }
 

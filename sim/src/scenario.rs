@@ -5,7 +5,8 @@ use std::fmt;
 use std::path::Path;
 
 use engine_core::allocator::SeniorityVariant;
-use engine_core::choker::SeedChoke;
+use engine_core::choker::{ChokerConfig, SeedChoke};
+use engine_core::picker::PickerConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::units::{ByteSize, Dur, Rate};
@@ -205,6 +206,28 @@ impl Default for EngineSpec {
             seed_choke: SeedChoke::UploadRate,
             seniority: SeniorityVariant::ThesisCode,
             max_connections: 80,
+        }
+    }
+}
+
+impl EngineSpec {
+    /// The choker every node runs (the simulator's and `bt swarm`'s sessions alike).
+    pub fn choker(&self) -> ChokerConfig {
+        ChokerConfig {
+            regular_slots: self.regular_slots as usize,
+            optimistic_slots: self.optimistic_slots as usize,
+            rechoke_interval: self.rechoke_interval.0,
+            optimistic_interval: self.optimistic_interval.0,
+            snub_timeout: self.snub_timeout.0,
+            seed_choke: self.seed_choke,
+            ..ChokerConfig::default()
+        }
+    }
+
+    pub fn picker(&self) -> PickerConfig {
+        PickerConfig {
+            random_first: self.random_first,
+            end_game: self.end_game,
         }
     }
 }
@@ -416,11 +439,9 @@ pub enum JoinTime {
 /// Scenario loading and validation errors, formatted for people.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("{path}: cannot read: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    /// The I/O error is part of the message, not a `source`, so `{:#}` chains print it once.
+    #[error("{path}: cannot read: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
     #[error("--set {arg}: {message}")]
@@ -432,7 +453,7 @@ impl Scenario {
     pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Io {
             path: path.display().to_string(),
-            source: e,
+            error: e,
         })?;
         Self::parse(&path.display().to_string(), &text, overrides)
     }

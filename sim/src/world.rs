@@ -13,9 +13,7 @@ use std::collections::{BTreeSet, BinaryHeap};
 use engine_core::allocator::{Contribution, Incentive};
 use engine_core::bitfield::Bitfield;
 use engine_core::block::{BlockRequest, Geometry};
-use engine_core::choker::ChokerConfig;
 use engine_core::ondemand;
-use engine_core::picker::PickerConfig;
 use engine_core::time::{Duration, Instant};
 use engine_core::torrent::{Input, Output, Torrent, TorrentConfig};
 use engine_core::tracker::{AnnounceEvent, Swarm, TrackerConfig};
@@ -43,6 +41,38 @@ const JOIN_STREAM_BASE: u64 = 1 << 40;
 const LATENCY_STREAM_BASE: u64 = 1 << 41;
 const BANDWIDTH_STREAM_BASE: u64 = 1 << 42;
 const JOIN_ORDER_STREAM: u64 = (1 << 40) - 1;
+
+/// Every node with its random draws made: bandwidths scaled by `defaults.bandwidth_spread`
+/// and join times drawn, each from the node's own stream. Pool seeders of `[ondemand]` have
+/// no join time. Public so `bt swarm` runs exactly the nodes the simulator runs.
+pub fn resolve_nodes(sc: &Scenario) -> Vec<(NodeSpec, Option<Instant>)> {
+    sc.nodes()
+        .into_iter()
+        .map(|mut spec| {
+            let spread = sc.defaults.bandwidth_spread;
+            if spread > 0.0 {
+                let mut rng = ChaCha8Rng::from_seed(stream_seed(
+                    sc.seed,
+                    BANDWIDTH_STREAM_BASE + spec.id as u64,
+                ));
+                spec.upload *= rng.gen_range(1.0 - spread..=1.0 + spread);
+                spec.download *= rng.gen_range(1.0 - spread..=1.0 + spread);
+            }
+            let join_at = match spec.join {
+                JoinTime::At(d) => Some(Instant::ZERO + d.0),
+                JoinTime::Uniform(a, b) => {
+                    let mut rng = ChaCha8Rng::from_seed(stream_seed(
+                        sc.seed,
+                        JOIN_STREAM_BASE + spec.id as u64,
+                    ));
+                    Some(Instant(rng.gen_range(a.0 .0..=b.0 .0)))
+                }
+                JoinTime::OnDemand => None,
+            };
+            (spec, join_at)
+        })
+        .collect()
+}
 
 #[derive(Debug)]
 enum Event {
@@ -163,30 +193,9 @@ struct OnDemandState {
 impl World {
     pub fn new(sc: &Scenario) -> World {
         let geo = Geometry::new(sc.torrent.size.0, sc.torrent.piece_length.0);
-        let specs = sc.nodes();
-        let mut nodes = Vec::with_capacity(specs.len());
-        for mut spec in specs {
-            let spread = sc.defaults.bandwidth_spread;
-            if spread > 0.0 {
-                let mut rng = ChaCha8Rng::from_seed(stream_seed(
-                    sc.seed,
-                    BANDWIDTH_STREAM_BASE + spec.id as u64,
-                ));
-                spec.upload *= rng.gen_range(1.0 - spread..=1.0 + spread);
-                spec.download *= rng.gen_range(1.0 - spread..=1.0 + spread);
-            }
-            let join_at = match spec.join {
-                JoinTime::At(d) => Some(Instant::ZERO + d.0),
-                JoinTime::Uniform(a, b) => {
-                    let mut rng = ChaCha8Rng::from_seed(stream_seed(
-                        sc.seed,
-                        JOIN_STREAM_BASE + spec.id as u64,
-                    ));
-                    Some(Instant(rng.gen_range(a.0 .0..=b.0 .0)))
-                }
-                JoinTime::OnDemand => None,
-            };
-            nodes.push(Node {
+        let nodes: Vec<Node> = resolve_nodes(sc)
+            .into_iter()
+            .map(|(spec, join_at)| Node {
                 spec,
                 join_at,
                 torrent: None,
@@ -198,8 +207,8 @@ impl World {
                 uploaded: 0,
                 downloaded: 0,
                 duplicate_bytes: 0,
-            });
-        }
+            })
+            .collect();
         let tracker_cfg = TrackerConfig {
             interval: sc.tracker.interval.0,
             default_numwant: sc.tracker.numwant as usize,
@@ -385,19 +394,8 @@ impl World {
         let node = &self.nodes[n as usize];
         let e = &sc.engine;
         let mut cfg = TorrentConfig::new(self.geo);
-        cfg.picker = PickerConfig {
-            random_first: e.random_first,
-            end_game: e.end_game,
-        };
-        cfg.choker = ChokerConfig {
-            regular_slots: e.regular_slots as usize,
-            optimistic_slots: e.optimistic_slots as usize,
-            rechoke_interval: e.rechoke_interval.0,
-            optimistic_interval: e.optimistic_interval.0,
-            snub_timeout: e.snub_timeout.0,
-            seed_choke: e.seed_choke,
-            ..ChokerConfig::default()
-        };
+        cfg.picker = e.picker();
+        cfg.choker = e.choker();
         cfg.pipeline_depth = e.pipeline_depth as usize;
         cfg.incentive = match node.spec.incentive {
             IncentiveSpec::None => Incentive::None,

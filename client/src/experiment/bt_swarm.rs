@@ -23,16 +23,14 @@ pub struct Swarm {
 }
 
 impl Swarm {
-    pub fn start() -> Result<Swarm> {
+    /// Starts the tracker; it asks peers to re-announce every `interval`.
+    pub fn start(interval: Duration) -> Result<Swarm> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .context("starting the async runtime")?;
-        // libtorrent re-announces no sooner than its min_announce_interval (5 min) whatever we
-        // ask, and the tracker drops peers silent for two intervals: an hour keeps the seeder
-        // listed through the longest run.
         let limits = Limits {
-            interval: Duration::from_secs(3600),
+            interval,
             max_torrents: 16,
             max_peers_per_torrent: 64,
         };
@@ -58,11 +56,16 @@ impl Swarm {
         self.tracker.stats().1
     }
 
+    /// The runtime the tracker runs on, for the owner's sessions.
+    pub fn runtime(&self) -> &Runtime {
+        self.rt.as_ref().expect("runtime lives until drop")
+    }
+
     /// Our seeder, then per iteration three leechers started together.
     pub fn run_bt(&self, sr: &SizeRun, work: &Path) -> Result<Vec<Measured>> {
-        let rt = self.rt.as_ref().expect("runtime lives until drop");
+        let rt = self.runtime();
         let seeder = rt.spawn(session::run(options(sr.torrent, sr.seed_dir, true, None)));
-        self.wait_for_seeder(Duration::from_secs(30))?;
+        self.wait_for_peers(1, Duration::from_secs(30))?;
         let mut out = Vec::new();
         for it in 1..=sr.size.iterations {
             let dirs: Vec<_> = (1..=LEECHERS)
@@ -75,7 +78,7 @@ impl Swarm {
                     let received = opts.received.clone();
                     let task = rt.spawn(async move {
                         let start = Instant::now();
-                        session::run(opts).await.map(|()| start.elapsed())
+                        session::run(opts).await.map(|_| start.elapsed())
                     });
                     (task, received)
                 })
@@ -89,7 +92,7 @@ impl Swarm {
                     .map_err(|_| anyhow!("{at}: no result within {:?}", sr.limit))?
                     .with_context(|| format!("{at}: the session panicked"))?
                     .with_context(|| format!("{at}: stalled"))?;
-                verify(&dirs[k], sr, &at)?;
+                verify(&dirs[k].join(sr.file_name), sr.source, &at)?;
                 out.push(Measured {
                     iteration: it,
                     leecher: k + 1,
@@ -105,12 +108,16 @@ impl Swarm {
         Ok(out)
     }
 
-    /// Leechers started before the tracker knows the seeder would wait a whole interval.
-    fn wait_for_seeder(&self, limit: Duration) -> Result<()> {
+    /// Waits until the tracker lists `n` peers: leechers started before the tracker knows the
+    /// seeder would wait a whole interval.
+    pub fn wait_for_peers(&self, n: usize, limit: Duration) -> Result<()> {
         let end = Instant::now() + limit;
-        while self.peers() == 0 {
+        while self.peers() < n {
             if Instant::now() > end {
-                bail!("the seeder did not reach the tracker within {limit:?}");
+                bail!(
+                    "only {} of {n} seeder(s) reached the tracker within {limit:?}",
+                    self.peers()
+                );
             }
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -127,10 +134,9 @@ impl Drop for Swarm {
 }
 
 /// The downloaded file must equal the source byte for byte (beyond the per-piece SHA-1).
-pub fn verify(dir: &Path, sr: &SizeRun, at: &str) -> Result<()> {
-    let got =
-        std::fs::read(dir.join(sr.file_name)).with_context(|| format!("{at}: reading result"))?;
-    if got != sr.source {
+pub fn verify(file: &Path, source: &[u8], at: &str) -> Result<()> {
+    let got = std::fs::read(file).with_context(|| format!("{at}: reading result"))?;
+    if got != source {
         bail!("{at}: downloaded data differs from the source");
     }
     Ok(())

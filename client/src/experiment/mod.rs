@@ -7,7 +7,7 @@
 //! a leecher's time runs from its start until every piece verifies. Overhead is every byte the
 //! leechers read from peers (handshakes and all messages) over size × 3.
 
-mod bt_swarm;
+pub(crate) mod bt_swarm;
 mod lt_swarm;
 mod report;
 
@@ -121,17 +121,20 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
     for &client in &clients {
         for size in &plan {
             // A fresh tracker per size: the last size's seeder left without a `stopped`.
-            let swarm = Swarm::start()?;
+            // libtorrent re-announces no sooner than its min_announce_interval (5 min) whatever
+            // we ask, and the tracker drops peers silent for two intervals: an hour keeps the
+            // seeder listed through the longest run.
+            let swarm = Swarm::start(Duration::from_secs(3600))?;
             let dir = work
                 .path()
                 .join(format!("{}-{}", client.label(), size.label));
             let seed_dir = dir.join("seed");
             std::fs::create_dir_all(&seed_dir)?;
-            let source = test_data(size.bytes as usize);
+            let source = test_data(size.bytes as usize, size.bytes);
             let name = format!("{}.bin", size.label);
             std::fs::write(seed_dir.join(&name), &source)?;
             let torrent = dir.join(format!("{name}.torrent"));
-            make_torrent(&seed_dir.join(&name), &torrent, &swarm.announce_url())?;
+            make_torrent(&seed_dir.join(&name), &torrent, &swarm.announce_url(), None)?;
             let sr = SizeRun {
                 size,
                 torrent: &torrent,
@@ -208,10 +211,16 @@ fn plan(args: &ExperimentArgs) -> Result<Vec<Size>> {
         .collect()
 }
 
-/// Makes `torrent` from `file` exactly as `bt create` does (v1, automatic piece length).
-fn make_torrent(file: &Path, torrent: &Path, announce: &str) -> Result<()> {
+/// Makes `torrent` from `file` exactly as `bt create` does (v1; automatic piece length unless
+/// one is given).
+pub(crate) fn make_torrent(
+    file: &Path,
+    torrent: &Path,
+    announce: &str,
+    piece_length: Option<u32>,
+) -> Result<()> {
     let cmd = CreateArgs::augment_args(clap::Command::new("create"));
-    let m = cmd.try_get_matches_from([
+    let mut args: Vec<std::ffi::OsString> = [
         "create".as_ref(),
         file.as_os_str(),
         "-t".as_ref(),
@@ -220,14 +229,20 @@ fn make_torrent(file: &Path, torrent: &Path, announce: &str) -> Result<()> {
         "--force".as_ref(),
         "-o".as_ref(),
         torrent.as_os_str(),
-    ])?;
+    ]
+    .map(Into::into)
+    .to_vec();
+    if let Some(p) = piece_length {
+        args.extend(["--piece-length".into(), p.to_string().into()]);
+    }
+    let m = cmd.try_get_matches_from(args)?;
     create::run(CreateArgs::from_arg_matches(&m)?)
 }
 
-/// Incompressible pseudo-random bytes, so no layer can shortcut the transfer.
-fn test_data(len: usize) -> Vec<u8> {
+/// Incompressible pseudo-random bytes from `seed`, so no layer can shortcut the transfer.
+pub(crate) fn test_data(len: usize, seed: u64) -> Vec<u8> {
     use rand::{RngCore, SeedableRng};
     let mut v = vec![0; len];
-    rand_chacha::ChaCha8Rng::seed_from_u64(len as u64).fill_bytes(&mut v);
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed).fill_bytes(&mut v);
     v
 }

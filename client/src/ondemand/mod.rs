@@ -263,7 +263,7 @@ impl Controller {
         self.added += 1;
         self.extras.push(Extra {
             stop,
-            task: tokio::spawn(session::run(opts)),
+            task: tokio::spawn(async { session::run(opts).await.map(drop) }),
             started: Instant::now(),
         });
     }

@@ -75,6 +75,8 @@ pub struct Actor {
     pub deadline: Option<Instant>,
     /// Stops the run like Ctrl-C when notified.
     pub stop: Option<Arc<Notify>>,
+    /// Notified once when the download completes.
+    pub completed: Option<Arc<Notify>>,
     pub verbose: bool,
     /// Query each new peer's seniority server on this port (when we run the mechanism).
     pub seniority_query_port: Option<u16>,
@@ -111,6 +113,7 @@ impl Actor {
             exit_on_complete: true,
             deadline: None,
             stop: None,
+            completed: None,
             verbose: false,
             seniority_query_port: None,
             start,
@@ -173,7 +176,12 @@ impl Actor {
                     self.pending_hash.insert(piece);
                 }
                 Output::Disconnect { peer, reason } => self.disconnect(peer, reason),
-                Output::Completed => self.announcer.completed(),
+                Output::Completed => {
+                    self.announcer.completed();
+                    if let Some(n) = &self.completed {
+                        n.notify_one();
+                    }
+                }
             }
         }
         self.start_hashes();

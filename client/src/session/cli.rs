@@ -164,6 +164,12 @@ impl Common {
             stop: None,
             magnet: None,
             save_torrent: None,
+            exit_on_complete: !seed,
+            completed: None,
+            choker: Default::default(),
+            picker: Default::default(),
+            quiet: false,
+            burst: crate::ratelimit::DEFAULT_BURST,
         })
     }
 }

@@ -22,10 +22,12 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use engine_core::allocator::{Contribution, Incentive};
 use engine_core::bitfield::Bitfield;
+use engine_core::choker::ChokerConfig;
 use engine_core::magnet::MagnetLink;
 use engine_core::metainfo::{Info, Metainfo};
+use engine_core::picker::PickerConfig;
 use engine_core::time::Instant as CoreInstant;
-use engine_core::torrent::{Torrent, TorrentConfig};
+use engine_core::torrent::{Torrent, TorrentConfig, TorrentStats};
 use indicatif::ProgressBar;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify, Semaphore};
@@ -45,7 +47,7 @@ pub struct Options {
     /// Where the torrent's file (or top folder) lives or goes.
     pub dir: PathBuf,
     /// Seed: the data must be complete and the session runs until interrupted. Otherwise it
-    /// downloads and exits once every piece verifies.
+    /// downloads (and exits once every piece verifies if `exit_on_complete`).
     pub seed: bool,
     pub listen: SocketAddr,
     pub up: Option<f64>,
@@ -70,6 +72,21 @@ pub struct Options {
     pub magnet: Option<MagnetLink>,
     /// Write the fetched metadata as a .torrent here.
     pub save_torrent: Option<PathBuf>,
+    /// Return once every piece verifies; otherwise keep seeding until stopped (a completed
+    /// download then ends successfully). `!seed` from the command line.
+    pub exit_on_complete: bool,
+    /// Notified when every piece has verified, so an owner (`bt swarm`) can time the download
+    /// of a session that stays to seed.
+    pub completed: Option<Arc<Notify>>,
+    /// engine-core's choker and picker; `bt swarm` runs a scenario's (with its intervals
+    /// divided by the time scale), everyone else mainline's defaults.
+    pub choker: ChokerConfig,
+    pub picker: PickerConfig,
+    /// No progress bar or status lines: an owner running many sessions reports for them.
+    pub quiet: bool,
+    /// Traffic the rate limits let through at once after a pause; `bt swarm` divides it by
+    /// its time scale so bursts stay as long in scenario time as they would be unscaled.
+    pub burst: Duration,
 }
 
 impl Options {
@@ -99,6 +116,12 @@ impl Options {
             stop: None,
             magnet: None,
             save_torrent: None,
+            exit_on_complete: !seed,
+            completed: None,
+            choker: ChokerConfig::default(),
+            picker: PickerConfig::default(),
+            quiet: false,
+            burst: crate::ratelimit::DEFAULT_BURST,
         }
     }
 }
@@ -112,10 +135,11 @@ pub fn run_blocking(opts: Options) -> Result<()> {
     let res = rt.block_on(run(opts));
     // Disk jobs still running (a hash of a piece nobody waits for) must not delay the exit.
     rt.shutdown_timeout(Duration::from_secs(1));
-    res
+    res.map(drop)
 }
 
-pub async fn run(opts: Options) -> Result<()> {
+/// Runs a session to its end; returns engine-core's byte counters for the owner's report.
+pub async fn run(opts: Options) -> Result<TorrentStats> {
     let start = Instant::now();
     let peer_id = new_peer_id();
     // Bound first: a magnet download announces its port before it has the metadata.
@@ -145,7 +169,12 @@ pub async fn run(opts: Options) -> Result<()> {
             info.name
         );
     }
-    eprintln!(
+    let status = |line: std::fmt::Arguments| {
+        if !opts.quiet {
+            eprintln!("{line}");
+        }
+    };
+    status(format_args!(
         "bt: {} {:?} ({} pieces, {} bytes), {}/{} verified on disk, listening on {local}",
         if opts.seed { "seeding" } else { "downloading" },
         info.name,
@@ -153,14 +182,16 @@ pub async fn run(opts: Options) -> Result<()> {
         total,
         have.count(),
         have.len()
-    );
+    ));
     if opts.seed {
-        eprintln!(
+        status(format_args!(
             "bt: magnet link {}",
             magnet::link_for(&meta, local).to_uri()
-        );
+        ));
     }
     let mut cfg = TorrentConfig::new(info.geometry());
+    cfg.choker = opts.choker.clone();
+    cfg.picker = opts.picker.clone();
     cfg.pipeline_depth = opts.pipeline.max(1);
     cfg.incentive = opts.incentive;
     cfg.contribution = opts.contribution;
@@ -173,7 +204,7 @@ pub async fn run(opts: Options) -> Result<()> {
             let l = TcpListener::bind(at)
                 .await
                 .with_context(|| format!("seniority server on {at}"))?;
-            eprintln!("bt: seniority weight {w} served on {at}");
+            status(format_args!("bt: seniority weight {w} served on {at}"));
             Some(tokio::spawn(seniority::serve(l, w)))
         }
         None => None,
@@ -185,13 +216,14 @@ pub async fn run(opts: Options) -> Result<()> {
         geometry: info.geometry(),
         events: events_tx,
         disk: Arc::new(Disk::new(storage, info, &have)),
-        up: Arc::new(Bucket::new(opts.up)),
-        down: Arc::new(Bucket::new(opts.down)),
+        up: Arc::new(Bucket::new(opts.up, opts.burst)),
+        down: Arc::new(Bucket::new(opts.down, opts.burst)),
+        burst: opts.burst,
         received: opts.received.clone(),
     });
     let permits = Arc::new(Semaphore::new(opts.max_peers.max(1)));
     let announcer = Announcer::new(http_trackers(&meta), local.port());
-    let bar = if opts.seed {
+    let bar = if opts.seed || opts.quiet {
         ProgressBar::hidden()
     } else {
         let bar = bytes_bar("downloading", total);
@@ -199,13 +231,16 @@ pub async fn run(opts: Options) -> Result<()> {
         bar
     };
     let mut actor = Actor::new(torrent, ctx, events, permits.clone(), announcer, bar, start);
-    actor.exit_on_complete = !opts.seed;
+    actor.exit_on_complete = opts.exit_on_complete;
+    actor.completed = opts.completed.clone();
     actor.deadline = opts.timeout.map(|t| start + t);
     actor.verbose = opts.verbose;
     actor.stop = opts.stop.clone();
+    // Port 0 (in-process sessions): no side channel; weights travel in the BEP 10 handshake.
     actor.seniority_query_port = seniority_server
         .is_some()
-        .then_some(opts.seniority_query_port);
+        .then_some(opts.seniority_query_port)
+        .filter(|&p| p != 0);
     for p in &peers {
         actor.addrs.add(*p, start);
     }
@@ -227,17 +262,18 @@ pub async fn run(opts: Options) -> Result<()> {
     }
     actor.bar.finish_and_clear();
     let have = actor.torrent.have();
+    let stats = actor.torrent.stats();
     match finish? {
         Finish::Completed => {
             let secs = start.elapsed().as_secs_f64();
-            eprintln!(
+            status(format_args!(
                 "bt: downloaded {:?}: {total} bytes in {secs:.2} s ({:.1} MB/s)",
                 info.name,
                 total as f64 / secs / 1e6
-            );
-            Ok(())
+            ));
+            Ok(stats)
         }
-        Finish::Interrupted if opts.seed => Ok(()),
+        Finish::Interrupted if opts.seed || have.is_full() => Ok(stats),
         Finish::Interrupted => bail!(
             "interrupted with {}/{} pieces verified",
             have.count(),
