@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use engine_core::time::Instant as CoreInstant;
 use engine_core::torrent::{DisconnectReason, Input, Output, Torrent};
 use indicatif::ProgressBar;
@@ -27,10 +27,10 @@ const UPLOAD_QUEUE: usize = 4;
 
 /// What the actor's own helper tasks report.
 pub enum Internal {
+    /// A hash verdict (and why the piece was unreadable, if it was); `Err` is a failed write.
     Hashed {
         piece: u32,
-        ok: bool,
-        error: Option<String>,
+        verdict: Result<(bool, Option<String>)>,
     },
     Announced {
         event: AnnounceEvent,
@@ -143,7 +143,7 @@ impl Actor {
             let wake = self.next_wake();
             tokio::select! {
                 Some(ev) = self.events.recv() => self.on_event(ev)?,
-                Some(ev) = self.internal.recv() => self.on_internal(ev),
+                Some(ev) = self.internal.recv() => self.on_internal(ev)?,
                 _ = tokio::time::sleep_until(wake.into()) => self.on_timer()?,
                 _ = &mut stop => return Ok(Finish::Interrupted),
             }
@@ -237,9 +237,10 @@ impl Actor {
         Ok(())
     }
 
-    fn on_internal(&mut self, ev: Internal) {
+    fn on_internal(&mut self, ev: Internal) -> Result<()> {
         match ev {
-            Internal::Hashed { piece, ok, error } => {
+            Internal::Hashed { piece, verdict } => {
+                let (ok, error) = verdict.map_err(|e| anyhow!("disk failure: {e:#}"))?;
                 if let Some(e) = error {
                     self.log(format_args!("piece {piece}: {e}"));
                 }
@@ -292,6 +293,7 @@ impl Actor {
                 ));
             }
         }
+        Ok(())
     }
 
     fn on_timer(&mut self) -> Result<()> {
@@ -420,8 +422,8 @@ impl Actor {
             self.pending_hash.remove(&piece);
             let (disk, tx) = (self.ctx.disk.clone(), self.internal_tx.clone());
             tokio::spawn(async move {
-                let (ok, error) = disk.hash(piece).await;
-                let _ = tx.send(Internal::Hashed { piece, ok, error });
+                let verdict = disk.hash(piece).await;
+                let _ = tx.send(Internal::Hashed { piece, verdict });
             });
         }
     }
