@@ -25,6 +25,9 @@ use crate::session::seniority;
 /// enough that a choke or a lowered cap takes effect quickly.
 const UPLOAD_QUEUE: usize = 4;
 
+/// Most connection events handled between two drains of the core.
+const EVENT_BATCH: usize = 64;
+
 /// What the actor's own helper tasks report.
 pub enum Internal {
     /// A hash verdict (and why the piece was unreadable, if it was); `Err` is a failed write.
@@ -142,7 +145,15 @@ impl Actor {
             self.dial_due();
             let wake = self.next_wake();
             tokio::select! {
-                Some(ev) = self.events.recv() => self.on_event(ev)?,
+                Some(ev) = self.events.recv() => {
+                    self.on_event(ev)?;
+                    // What else is queued goes in before the next drain, so the requests
+                    // it triggers reach each connection's writer together (one flush).
+                    for _ in 1..EVENT_BATCH {
+                        let Ok(ev) = self.events.try_recv() else { break };
+                        self.on_event(ev)?;
+                    }
+                }
                 Some(ev) = self.internal.recv() => self.on_internal(ev)?,
                 _ = tokio::time::sleep_until(wake.into()) => self.on_timer()?,
                 _ = &mut stop => return Ok(Finish::Interrupted),
