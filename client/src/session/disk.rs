@@ -22,6 +22,11 @@ use crate::storage::Storage;
 /// small next to the page cache the data goes through anyway.
 pub const CACHE_BYTES: usize = 64 << 20;
 
+/// A verified piece is written in pieces of this size: on this VM's kernel (6.18, ext4) one
+/// 1 MiB `pwrite` copies into the page cache 2-4 times slower than 64 KiB ones (`dd` of 512 MiB:
+/// 0.66 s against 0.16 s of system time), which made the page-cache copy half of bt's CPU time.
+const WRITE_CHUNK: usize = 64 << 10;
+
 /// Shared by the torrent actor (hashing) and the peer tasks (block reads and writes).
 pub struct Disk {
     storage: Arc<Storage>,
@@ -185,7 +190,9 @@ impl Disk {
             Some(b) if b.is_complete() => {
                 let ok = <[u8; 20]>::from(Sha1::digest(&b.data)) == *want;
                 if ok {
-                    write(0, &b.data)?;
+                    for (i, chunk) in b.data.chunks(WRITE_CHUNK).enumerate() {
+                        write((i * WRITE_CHUNK) as u32, chunk)?;
+                    }
                 }
                 return Ok((ok, None));
             }
