@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use engine_core::time::Instant as CoreInstant;
 use engine_core::torrent::{DisconnectReason, Input, Output, Torrent};
 use indicatif::ProgressBar;
@@ -25,12 +25,15 @@ use crate::session::seniority;
 /// enough that a choke or a lowered cap takes effect quickly.
 const UPLOAD_QUEUE: usize = 4;
 
+/// Most connection events handled between two drains of the core.
+const EVENT_BATCH: usize = 64;
+
 /// What the actor's own helper tasks report.
 pub enum Internal {
+    /// A hash verdict (and why the piece was unreadable, if it was); `Err` is a failed write.
     Hashed {
         piece: u32,
-        ok: bool,
-        error: Option<String>,
+        verdict: Result<(bool, Option<String>)>,
     },
     Announced {
         event: AnnounceEvent,
@@ -145,8 +148,16 @@ impl Actor {
             self.dial_due();
             let wake = self.next_wake();
             tokio::select! {
-                Some(ev) = self.events.recv() => self.on_event(ev)?,
-                Some(ev) = self.internal.recv() => self.on_internal(ev),
+                Some(ev) = self.events.recv() => {
+                    self.on_event(ev)?;
+                    // What else is queued goes in before the next drain, so the requests
+                    // it triggers reach each connection's writer together (one flush).
+                    for _ in 1..EVENT_BATCH {
+                        let Ok(ev) = self.events.try_recv() else { break };
+                        self.on_event(ev)?;
+                    }
+                }
+                Some(ev) = self.internal.recv() => self.on_internal(ev)?,
                 _ = tokio::time::sleep_until(wake.into()) => self.on_timer()?,
                 _ = &mut stop => return Ok(Finish::Interrupted),
             }
@@ -245,9 +256,10 @@ impl Actor {
         Ok(())
     }
 
-    fn on_internal(&mut self, ev: Internal) {
+    fn on_internal(&mut self, ev: Internal) -> Result<()> {
         match ev {
-            Internal::Hashed { piece, ok, error } => {
+            Internal::Hashed { piece, verdict } => {
+                let (ok, error) = verdict.map_err(|e| anyhow!("disk failure: {e:#}"))?;
                 if let Some(e) = error {
                     self.log(format_args!("piece {piece}: {e}"));
                 }
@@ -300,6 +312,7 @@ impl Actor {
                 ));
             }
         }
+        Ok(())
     }
 
     fn on_timer(&mut self) -> Result<()> {
@@ -428,8 +441,8 @@ impl Actor {
             self.pending_hash.remove(&piece);
             let (disk, tx) = (self.ctx.disk.clone(), self.internal_tx.clone());
             tokio::spawn(async move {
-                let (ok, error) = disk.hash(piece).await;
-                let _ = tx.send(Internal::Hashed { piece, ok, error });
+                let verdict = disk.hash(piece).await;
+                let _ = tx.send(Internal::Hashed { piece, verdict });
             });
         }
     }

@@ -1,5 +1,10 @@
 //! The session's disk side: async block I/O and piece hashing on the blocking pool, with a
 //! guard that keeps late block writes out of pieces being hashed or already verified.
+//!
+//! Received blocks are assembled in memory ([`Cache`], bounded by [`CACHE_BYTES`]) and a
+//! complete piece is hashed from memory and written once, only if it verifies: the socket
+//! reader then never waits on the blocking pool, and the piece is not read back to be hashed.
+//! Beyond the bound, blocks go straight to disk as before and the piece is hashed from disk.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -7,10 +12,20 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use engine_core::bitfield::Bitfield;
-use engine_core::block::BlockRequest;
+use engine_core::block::{BlockRequest, Geometry};
 use engine_core::metainfo::Info;
+use sha1::{Digest, Sha1};
 
 use crate::storage::Storage;
+
+/// Memory for pieces being assembled: a few pieces per peer at the default pipeline depth,
+/// small next to the page cache the data goes through anyway.
+pub const CACHE_BYTES: usize = 64 << 20;
+
+/// A verified piece is written in pieces of this size: on this VM's kernel (6.18, ext4) one
+/// 1 MiB `pwrite` copies into the page cache 2-4 times slower than 64 KiB ones (`dd` of 512 MiB:
+/// 0.66 s against 0.16 s of system time), which made the page-cache copy half of bt's CPU time.
+const WRITE_CHUNK: usize = 64 << 10;
 
 /// Shared by the torrent actor (hashing) and the peer tasks (block reads and writes).
 pub struct Disk {
@@ -21,11 +36,27 @@ pub struct Disk {
 
 /// Per-piece write/hash exclusion. A duplicate block (end game, or a hostile peer) may arrive
 /// while its piece is hashed or after it verified; writing it then could corrupt good data.
-#[derive(Default)]
 struct Guard {
     verified: Vec<bool>,
     hashing: Vec<bool>,
     writing: BTreeMap<u32, u32>,
+    cache: Cache,
+}
+
+/// Pieces being assembled in memory, at most `cap` bytes of them. A piece gets a buffer with
+/// its first block if the bound allows; its blocks then go there until it is hashed.
+struct Cache {
+    geometry: Geometry,
+    cap: usize,
+    /// Bytes of the buffers in `pieces` and of those taken for hashing and not yet released.
+    used: usize,
+    pieces: BTreeMap<u32, PieceBuf>,
+}
+
+/// One piece's data as received so far; `have[b]` says whether block `b` arrived.
+struct PieceBuf {
+    data: Vec<u8>,
+    have: Vec<bool>,
 }
 
 /// What happened to a received block.
@@ -38,6 +69,11 @@ pub enum Stored {
 
 impl Disk {
     pub fn new(storage: Arc<Storage>, info: &Info, have: &Bitfield) -> Self {
+        Self::with_cache(storage, info, have, CACHE_BYTES)
+    }
+
+    /// [`Disk::new`] with `cache` bytes for assembling pieces (0: every block goes to disk).
+    pub fn with_cache(storage: Arc<Storage>, info: &Info, have: &Bitfield, cache: usize) -> Self {
         let n = info.pieces.len();
         Disk {
             storage,
@@ -46,6 +82,7 @@ impl Disk {
                 verified: (0..n as u32).map(|i| have.get(i)).collect(),
                 hashing: vec![false; n],
                 writing: BTreeMap::new(),
+                cache: Cache::new(info.geometry(), cache),
             }),
         }
     }
@@ -71,9 +108,19 @@ impl Disk {
         .context("recheck task panicked")
     }
 
-    /// Stores a received block unless its piece is verified or being hashed. The guard is
-    /// taken and released on the blocking thread, so a cancelled caller cannot leak it.
+    /// Stores a valid received block unless its piece is verified or being hashed: in its
+    /// piece's buffer at once if the cache has room, else on disk. The disk path takes and
+    /// releases the guard on the blocking thread, so a cancelled caller cannot leak it.
     pub async fn write(self: Arc<Self>, block: BlockRequest, data: Bytes) -> Result<Stored> {
+        {
+            let mut g = self.lock();
+            if !g.may_write(block.index) {
+                return Ok(Stored::Dropped);
+            }
+            if g.cache.put(block, &data) {
+                return Ok(Stored::Written);
+            }
+        }
         tokio::task::spawn_blocking(move || {
             if !self.lock().begin_write(block.index) {
                 return Ok(Stored::Dropped);
@@ -109,22 +156,59 @@ impl Disk {
         true
     }
 
-    /// Hashes `piece` (after [`Disk::try_begin_hash`]) and records the verdict. An unreadable
-    /// piece counts as bad data; the error is returned for logging.
-    pub async fn hash(self: Arc<Self>, piece: u32) -> (bool, Option<String>) {
+    /// Hashes `piece` (after [`Disk::try_begin_hash`]) and records the verdict. A piece
+    /// assembled in memory is hashed there and written only if it verifies (a bad one is
+    /// simply discarded); a partly buffered one is flushed and hashed from disk. An unreadable
+    /// piece counts as bad data, its error returned for logging; `Err` is a failed write, which
+    /// ends the session like any other.
+    pub async fn hash(self: Arc<Self>, piece: u32) -> Result<(bool, Option<String>)> {
         let disk = self.clone();
         let res = tokio::task::spawn_blocking(move || {
-            let res = disk.storage.hash_piece(piece);
-            let ok = res
-                .as_ref()
-                .is_ok_and(|h| *h == disk.hashes[piece as usize]);
+            let buf = disk.lock().cache.take(piece);
+            let len = buf.as_ref().map_or(0, |b| b.data.len());
+            let res = disk.hash_and_store(piece, buf);
             let mut g = disk.lock();
+            g.cache.release(len);
             g.hashing[piece as usize] = false;
+            let (ok, error) = res?;
             g.verified[piece as usize] = ok;
-            (ok, res.err().map(|e| e.to_string()))
+            Ok((ok, error))
         })
         .await;
-        res.unwrap_or_else(|e| (false, Some(format!("hash task panicked: {e}"))))
+        res.unwrap_or_else(|e| Ok((false, Some(format!("hash task panicked: {e}")))))
+    }
+
+    /// The blocking part of [`Disk::hash`]: the verdict, after the piece is on disk if good.
+    fn hash_and_store(&self, piece: u32, buf: Option<PieceBuf>) -> Result<(bool, Option<String>)> {
+        let want = &self.hashes[piece as usize];
+        let write = |begin: u32, data: &[u8]| {
+            self.storage
+                .write_block(piece, begin, data)
+                .with_context(|| format!("writing piece {piece} offset {begin}"))
+        };
+        match buf {
+            Some(b) if b.is_complete() => {
+                let ok = <[u8; 20]>::from(Sha1::digest(&b.data)) == *want;
+                if ok {
+                    for (i, chunk) in b.data.chunks(WRITE_CHUNK).enumerate() {
+                        write((i * WRITE_CHUNK) as u32, chunk)?;
+                    }
+                }
+                return Ok((ok, None));
+            }
+            Some(b) => {
+                let g = self.lock().cache.geometry;
+                for (i, _) in b.have.iter().enumerate().filter(|(_, h)| **h) {
+                    let r = g.block(piece, i as u32);
+                    let at = r.begin as usize;
+                    write(r.begin, &b.data[at..at + r.length as usize])?;
+                }
+            }
+            None => {}
+        }
+        let res = self.storage.hash_piece(piece);
+        let ok = res.as_ref().is_ok_and(|h| h == want);
+        Ok((ok, res.err().map(|e| e.to_string())))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Guard> {
@@ -134,9 +218,14 @@ impl Disk {
 }
 
 impl Guard {
-    fn begin_write(&mut self, piece: u32) -> bool {
+    /// A block of `piece` may be stored: the piece exists and is neither verified nor hashing.
+    fn may_write(&self, piece: u32) -> bool {
         let i = piece as usize;
-        if i >= self.verified.len() || self.verified[i] || self.hashing[i] {
+        i < self.verified.len() && !self.verified[i] && !self.hashing[i]
+    }
+
+    fn begin_write(&mut self, piece: u32) -> bool {
+        if !self.may_write(piece) {
             return false;
         }
         *self.writing.entry(piece).or_default() += 1;
@@ -153,9 +242,64 @@ impl Guard {
     }
 }
 
+impl Cache {
+    fn new(geometry: Geometry, cap: usize) -> Self {
+        Cache {
+            geometry,
+            cap,
+            used: 0,
+            pieces: BTreeMap::new(),
+        }
+    }
+
+    /// Copies a valid block into its piece's buffer, starting one if the bound allows;
+    /// `false` means the caller must write it to disk.
+    fn put(&mut self, block: BlockRequest, data: &[u8]) -> bool {
+        let g = self.geometry;
+        let buf = match self.pieces.entry(block.index) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let size = g.piece_size(block.index) as usize;
+                if self.used + size > self.cap {
+                    return false;
+                }
+                self.used += size;
+                e.insert(PieceBuf {
+                    data: vec![0; size],
+                    have: vec![false; g.blocks_in_piece(block.index) as usize],
+                })
+            }
+        };
+        let at = block.begin as usize;
+        buf.data[at..at + data.len()].copy_from_slice(data);
+        buf.have[(block.begin / g.block_len) as usize] = true;
+        true
+    }
+
+    /// Removes `piece`'s buffer for hashing; its bytes stay counted until [`Cache::release`].
+    fn take(&mut self, piece: u32) -> Option<PieceBuf> {
+        self.pieces.remove(&piece)
+    }
+
+    fn release(&mut self, bytes: usize) {
+        self.used -= bytes;
+    }
+}
+
+impl PieceBuf {
+    fn is_complete(&self) -> bool {
+        self.have.iter().all(|h| *h)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::Mode;
+    use engine_core::metainfo::FileEntry;
+    use proptest::prelude::*;
+
+    const PIECE: u32 = 32 * 1024;
 
     #[test]
     fn writes_and_hashes_exclude_each_other() {
@@ -163,6 +307,7 @@ mod tests {
             verified: vec![false, true],
             hashing: vec![false, false],
             writing: BTreeMap::new(),
+            cache: Cache::new(Geometry::new(2 * u64::from(PIECE), PIECE), 0),
         };
         assert!(!g.begin_write(1), "verified piece");
         assert!(!g.begin_write(7), "out of range");
@@ -172,5 +317,118 @@ mod tests {
         assert!(g.writing.is_empty());
         g.hashing[0] = true;
         assert!(!g.begin_write(0), "piece being hashed");
+    }
+
+    /// A disk over `data` (whole pieces of [`PIECE`]) with nothing verified yet.
+    fn disk_for(dir: &std::path::Path, data: &[u8], cache: usize) -> Arc<Disk> {
+        let info = Info {
+            name: "f".into(),
+            piece_length: PIECE,
+            pieces: data
+                .chunks(PIECE as usize)
+                .map(|c| Sha1::digest(c).into())
+                .collect(),
+            files: vec![FileEntry {
+                path: vec!["f".into()],
+                length: data.len() as u64,
+            }],
+            private: false,
+        };
+        let storage = Storage::open(dir, &info, Mode::ReadWrite).unwrap();
+        let have = Bitfield::new(info.pieces.len() as u32);
+        Arc::new(Disk::with_cache(Arc::new(storage), &info, &have, cache))
+    }
+
+    fn block(disk: &Disk, data: &[u8], piece: u32, b: u32) -> (BlockRequest, Bytes) {
+        let r = disk.lock().cache.geometry.block(piece, b);
+        let at = (piece * PIECE + r.begin) as usize;
+        (r, Bytes::copy_from_slice(&data[at..at + r.length as usize]))
+    }
+
+    async fn hash(disk: &Arc<Disk>, piece: u32) -> bool {
+        assert!(disk.try_begin_hash(piece));
+        disk.clone().hash(piece).await.unwrap().0
+    }
+
+    #[tokio::test]
+    async fn duplicate_during_hash_is_dropped_and_bad_piece_discarded() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..2 * PIECE).map(|i| (i % 251) as u8).collect();
+        let disk = disk_for(dir.path(), &data, CACHE_BYTES);
+        // Piece 0 arrives with a corrupt block: it fails, nothing reaches the disk.
+        let (r, good) = block(&disk, &data, 0, 0);
+        let bad = Bytes::from(vec![0xAA; r.length as usize]);
+        assert_eq!(disk.clone().write(r, bad).await.unwrap(), Stored::Written);
+        let (r1, d1) = block(&disk, &data, 0, 1);
+        disk.clone().write(r1, d1.clone()).await.unwrap();
+        assert!(!hash(&disk, 0).await);
+        assert_eq!(disk.lock().cache.used, 0, "the failed buffer is released");
+        assert_eq!(disk.storage.read_block(0, 0, 4).unwrap(), [0; 4]);
+        // Re-downloaded, it verifies; a late duplicate while hashing is dropped.
+        disk.clone().write(r, good).await.unwrap();
+        disk.clone().write(r1, d1).await.unwrap();
+        assert!(disk.try_begin_hash(0));
+        let dup = Bytes::from(vec![0xAA; r.length as usize]);
+        assert_eq!(
+            disk.clone().write(r, dup.clone()).await.unwrap(),
+            Stored::Dropped
+        );
+        assert!(disk.clone().hash(0).await.unwrap().0);
+        assert_eq!(disk.clone().write(r, dup).await.unwrap(), Stored::Dropped);
+        assert_eq!(disk.storage.hash_piece(0).unwrap(), disk.hashes[0]);
+    }
+
+    #[tokio::test]
+    async fn partly_buffered_piece_is_flushed_and_hashed_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..2 * PIECE).map(|i| (i % 253) as u8).collect();
+        // Room for one piece: piece 1 takes it, so piece 0's first block goes to disk.
+        let disk = disk_for(dir.path(), &data, PIECE as usize);
+        let (r, d) = block(&disk, &data, 1, 0);
+        disk.clone().write(r, d).await.unwrap();
+        let (r, d) = block(&disk, &data, 0, 0);
+        disk.clone().write(r, d).await.unwrap();
+        assert!(!disk.lock().cache.pieces.contains_key(&0));
+        assert!(!hash(&disk, 1).await, "incomplete piece 1 fails");
+        let (r, d) = block(&disk, &data, 0, 1);
+        disk.clone().write(r, d).await.unwrap();
+        assert!(disk.lock().cache.pieces.contains_key(&0));
+        assert!(hash(&disk, 0).await);
+        assert_eq!(disk.storage.hash_piece(0).unwrap(), disk.hashes[0]);
+    }
+
+    proptest! {
+        /// However blocks arrive and pieces are taken, buffered bytes never exceed the bound,
+        /// and the accounting returns to zero once every buffer is released.
+        #[test]
+        fn cache_respects_its_bound(
+            cap_pieces in 0usize..4,
+            ops in proptest::collection::vec((0u32..8, 0u32..2, any::<bool>()), 0..200),
+        ) {
+            let g = Geometry::new(8 * u64::from(PIECE) - 100, PIECE);
+            let cap = cap_pieces * PIECE as usize;
+            let mut c = Cache::new(g, cap);
+            let mut taken = Vec::new();
+            for (piece, b, take) in ops {
+                if take {
+                    taken.extend(c.take(piece).map(|b| b.data.len()));
+                } else {
+                    let r = g.block(piece, b);
+                    let had = c.pieces.contains_key(&piece);
+                    let stored = c.put(r, &vec![1; r.length as usize]);
+                    prop_assert!(stored || !had);
+                }
+                prop_assert!(c.used <= cap);
+                let held: usize = c.pieces.values().map(|b| b.data.len()).sum();
+                prop_assert_eq!(c.used, held + taken.iter().sum::<usize>());
+            }
+            for piece in 0..8 {
+                taken.extend(c.take(piece).map(|b| b.data.len()));
+            }
+            for n in taken {
+                c.release(n);
+            }
+            prop_assert_eq!(c.used, 0);
+        }
     }
 }
