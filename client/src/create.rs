@@ -58,6 +58,14 @@ pub struct CreateArgs {
 }
 
 pub fn run(args: CreateArgs) -> Result<()> {
+    let line = create(args)?;
+    println!("{line}");
+    Ok(())
+}
+
+/// Writes the torrent `args` describe; returns the line `bt create` prints about it
+/// (in-process callers such as `bt swarm` keep it to themselves).
+pub fn create(args: CreateArgs) -> Result<String> {
     for t in &args.trackers {
         check_tracker_url(t)?;
     }
@@ -121,7 +129,7 @@ pub fn run(args: CreateArgs) -> Result<()> {
         "internal error: info-hash changed on re-parse"
     );
     write_atomically(&args.output, &bytes)?;
-    println!(
+    Ok(format!(
         "created {}: {:?}, {} in {} pieces of {}, info-hash {}",
         args.output.display(),
         meta.info.name,
@@ -129,8 +137,7 @@ pub fn run(args: CreateArgs) -> Result<()> {
         meta.info.pieces.len(),
         fmt_size(piece_length.into()),
         hex(&meta.info_hash)
-    );
-    Ok(())
+    ))
 }
 
 /// Smallest power of two giving at most [`TARGET_PIECES`] pieces, within 16 KiB..=16 MiB.

@@ -8,6 +8,7 @@
 //! from the simulator's own run of the scenario (tens of milliseconds) so the swarm takes
 //! about [`AUTO_WALL`].
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,10 +18,9 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, ensure, Context, Result};
 use engine_core::allocator::{Contribution, Incentive};
 use engine_core::choker::ChokerConfig;
-use engine_core::torrent::TorrentStats;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use sim::metrics::{NodeResult, ProgressPoint, RunResult, RunStats};
+use sim::metrics::{NodeResult, PairBytes, ProgressPoint, RunResult, RunStats};
 use sim::scenario::{IncentiveSpec, Leave, NodeSpec, Role};
 use sim::Scenario;
 use tokio::sync::Notify;
@@ -39,7 +39,7 @@ const SAMPLE_EVERY_S: f64 = 10.0;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
-Writes results.csv, pairs.csv (empty: pair bytes are not measured), progress.csv, run.json and
+Writes results.csv, pairs.csv, progress.csv, run.json and
 scenario.resolved.toml into --out, exactly as `sim run` does, only once every leecher's data
 has verified against the source.
 
@@ -225,7 +225,7 @@ struct Node {
     received: Arc<AtomicU64>,
     completed: Arc<Notify>,
     stop: Arc<Notify>,
-    task: Option<JoinHandle<Result<TorrentStats>>>,
+    task: Option<JoinHandle<Result<session::Report>>>,
     /// When its session started, completed (set by a waiter task the moment the session
     /// reports it) and ended, each set once by the node's tasks.
     joined: Arc<OnceLock<Instant>>,
@@ -233,7 +233,7 @@ struct Node {
     left: Arc<OnceLock<Instant>>,
     /// Still running when the run ended: it never left, as the simulator reports it.
     stopped_at_end: bool,
-    stats: TorrentStats,
+    report: session::Report,
 }
 
 /// The loopback swarm of one scenario.
@@ -329,6 +329,7 @@ impl<'a> Run<'a> {
             picker: e.picker(),
             quiet: true,
             burst: crate::ratelimit::DEFAULT_BURST.div_f64(self.k),
+            peer_id: Some(node_peer_id(spec.id)),
             ..Options::in_process(&self.torrent, &dir, seed, listen)
         }
     }
@@ -357,7 +358,7 @@ impl<'a> Run<'a> {
                 completed_at: Default::default(),
                 left: Default::default(),
                 stopped_at_end: false,
-                stats: TorrentStats::default(),
+                report: session::Report::default(),
             })
             .collect();
         let start = Instant::now();
@@ -467,7 +468,7 @@ impl<'a> Run<'a> {
             }
             let task = n.task.take().expect("checked above");
             let id = n.spec.id;
-            n.stats = self
+            n.report = self
                 .swarm
                 .runtime()
                 .block_on(task)
@@ -494,7 +495,7 @@ impl<'a> Run<'a> {
             let ended =
                 rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), task).await });
             match ended {
-                Ok(Ok(Ok(stats))) => n.stats = stats,
+                Ok(Ok(Ok(report))) => n.report = report,
                 Ok(Ok(Err(e))) => res = res.and(Err(e.context(format!("node {id}")))),
                 Ok(Err(join)) => res = res.and(Err(anyhow!("node {id} panicked: {join}"))),
                 Err(_) => res = res.and(Err(anyhow!("node {id} did not stop within 10 s"))),
@@ -512,6 +513,7 @@ impl<'a> Run<'a> {
         progress: Vec<ProgressPoint>,
     ) -> RunResult {
         let secs = |t: Instant| t.duration_since(start).as_secs_f64() * self.k;
+        let pairs = pair_bytes(nodes);
         let nodes = nodes
             .iter()
             .map(|n| NodeResult {
@@ -532,16 +534,16 @@ impl<'a> Run<'a> {
                     .filter(|_| !n.stopped_at_end)
                     .copied()
                     .map(secs),
-                bytes_up: n.stats.uploaded,
-                bytes_down: n.stats.downloaded,
-                duplicate_bytes: n.stats.duplicate_bytes,
+                bytes_up: n.report.stats.uploaded,
+                bytes_down: n.report.stats.downloaded,
+                duplicate_bytes: n.report.stats.duplicate_bytes,
             })
             .collect();
         RunResult {
             scenario: self.sc.clone(),
             file_size: self.source.len() as u64,
             nodes,
-            pairs: Vec::new(),
+            pairs,
             progress,
             stats: RunStats {
                 sim_time_s: end_s,
@@ -549,6 +551,36 @@ impl<'a> Run<'a> {
             },
         }
     }
+}
+
+/// Node `id`'s peer id: fixed, so a session's per-peer byte counts name nodes.
+fn node_peer_id(id: u32) -> [u8; 20] {
+    let mut pid = *b"-BT0001-swarm0000000";
+    pid[12..].copy_from_slice(format!("{id:08}").as_bytes());
+    pid
+}
+
+/// Bytes each node sent each other node, as the simulator's pairs.csv counts them.
+fn pair_bytes(nodes: &[Node]) -> Vec<PairBytes> {
+    let by_pid: BTreeMap<[u8; 20], u32> = nodes
+        .iter()
+        .map(|n| (node_peer_id(n.spec.id), n.spec.id))
+        .collect();
+    let mut pairs: Vec<PairBytes> = nodes
+        .iter()
+        .flat_map(|n| {
+            n.report.uploaded_to.iter().filter_map(|(pid, &bytes)| {
+                let to = *by_pid.get(pid)?;
+                Some(PairBytes {
+                    from: n.spec.id,
+                    to,
+                    bytes,
+                })
+            })
+        })
+        .collect();
+    pairs.sort_by_key(|p| (p.from, p.to));
+    pairs
 }
 
 fn is_done_leecher(n: &Node) -> bool {

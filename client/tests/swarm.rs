@@ -74,6 +74,27 @@ fn real_swarm_agrees_with_the_simulator() {
         col("completion_s"),
         col("bytes_down"),
     );
+    // pairs.csv names each upload's receiving node, and adds up to each node's bytes_up.
+    let pairs = std::fs::read_to_string(out.join("pairs.csv")).unwrap();
+    let mut sent = vec![0u64; rows.len()];
+    for line in pairs.lines().skip(1) {
+        let f: Vec<u64> = line.split(',').map(|x| x.parse().unwrap()).collect();
+        assert!(
+            f[0] != f[1] && (1..=rows.len() as u64).contains(&f[1]),
+            "{line}"
+        );
+        sent[f[0] as usize - 1] += f[2];
+    }
+    for (r, s) in rows.iter().zip(&sent) {
+        assert_eq!(
+            r[col("bytes_up")].parse::<u64>().unwrap(),
+            *s,
+            "node {}",
+            r[col("node")]
+        );
+    }
+    let leechers = rows.iter().filter(|r| r[role] == "leecher").count() as u64;
+    assert!(sent.iter().sum::<u64>() >= sc.torrent.size.0 * leechers);
     let size = sc.torrent.size.0;
     let mut real = Vec::new();
     let mut online = Vec::new();

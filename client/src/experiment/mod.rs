@@ -236,7 +236,7 @@ pub(crate) fn make_torrent(
         args.extend(["--piece-length".into(), p.to_string().into()]);
     }
     let m = cmd.try_get_matches_from(args)?;
-    create::run(CreateArgs::from_arg_matches(&m)?)
+    create::create(CreateArgs::from_arg_matches(&m)?).map(drop)
 }
 
 /// Incompressible pseudo-random bytes from `seed`, so no layer can shortcut the transfer.

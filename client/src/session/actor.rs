@@ -85,6 +85,9 @@ pub struct Actor {
     pub seniority_query_port: Option<u16>,
     /// Session start: engine-core time is microseconds since then.
     pub start: Instant,
+    /// Block bytes handed to each remote peer id's connections, over all of them: a peer that
+    /// reconnects is one peer (`bt swarm`'s pairs.csv).
+    pub uploaded_to: BTreeMap<[u8; 20], u64>,
     peers: BTreeMap<ConnId, PeerHandle>,
     dialing: BTreeMap<ConnId, SocketAddr>,
     pending_hash: BTreeSet<u32>,
@@ -120,6 +123,7 @@ impl Actor {
             verbose: false,
             seniority_query_port: None,
             start,
+            uploaded_to: BTreeMap::new(),
             peers: BTreeMap::new(),
             dialing: BTreeMap::new(),
             pending_hash: BTreeSet::new(),
@@ -422,6 +426,8 @@ impl Actor {
             let Some(block) = self.torrent.next_upload(conn) else {
                 break;
             };
+            // Counted as engine-core counts its `uploaded`: when the block is handed out.
+            *self.uploaded_to.entry(p.peer_id).or_default() += u64::from(block.length);
             if p.commands.send(Command::Upload(block)).is_err() {
                 break;
             }

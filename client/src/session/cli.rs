@@ -170,6 +170,7 @@ impl Common {
             picker: Default::default(),
             quiet: false,
             burst: crate::ratelimit::DEFAULT_BURST,
+            peer_id: None,
         })
     }
 }

@@ -13,6 +13,7 @@ pub mod disk;
 mod magnet;
 mod seniority;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
@@ -87,6 +88,9 @@ pub struct Options {
     /// Traffic the rate limits let through at once after a pause; `bt swarm` divides it by
     /// its time scale so bursts stay as long in scenario time as they would be unscaled.
     pub burst: Duration,
+    /// Our BEP 3 peer id (`None`: a fresh random one). `bt swarm` gives each node a fixed
+    /// one so the bytes sent to a peer can be attributed to its node.
+    pub peer_id: Option<[u8; 20]>,
 }
 
 impl Options {
@@ -122,6 +126,7 @@ impl Options {
             picker: PickerConfig::default(),
             quiet: false,
             burst: crate::ratelimit::DEFAULT_BURST,
+            peer_id: None,
         }
     }
 }
@@ -142,10 +147,19 @@ pub fn run_blocking(opts: Options) -> Result<()> {
     res.map(drop)
 }
 
-/// Runs a session to its end; returns engine-core's byte counters for the owner's report.
-pub async fn run(opts: Options) -> Result<TorrentStats> {
+/// What a finished session measured, for an owner's report.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// engine-core's byte counters.
+    pub stats: TorrentStats,
+    /// Block bytes sent to each remote peer id.
+    pub uploaded_to: BTreeMap<[u8; 20], u64>,
+}
+
+/// Runs a session to its end.
+pub async fn run(opts: Options) -> Result<Report> {
     let start = Instant::now();
-    let peer_id = new_peer_id();
+    let peer_id = opts.peer_id.unwrap_or_else(new_peer_id);
     // Bound first: a magnet download announces its port before it has the metadata.
     let listener = TcpListener::bind(opts.listen)
         .await
@@ -266,7 +280,10 @@ pub async fn run(opts: Options) -> Result<TorrentStats> {
     }
     actor.bar.finish_and_clear();
     let have = actor.torrent.have();
-    let stats = actor.torrent.stats();
+    let report = Report {
+        stats: actor.torrent.stats(),
+        uploaded_to: std::mem::take(&mut actor.uploaded_to),
+    };
     match finish? {
         Finish::Completed => {
             let secs = start.elapsed().as_secs_f64();
@@ -275,9 +292,9 @@ pub async fn run(opts: Options) -> Result<TorrentStats> {
                 info.name,
                 total as f64 / secs / 1e6
             ));
-            Ok(stats)
+            Ok(report)
         }
-        Finish::Interrupted if opts.seed || have.is_full() => Ok(stats),
+        Finish::Interrupted if opts.seed || have.is_full() => Ok(report),
         Finish::Interrupted => bail!(
             "interrupted with {}/{} pieces verified",
             have.count(),
