@@ -517,12 +517,6 @@ impl<'a> Run<'a> {
         let nodes = nodes
             .iter()
             .map(|n| NodeResult {
-                id: n.spec.id,
-                role: n.spec.role,
-                online_days: n.spec.online_days,
-                incentive: n.spec.incentive == IncentiveSpec::Seniority,
-                upload: n.spec.upload,
-                download: n.spec.download,
                 join_s: n.joined.get().copied().map(secs),
                 completion_s: match (n.spec.role, n.joined.get(), n.completed_at.get()) {
                     (Role::Leecher, Some(&j), Some(&c)) => Some(secs(c) - secs(j)),
@@ -537,6 +531,7 @@ impl<'a> Run<'a> {
                 bytes_up: n.report.stats.uploaded,
                 bytes_down: n.report.stats.downloaded,
                 duplicate_bytes: n.report.stats.duplicate_bytes,
+                ..NodeResult::of(&n.spec)
             })
             .collect();
         RunResult {

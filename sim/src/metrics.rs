@@ -8,7 +8,7 @@ use reports::stats;
 use reports::table::{fmt_f64, render_table};
 use serde::Serialize;
 
-use crate::scenario::{Role, Scenario};
+use crate::scenario::{IncentiveSpec, NodeSpec, Role, Scenario};
 
 /// One node's outcome.
 #[derive(Clone, Debug, Serialize)]
@@ -31,6 +31,25 @@ pub struct NodeResult {
 }
 
 impl NodeResult {
+    /// A node's identity and policy columns from its spec, with nothing measured yet; every
+    /// driver (the simulator, `bt swarm`) fills in the rest.
+    pub fn of(spec: &NodeSpec) -> NodeResult {
+        NodeResult {
+            id: spec.id,
+            role: spec.role,
+            online_days: spec.online_days,
+            incentive: spec.incentive == IncentiveSpec::Seniority,
+            upload: spec.upload,
+            download: spec.download,
+            join_s: None,
+            completion_s: None,
+            left_s: None,
+            bytes_up: 0,
+            bytes_down: 0,
+            duplicate_bytes: 0,
+        }
+    }
+
     /// The incentive column's value.
     pub fn incentive_label(&self) -> &'static str {
         if self.incentive {

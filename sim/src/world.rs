@@ -845,12 +845,6 @@ impl World {
                     .as_ref()
                     .map_or(n.duplicate_bytes, |t| t.stats().duplicate_bytes);
                 NodeResult {
-                    id: n.spec.id,
-                    role: n.spec.role,
-                    online_days: n.spec.online_days,
-                    incentive: n.spec.incentive == IncentiveSpec::Seniority,
-                    upload: n.spec.upload,
-                    download: n.spec.download,
                     join_s: n.join_at.map(|t| t.as_secs_f64()),
                     completion_s: n.completed_at.map(|c| {
                         c.saturating_since(n.join_at.unwrap_or(Instant::ZERO))
@@ -860,6 +854,7 @@ impl World {
                     bytes_up: n.uploaded,
                     bytes_down: n.downloaded,
                     duplicate_bytes: dup,
+                    ..NodeResult::of(&n.spec)
                 }
             })
             .collect();
