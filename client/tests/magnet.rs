@@ -293,3 +293,35 @@ fn garbage_ut_metadata_closes_the_connection() {
         );
     }
 }
+
+/// Ctrl-C while no peer has answered yet ends the metadata phase with a message, not a kill.
+#[test]
+fn ctrl_c_during_the_metadata_phase_exits_with_a_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nobody = format!("127.0.0.1:{}", free_port());
+    let link = "magnet:?xt=urn:btih:86c9bb532b76ff2bad637e61f95bfbf0cd03bfd4";
+    let out = tmp.path().join("out");
+    let mut p = download_magnet(link, &out, "60s", &["--peer", &nobody], tmp.path());
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    while !p.log().contains("fetching metadata") {
+        assert!(
+            std::time::Instant::now() < end,
+            "no start line: {}",
+            p.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = p.child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = p.wait_for(Duration::from_secs(10));
+    assert!(!status.success());
+    assert!(
+        p.log().contains("interrupted while fetching metadata"),
+        "{}",
+        p.log()
+    );
+}

@@ -89,6 +89,9 @@ pub(super) async fn fetch(
     let (answers_tx, mut answers) = mpsc::unbounded_channel();
     let mut fetcher = Fetcher::new();
     let mut conns: BTreeMap<ConnId, Conn> = BTreeMap::new();
+    // Ctrl-C ends the metadata phase too, with a message rather than a silent kill.
+    let interrupted = super::actor::shutdown_signal();
+    tokio::pin!(interrupted);
     let mut next_conn: ConnId = 0;
     let mut next_announce = (!trackers.is_empty()).then_some(t0);
     let log = |args: std::fmt::Arguments<'_>| {
@@ -204,6 +207,10 @@ pub(super) async fn fetch(
                 }
                 Err(e) => eprintln!("warning: {e:#}"),
             },
+            _ = &mut interrupted => {
+                let (got, of) = fetcher.progress();
+                bail!("interrupted while fetching metadata ({got}/{of} pieces)");
+            }
             _ = tokio::time::sleep_until(wake.into()) => {
                 if deadline.is_some_and(|d| d <= Instant::now()) {
                     let (got, of) = fetcher.progress();
