@@ -21,7 +21,6 @@ use engine_core::wire::Message;
 use rand::seq::SliceRandom;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rustc_hash::FxHashMap;
 
 use crate::metrics::{NodeResult, PairBytes, ProgressPoint, RunResult, RunStats};
 use crate::network::Network;
@@ -145,6 +144,10 @@ struct Node {
     join_at: Option<Instant>,
     torrent: Option<Torrent>,
     peers: BTreeSet<u32>,
+    /// `(peer, flow)` for every peer this node ever connected to, sorted by peer: the flow
+    /// `this → peer`, looked up on every message sent (a short binary search in memory the
+    /// node just touched, where a global pair map would miss the cache).
+    flows_out: Vec<(u32, u32)>,
     timer_at: Option<Instant>,
     timer_version: u32,
     completed_at: Option<Instant>,
@@ -167,8 +170,6 @@ pub struct World {
     free_slots: Vec<u32>,
     nodes: Vec<Node>,
     flows: Vec<Flow>,
-    /// Directed node pair → flow; looked up on every message sent, never iterated.
-    flow_index: FxHashMap<(u32, u32), u32>,
     net: Network,
     /// Check every allocation against capacities and caps (tests; costs a full scan per solve).
     check_invariants: bool,
@@ -200,6 +201,7 @@ impl World {
                 join_at,
                 torrent: None,
                 peers: BTreeSet::new(),
+                flows_out: Vec::new(),
                 timer_at: None,
                 timer_version: 0,
                 completed_at: None,
@@ -247,7 +249,6 @@ impl World {
                 .count(),
             nodes,
             flows: Vec::new(),
-            flow_index: FxHashMap::default(),
             tracker: Swarm::new(tracker_cfg),
             tracker_rng: ChaCha8Rng::from_seed(stream_seed(sc.seed, TRACKER_STREAM)),
             stats: RunStats::default(),
@@ -460,23 +461,10 @@ impl World {
         self.nodes[from as usize].peers.insert(to);
         self.nodes[to as usize].peers.insert(from);
         for (x, y) in [(from, to), (to, from)] {
-            let id = *self.flow_index.entry((x, y)).or_insert_with(|| {
-                let id = self.flows.len() as u32;
-                self.flows.push(Flow {
-                    from: x,
-                    to: y,
-                    alive: false,
-                    epoch: 0,
-                    uploaded: 0,
-                    block: None,
-                    remaining: 0.0,
-                    rate: 0.0,
-                    last: Instant::ZERO,
-                    version: 0,
-                });
-                self.net.add_flow(id, x, y);
-                id
-            });
+            let id = match self.flow_id(x, y) {
+                Some(id) => id,
+                None => self.new_flow(x, y),
+            };
             let f = &mut self.flows[id as usize];
             f.alive = true;
             f.epoch += 1;
@@ -484,7 +472,7 @@ impl World {
             f.rate = 0.0;
             self.net.set_cap(id, None);
         }
-        let epoch = self.flows[self.flow_index[&(from, to)] as usize].epoch;
+        let epoch = self.flows[self.flow_id(from, to).expect("just made") as usize].epoch;
         // The initiator learns of the connection one latency later, before anything `to` sends.
         let at = self.now + self.latency(from, to);
         self.push(
@@ -510,7 +498,31 @@ impl World {
     }
 
     fn flow_id(&self, from: u32, to: u32) -> Option<u32> {
-        self.flow_index.get(&(from, to)).copied()
+        let out = &self.nodes[from as usize].flows_out;
+        let i = out.binary_search_by_key(&to, |&(peer, _)| peer).ok()?;
+        Some(out[i].1)
+    }
+
+    /// The flow `from → to`, made at the pair's first connection and kept for good.
+    fn new_flow(&mut self, from: u32, to: u32) -> u32 {
+        let id = self.flows.len() as u32;
+        self.flows.push(Flow {
+            from,
+            to,
+            alive: false,
+            epoch: 0,
+            uploaded: 0,
+            block: None,
+            remaining: 0.0,
+            rate: 0.0,
+            last: Instant::ZERO,
+            version: 0,
+        });
+        self.net.add_flow(id, from, to);
+        let out = &mut self.nodes[from as usize].flows_out;
+        let at = out.partition_point(|&(peer, _)| peer < to);
+        out.insert(at, (to, id));
+        id
     }
 
     fn ends(&self, flow: u32) -> (u32, u32) {
@@ -530,7 +542,7 @@ impl World {
         }
         for (x, y) in [(a, b), (b, a)] {
             self.nodes[x as usize].peers.remove(&y);
-            if let Some(&id) = self.flow_index.get(&(x, y)) {
+            if let Some(id) = self.flow_id(x, y) {
                 let f = &mut self.flows[id as usize];
                 f.alive = false;
                 f.block = None;
