@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Loopback download benchmark: one libtorrent seeder, then the same torrent downloaded by
-# bt, by libtorrent's own client (python) and by aria2c, one after another; prints MB/s each.
+# bt, by libtorrent's own client (python), by aria2c and (if installed) by rqbit, one after
+# another; prints MB/s each.
 #
 #   scripts/bench_download.sh [SIZE_MIB=512] [PIECE_KIB=1024]
 #
@@ -68,3 +69,12 @@ mkdir -p "$WORK/lt"
 run libtorrent "$WORK/lt" env PYTHONPATH="$PYDIR" $PY "$PYDIR/lt_leech.py" "$WORK/bench.torrent" "$WORK/lt" "$SEED_PORT" 600
 run aria2c "$WORK/aria2" aria2c --seed-time=0 --bt-enable-lpd=false --enable-dht=false --enable-dht6=false \
     --bt-require-crypto=false --summary-interval=0 --file-allocation=none -d "$WORK/aria2" "$WORK/bench.torrent"
+# rqbit, when installed (`cargo install rqbit --locked`; RQBIT=/path/to/rqbit or on PATH).
+RQBIT=${RQBIT:-$(command -v rqbit || true)}
+if [ -n "$RQBIT" ]; then
+    run rqbit "$WORK/rqbit" "$RQBIT" --disable-dht --disable-dht-persistence --disable-upnp-port-forward \
+        --disable-lsd download --disable-http-api --exit-on-finish --initial-peers "127.0.0.1:$SEED_PORT" \
+        -o "$WORK/rqbit" "$WORK/bench.torrent"
+else
+    echo "rqbit        not installed (cargo install rqbit --locked), skipped"
+fi
