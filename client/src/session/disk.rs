@@ -51,6 +51,10 @@ struct Cache {
     /// Bytes of the buffers in `pieces` and of those taken for hashing and not yet released.
     used: usize,
     pieces: BTreeMap<u32, PieceBuf>,
+    /// Buffers of hashed pieces, kept for the next pieces so that each one is not zero-filled
+    /// and faulted in afresh; together with `used` they stay within `cap`.
+    spare: Vec<Vec<u8>>,
+    spare_bytes: usize,
 }
 
 /// One piece's data as received so far; `have[b]` says whether block `b` arrived.
@@ -165,10 +169,11 @@ impl Disk {
         let disk = self.clone();
         let res = tokio::task::spawn_blocking(move || {
             let buf = disk.lock().cache.take(piece);
-            let len = buf.as_ref().map_or(0, |b| b.data.len());
-            let res = disk.hash_and_store(piece, buf);
+            let res = disk.hash_and_store(piece, buf.as_ref());
             let mut g = disk.lock();
-            g.cache.release(len);
+            if let Some(b) = buf {
+                g.cache.release(b);
+            }
             g.hashing[piece as usize] = false;
             let (ok, error) = res?;
             g.verified[piece as usize] = ok;
@@ -179,7 +184,7 @@ impl Disk {
     }
 
     /// The blocking part of [`Disk::hash`]: the verdict, after the piece is on disk if good.
-    fn hash_and_store(&self, piece: u32, buf: Option<PieceBuf>) -> Result<(bool, Option<String>)> {
+    fn hash_and_store(&self, piece: u32, buf: Option<&PieceBuf>) -> Result<(bool, Option<String>)> {
         let want = &self.hashes[piece as usize];
         let write = |begin: u32, data: &[u8]| {
             self.storage
@@ -249,6 +254,8 @@ impl Cache {
             cap,
             used: 0,
             pieces: BTreeMap::new(),
+            spare: Vec::new(),
+            spare_bytes: 0,
         }
     }
 
@@ -264,8 +271,13 @@ impl Cache {
                     return false;
                 }
                 self.used += size;
+                // A recycled buffer's old bytes are never read: every block of the piece
+                // overwrites its range before the piece is hashed or written (`have`).
+                let mut data = self.spare.pop().unwrap_or_default();
+                self.spare_bytes -= data.capacity();
+                data.resize(size, 0);
                 e.insert(PieceBuf {
-                    data: vec![0; size],
+                    data,
                     have: vec![false; g.blocks_in_piece(block.index) as usize],
                 })
             }
@@ -281,8 +293,14 @@ impl Cache {
         self.pieces.remove(&piece)
     }
 
-    fn release(&mut self, bytes: usize) {
-        self.used -= bytes;
+    /// A taken buffer is done with: uncount it, and keep it for reuse if the bound allows.
+    fn release(&mut self, buf: PieceBuf) {
+        self.used -= buf.data.len();
+        let keep = buf.data.capacity();
+        if self.used + self.spare_bytes + keep <= self.cap {
+            self.spare_bytes += keep;
+            self.spare.push(buf.data);
+        }
     }
 }
 
@@ -411,24 +429,34 @@ mod tests {
             let mut taken = Vec::new();
             for (piece, b, take) in ops {
                 if take {
-                    taken.extend(c.take(piece).map(|b| b.data.len()));
+                    taken.extend(c.take(piece));
                 } else {
                     let r = g.block(piece, b);
                     let had = c.pieces.contains_key(&piece);
                     let stored = c.put(r, &vec![1; r.length as usize]);
                     prop_assert!(stored || !had);
                 }
-                prop_assert!(c.used <= cap);
+                prop_assert!(c.used + c.spare_bytes <= cap);
                 let held: usize = c.pieces.values().map(|b| b.data.len()).sum();
-                prop_assert_eq!(c.used, held + taken.iter().sum::<usize>());
+                let out: usize = taken.iter().map(|b| b.data.len()).sum();
+                prop_assert_eq!(c.used, held + out);
+                let spare: usize = c.spare.iter().map(|v| v.capacity()).sum();
+                prop_assert_eq!(c.spare_bytes, spare);
+                // Hashing ends in any order: release one now and then.
+                if piece % 3 == 0 {
+                    if let Some(b) = taken.pop() {
+                        c.release(b);
+                    }
+                }
             }
             for piece in 0..8 {
-                taken.extend(c.take(piece).map(|b| b.data.len()));
+                taken.extend(c.take(piece));
             }
-            for n in taken {
-                c.release(n);
+            for b in taken {
+                c.release(b);
             }
             prop_assert_eq!(c.used, 0);
+            prop_assert!(c.spare_bytes <= cap);
         }
     }
 }
