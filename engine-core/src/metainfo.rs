@@ -118,6 +118,16 @@ impl Metainfo {
         })
     }
 
+    /// Every tracker URL once, in the order clients try them: the BEP 12 tiers flattened,
+    /// then `announce` if no tier lists it.
+    pub fn trackers(&self) -> Vec<String> {
+        let mut urls: Vec<String> = self.announce_list.iter().flatten().cloned().collect();
+        urls.extend(self.announce.clone());
+        let mut seen = std::collections::BTreeSet::new();
+        urls.retain(|u| seen.insert(u.clone()));
+        urls
+    }
+
     /// A new torrent, hashing `info` as [`Info::to_bencode`] writes it.
     pub fn new(info: Info, announce: Option<String>, announce_list: Vec<Vec<String>>) -> Self {
         let info_raw = info.to_bencode();
@@ -396,6 +406,16 @@ mod tests {
         let m = Metainfo::from_bytes(&buf).expect("valid");
         assert_eq!(m.announce, None);
         assert_eq!(m.announce_list, [vec!["t1a", "t1b"], vec!["t2"]]);
+        assert_eq!(m.trackers(), ["t1a", "t1b", "t2"]);
+        let with_announce = Metainfo {
+            announce: Some("t2".into()),
+            ..m.clone()
+        };
+        assert_eq!(
+            with_announce.trackers(),
+            ["t1a", "t1b", "t2"],
+            "listed once"
+        );
         assert_eq!(
             m.info.files[0],
             FileEntry {

@@ -307,16 +307,10 @@ async fn talk(
 
 /// A link to `meta` with its trackers, and `local` as a peer when it is a concrete address.
 pub(super) fn link_for(meta: &Metainfo, local: SocketAddr) -> MagnetLink {
-    let mut trackers: Vec<String> = meta.announce.iter().cloned().collect();
-    for t in meta.announce_list.iter().flatten() {
-        if !trackers.contains(t) {
-            trackers.push(t.clone());
-        }
-    }
     MagnetLink {
         info_hash: meta.info_hash,
         name: Some(meta.info.name.clone()),
-        trackers,
+        trackers: meta.trackers(),
         peers: (!local.ip().is_unspecified())
             .then(|| local.to_string())
             .into_iter()

@@ -340,12 +340,10 @@ fn verified_bytes(info: &Info, have: &Bitfield) -> u64 {
 
 /// The torrent's `http://` trackers, BEP 12 tiers flattened in order; others are skipped.
 pub(crate) fn http_trackers(meta: &Metainfo) -> Vec<String> {
-    let mut urls: Vec<String> = meta.announce_list.iter().flatten().cloned().collect();
-    urls.extend(meta.announce.clone());
-    let mut seen = std::collections::BTreeSet::new();
-    urls.retain(|u| seen.insert(u.clone()));
-    let (http, other): (Vec<String>, Vec<String>) =
-        urls.into_iter().partition(|u| u.starts_with("http://"));
+    let (http, other): (Vec<String>, Vec<String>) = meta
+        .trackers()
+        .into_iter()
+        .partition(|u| u.starts_with("http://"));
     for u in other {
         eprintln!("warning: skipping tracker {u}: only http:// trackers are supported");
     }
