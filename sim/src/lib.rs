@@ -8,6 +8,7 @@
 pub mod metrics;
 pub mod network;
 pub mod plot_cmd;
+pub mod queue;
 pub mod replicate;
 pub mod reproduce;
 pub mod scenario;

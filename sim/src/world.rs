@@ -7,8 +7,7 @@
 //! flows or their caps mark the network dirty, and the solve runs once before time advances.
 //! Rate changes reschedule a flow's completion with a new version; stale events are skipped.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BTreeSet;
 
 use engine_core::allocator::{Contribution, Incentive};
 use engine_core::bitfield::Bitfield;
@@ -24,6 +23,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::metrics::{NodeResult, PairBytes, ProgressPoint, RunResult, RunStats};
 use crate::network::Network;
+use crate::queue::EventQueue;
 use crate::scenario::{IncentiveSpec, JoinTime, Leave, NodeSpec, Role, Scenario};
 
 /// Derives an independent 32-byte seed for stream `stream` of the scenario seed.
@@ -117,9 +117,6 @@ enum Event {
 /// Interval of the swarm progress samples in `progress.csv`.
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 
-/// Heap entry: `(time, seq, slot)`. Events live in a slab so heap moves stay small.
-type Queued = Reverse<(Instant, u64, u32)>;
-
 /// One direction `from → to` of a node pair: its connection state and its block transfers.
 /// Created at the pair's first connection and kept, so events can name it by index.
 struct Flow {
@@ -165,7 +162,8 @@ pub struct World {
     access_latency: Vec<Duration>,
     now: Instant,
     seq: u64,
-    queue: BinaryHeap<Queued>,
+    /// `(time, seq, slot)`; events live in a slab so queue moves stay small.
+    queue: EventQueue,
     slab: Vec<Option<Event>>,
     free_slots: Vec<u32>,
     nodes: Vec<Node>,
@@ -235,7 +233,7 @@ impl World {
             geo,
             now: Instant::ZERO,
             seq: 0,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::default(),
             slab: Vec::new(),
             free_slots: Vec::new(),
             net: Network::new(
@@ -287,10 +285,10 @@ impl World {
     pub fn run(mut self) -> RunResult {
         let max_time = Instant::ZERO + self.sc.max_time.0;
         while self.pending_leechers > 0 {
-            if self.net.is_dirty() && self.queue.peek().is_none_or(|q| q.0 .0 > self.now) {
+            if self.net.is_dirty() && self.queue.peek_time().is_none_or(|t| t > self.now) {
                 self.recompute_rates();
             }
-            let Some(Reverse((at, _, slot))) = self.queue.pop() else {
+            let Some((at, slot)) = self.queue.pop() else {
                 break;
             };
             if at > max_time {
@@ -321,7 +319,7 @@ impl World {
                 self.slab.len() as u32 - 1
             }
         };
-        self.queue.push(Reverse((at, self.seq, slot)));
+        self.queue.push(at, self.seq, slot);
     }
 
     fn handle(&mut self, ev: Event) {
