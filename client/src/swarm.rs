@@ -312,6 +312,7 @@ impl<'a> Run<'a> {
             up: Some(spec.upload * self.k),
             down: Some(spec.download * self.k),
             max_peers: e.max_connections as usize,
+            numwant: self.sc.tracker.numwant,
             pipeline: e.pipeline_depth as usize,
             incentive: match spec.incentive {
                 IncentiveSpec::None => Incentive::None,

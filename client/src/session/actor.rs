@@ -385,7 +385,7 @@ impl Actor {
             downloaded: stats.downloaded,
             left: g.total_len - have_bytes,
             event,
-            numwant: 50,
+            numwant: self.announcer.numwant,
         }
     }
 

@@ -14,6 +14,8 @@ pub struct Announcer {
     urls: Vec<String>,
     /// The listen port we announce.
     pub port: u16,
+    /// Peers we ask each announce for.
+    pub numwant: u32,
     next: Option<Instant>,
     in_flight: bool,
     started: bool,
@@ -21,8 +23,9 @@ pub struct Announcer {
 }
 
 impl Announcer {
-    pub fn new(urls: Vec<String>, port: u16) -> Self {
+    pub fn new(urls: Vec<String>, port: u16, numwant: u32) -> Self {
         Announcer {
+            numwant,
             next: (!urls.is_empty()).then(Instant::now),
             urls,
             port,
@@ -106,7 +109,7 @@ mod tests {
 
     #[test]
     fn started_then_completed_then_updates() {
-        let mut a = Announcer::new(vec!["http://t/a".into()], 1);
+        let mut a = Announcer::new(vec!["http://t/a".into()], 1, 50);
         let now = Instant::now();
         assert_eq!(a.due(now), Some(Event::Started));
         assert_eq!(a.due(now), None, "one in flight");
@@ -116,6 +119,6 @@ mod tests {
         assert_eq!(a.due(Instant::now()), Some(Event::Completed));
         a.answered(Event::Completed, None);
         assert_eq!(a.final_events(), [Event::Completed, Event::Stopped]);
-        assert!(Announcer::new(vec![], 1).next().is_none());
+        assert!(Announcer::new(vec![], 1, 50).next().is_none());
     }
 }

@@ -55,6 +55,9 @@ pub struct Common {
     /// Most open connections.
     #[arg(long, default_value_t = 50)]
     pub max_peers: usize,
+    /// Peers to ask the tracker for in each announce.
+    #[arg(long, default_value_t = 50)]
+    pub numwant: u32,
     /// Give up (exit non-zero) after this long, e.g. 90s, 5m.
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
@@ -147,6 +150,7 @@ impl Common {
             down: self.down,
             peers,
             max_peers: self.max_peers,
+            numwant: self.numwant,
             timeout: self.timeout,
             pipeline: self.pipeline,
             incentive: self.incentive,

@@ -155,7 +155,7 @@ pub(super) async fn fetch(
                     // The size is unknown until the metadata arrives; non-zero marks a leecher.
                     left: 1,
                     event: AnnounceEvent::Update,
-                    numwant: 50,
+                    numwant: opts.numwant,
                 };
                 let (url, tx) = (url.to_string(), answers_tx.clone());
                 tokio::spawn(async move {

@@ -55,6 +55,8 @@ pub struct Options {
     pub down: Option<f64>,
     pub peers: Vec<SocketAddr>,
     pub max_peers: usize,
+    /// Peers asked of the tracker per announce (`bt swarm`: the scenario's `tracker.numwant`).
+    pub numwant: u32,
     pub timeout: Option<Duration>,
     pub pipeline: usize,
     pub incentive: Incentive,
@@ -106,6 +108,7 @@ impl Options {
             down: None,
             peers: Vec::new(),
             max_peers: 50,
+            numwant: 50,
             timeout: None,
             pipeline: 64,
             incentive: Incentive::None,
@@ -240,7 +243,7 @@ pub async fn run(opts: Options) -> Result<Report> {
         received: opts.received.clone(),
     });
     let permits = Arc::new(Semaphore::new(opts.max_peers.max(1)));
-    let announcer = Announcer::new(http_trackers(&meta), local.port());
+    let announcer = Announcer::new(http_trackers(&meta), local.port(), opts.numwant);
     let bar = if opts.seed || opts.quiet {
         ProgressBar::hidden()
     } else {
