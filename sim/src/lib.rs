@@ -24,6 +24,11 @@ pub fn run(sc: &Scenario) -> RunResult {
     world::World::new(sc).run()
 }
 
+/// Like [`run`], reporting downloaded bytes as they accrue (see [`world::World::run_observed`]).
+pub fn run_observed(sc: &Scenario, on_bytes: &(dyn Fn(u64) + Sync)) -> RunResult {
+    world::World::new(sc).run_observed(on_bytes)
+}
+
 /// Like [`run`], but checks every rate allocation against node capacities and per-peer caps,
 /// counting violations in `stats.cap_violations` (slower; used by the invariant tests).
 pub fn run_checked(sc: &Scenario) -> RunResult {

@@ -250,7 +250,14 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<()> {
     }
     let pool = thread_pool(a.jobs)?;
     let t0 = std::time::Instant::now();
-    let runs = pool.install(|| sim::replicate::run_replicates(&sc, a.replicates));
+    let bar = if a.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        download_bar(&sc, a.replicates)
+    };
+    let runs = pool
+        .install(|| sim::replicate::run_replicates_observed(&sc, a.replicates, &|b| bar.inc(b)));
+    bar.finish_and_clear();
     let wall = t0.elapsed();
     let first = &runs[0];
     if !a.quiet {
@@ -357,6 +364,25 @@ fn cmd_reproduce(
         t0.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Progress of `replicates` runs of `sc` as the bytes their leechers have downloaded (drawn
+/// on stderr, only when it is a terminal).
+fn download_bar(sc: &sim::Scenario, replicates: u32) -> indicatif::ProgressBar {
+    let leechers = sc
+        .nodes()
+        .iter()
+        .filter(|n| n.role == sim::scenario::Role::Leecher)
+        .count() as u64;
+    let total = leechers * sc.torrent.size.0 * u64::from(replicates);
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {percent:>3}% downloaded  {elapsed_precise} elapsed, ETA {eta_precise}",
+        )
+        .expect("valid template"),
+    );
+    bar
 }
 
 /// A rayon pool of `jobs` threads (all cores when `None`).

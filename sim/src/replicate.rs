@@ -4,7 +4,7 @@ use rayon::prelude::*;
 
 use crate::metrics::opt3;
 
-use crate::{run, RunResult, Scenario};
+use crate::{run_observed, RunResult, Scenario};
 
 /// Seed of replicate `r` (0-based): replicate 0 keeps the scenario's own seed, so a single run
 /// and the first replicate agree; later ones are drawn from a ChaCha stream of that seed.
@@ -19,12 +19,22 @@ pub fn replicate_seed(seed: u64, r: u32) -> u64 {
 /// Runs `n` replicates on the current rayon pool; results come back in replicate order
 /// whatever the thread count.
 pub fn run_replicates(sc: &Scenario, n: u32) -> Vec<RunResult> {
+    run_replicates_observed(sc, n, &|_| {})
+}
+
+/// [`run_replicates`], reporting every replicate's downloaded bytes to `on_bytes` as they
+/// accrue.
+pub fn run_replicates_observed(
+    sc: &Scenario,
+    n: u32,
+    on_bytes: &(dyn Fn(u64) + Sync),
+) -> Vec<RunResult> {
     (0..n)
         .into_par_iter()
         .map(|r| {
             let mut s = sc.clone();
             s.seed = replicate_seed(sc.seed, r);
-            run(&s)
+            run_observed(&s, on_bytes)
         })
         .collect()
 }

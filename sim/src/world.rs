@@ -114,6 +114,9 @@ enum Event {
     OnDemand,
 }
 
+/// Events between two calls of [`World::run_observed`]'s progress callback.
+const PROGRESS_EVERY: u64 = 1 << 16;
+
 /// Interval of the swarm progress samples in `progress.csv`.
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 
@@ -282,9 +285,21 @@ impl World {
     }
 
     /// Runs to completion (every leecher done) or `max_time`, and reports.
-    pub fn run(mut self) -> RunResult {
+    pub fn run(self) -> RunResult {
+        self.run_observed(&|_| {})
+    }
+
+    /// Like [`World::run`], calling `on_bytes` now and then with the bytes downloaded since
+    /// its last call (for a progress bar; it sees nothing that could steer the run).
+    pub fn run_observed(mut self, on_bytes: &(dyn Fn(u64) + Sync)) -> RunResult {
         let max_time = Instant::ZERO + self.sc.max_time.0;
+        let mut reported = 0;
         while self.pending_leechers > 0 {
+            if self.stats.events % PROGRESS_EVERY == 0 {
+                let bytes: u64 = self.nodes.iter().map(|n| n.downloaded).sum();
+                on_bytes(bytes - reported);
+                reported = bytes;
+            }
             if self.net.is_dirty() && self.queue.peek_time().is_none_or(|t| t > self.now) {
                 self.recompute_rates();
             }
@@ -304,6 +319,8 @@ impl World {
             self.free_slots.push(slot);
             self.handle(ev);
         }
+        let bytes: u64 = self.nodes.iter().map(|n| n.downloaded).sum();
+        on_bytes(bytes - reported);
         self.finish()
     }
 

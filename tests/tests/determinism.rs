@@ -35,6 +35,21 @@ fn two_runs_write_identical_files() {
 }
 
 #[test]
+fn progress_reports_add_up_and_change_nothing() {
+    let sc = common::load("g1t2", &[]);
+    let seen = std::sync::atomic::AtomicU64::new(0);
+    let calls = std::sync::atomic::AtomicU64::new(0);
+    let r = sim::run_observed(&sc, &|b| {
+        seen.fetch_add(b, std::sync::atomic::Ordering::Relaxed);
+        calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    });
+    let down: u64 = r.nodes.iter().map(|n| n.bytes_down).sum();
+    assert_eq!(seen.into_inner(), down);
+    assert!(calls.into_inner() > 1, "reported only at the end");
+    assert_eq!(files_of(&r), files_of(&sim::run(&sc)));
+}
+
+#[test]
 fn replicates_do_not_depend_on_thread_count() {
     let sc = common::load("g3t2", &[]);
     let run_with = |threads: usize| {
