@@ -7,12 +7,18 @@
 //! gives, which the choker's and the simulator's determinism rely on. Small enough to own
 //! rather than pull in a sorted-vector crate; a property test checks it against `BTreeMap`.
 
+use std::cell::Cell;
+
 use crate::PeerKey;
 
 #[derive(Clone, Debug)]
 pub struct PeerMap<V> {
     keys: Vec<PeerKey>,
     values: Vec<V>,
+    /// Index of the last key found: one message's handling looks the same peer up several
+    /// times, so this skips most binary searches. Checked against `keys`, so a stale index
+    /// (after an insert or remove) only costs the search.
+    last: Cell<usize>,
 }
 
 impl<V> Default for PeerMap<V> {
@@ -20,6 +26,7 @@ impl<V> Default for PeerMap<V> {
         PeerMap {
             keys: Vec::new(),
             values: Vec::new(),
+            last: Cell::new(0),
         }
     }
 }
@@ -34,7 +41,15 @@ impl<V> PeerMap<V> {
     }
 
     fn index(&self, key: PeerKey) -> Result<usize, usize> {
-        self.keys.binary_search(&key)
+        let last = self.last.get();
+        if self.keys.get(last) == Some(&key) {
+            return Ok(last);
+        }
+        let found = self.keys.binary_search(&key);
+        if let Ok(i) = found {
+            self.last.set(i);
+        }
+        found
     }
 
     pub fn contains_key(&self, key: &PeerKey) -> bool {
