@@ -17,6 +17,7 @@ use engine_core::time::{Duration, Instant};
 use engine_core::torrent::{Input, Output, Torrent, TorrentConfig};
 use engine_core::tracker::{AnnounceEvent, Swarm, TrackerConfig};
 use engine_core::wire::Message;
+use engine_core::PeerKey;
 use rand::seq::SliceRandom;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -25,6 +26,11 @@ use crate::metrics::{NodeResult, PairBytes, ProgressPoint, RunResult, RunStats};
 use crate::network::Network;
 use crate::queue::EventQueue;
 use crate::scenario::{IncentiveSpec, JoinTime, Leave, NodeSpec, Role, Scenario};
+
+/// The receiver's node and the flow packed in an engine-core key (see [`World::key`]).
+fn key_parts(key: PeerKey) -> (u32, u32) {
+    ((key >> 32) as u32, key as u32)
+}
 
 /// Derives an independent 32-byte seed for stream `stream` of the scenario seed.
 pub fn stream_seed(seed: u64, stream: u64) -> [u8; 32] {
@@ -82,10 +88,9 @@ enum Event {
         from: u32,
         to: u32,
     },
-    /// The handshake answer reaches the initiator.
+    /// The handshake answer reaches the initiator (`flow`: initiator → acceptor).
     Connected {
-        node: u32,
-        peer: u32,
+        flow: u32,
         epoch: u32,
     },
     /// A message on the connection side `flow` (`from → to`).
@@ -125,6 +130,8 @@ pub const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 struct Flow {
     from: u32,
     to: u32,
+    /// The flow `to → from`.
+    reverse: u32,
     /// Connected now; `epoch` numbers the pair's connections (both directions share it), so
     /// messages and blocks of a closed connection are recognised and dropped.
     alive: bool,
@@ -145,8 +152,8 @@ struct Node {
     torrent: Option<Torrent>,
     peers: BTreeSet<u32>,
     /// `(peer, flow)` for every peer this node ever connected to, sorted by peer: the flow
-    /// `this → peer`, looked up on every message sent (a short binary search in memory the
-    /// node just touched, where a global pair map would miss the cache).
+    /// `this → peer`, looked up when a pair connects or disconnects. Messages need no lookup:
+    /// the engine-core key of a peer carries the flow (see [`World::key`]).
     flows_out: Vec<(u32, u32)>,
     timer_at: Option<Instant>,
     timer_version: u32,
@@ -344,13 +351,13 @@ impl World {
             Event::Join(n) => self.join(n),
             Event::Announce(n) => self.announce(n, AnnounceEvent::Update),
             Event::Connect { from, to } => self.accept(from, to),
-            Event::Connected { node, peer, epoch } => {
-                let live = self.flow_id(node, peer).and_then(|id| self.live_epoch(id));
-                if live == Some(epoch) {
+            Event::Connected { flow, epoch } => {
+                if self.live_epoch(flow) == Some(epoch) {
+                    let (node, _) = self.ends(flow);
                     self.input(
                         node,
                         Input::Connected {
-                            peer: peer as u64,
+                            peer: self.key(flow),
                             fast: true,
                             extensions: true,
                         },
@@ -359,31 +366,21 @@ impl World {
             }
             Event::Deliver { flow, epoch, msg } => {
                 if self.live_epoch(flow) == Some(epoch) {
-                    let (from, to) = self.ends(flow);
-                    self.input(
-                        to,
-                        Input::Message {
-                            peer: from as u64,
-                            msg,
-                        },
-                    );
+                    let (_, to) = self.ends(flow);
+                    let peer = self.key(self.flows[flow as usize].reverse);
+                    self.input(to, Input::Message { peer, msg });
                 }
             }
             Event::Block { flow, epoch, block } => {
-                let (from, to) = self.ends(flow);
+                let (_, to) = self.ends(flow);
                 if self.live_epoch(flow) != Some(epoch) {
                     // The connection closed while the block was on the wire.
                     self.stats.bytes_lost += block.length as u64;
                 } else {
                     let n = &mut self.nodes[to as usize];
                     n.downloaded += block.length as u64;
-                    self.input(
-                        to,
-                        Input::Block {
-                            peer: from as u64,
-                            block,
-                        },
-                    );
+                    let peer = self.key(self.flows[flow as usize].reverse);
+                    self.input(to, Input::Block { peer, block });
                 }
             }
             Event::FlowDone { flow, version } => self.flow_done(flow, version),
@@ -475,7 +472,7 @@ impl World {
         }
         self.nodes[from as usize].peers.insert(to);
         self.nodes[to as usize].peers.insert(from);
-        for (x, y) in [(from, to), (to, from)] {
+        let [there, back] = [(from, to), (to, from)].map(|(x, y)| {
             let id = match self.flow_id(x, y) {
                 Some(id) => id,
                 None => self.new_flow(x, y),
@@ -486,22 +483,18 @@ impl World {
             f.block = None;
             f.rate = 0.0;
             self.net.set_cap(id, None);
-        }
-        let epoch = self.flows[self.flow_id(from, to).expect("just made") as usize].epoch;
+            id
+        });
+        self.flows[there as usize].reverse = back;
+        self.flows[back as usize].reverse = there;
+        let epoch = self.flows[there as usize].epoch;
         // The initiator learns of the connection one latency later, before anything `to` sends.
         let at = self.now + self.latency(from, to);
-        self.push(
-            at,
-            Event::Connected {
-                node: from,
-                peer: to,
-                epoch,
-            },
-        );
+        self.push(at, Event::Connected { flow: there, epoch });
         self.input(
             to,
             Input::Connected {
-                peer: from as u64,
+                peer: self.key(back),
                 fast: true,
                 extensions: true,
             },
@@ -510,6 +503,13 @@ impl World {
 
     fn latency(&self, a: u32, b: u32) -> Duration {
         Duration(self.access_latency[a as usize].0 + self.access_latency[b as usize].0)
+    }
+
+    /// The engine-core key under which `flow`'s sender knows its receiver: the receiver's
+    /// node index in the high half, so peers iterate in node order, and the flow in the low
+    /// half, so the driver finds the flow of an output without a search.
+    fn key(&self, flow: u32) -> PeerKey {
+        (u64::from(self.flows[flow as usize].to) << 32) | u64::from(flow)
     }
 
     fn flow_id(&self, from: u32, to: u32) -> Option<u32> {
@@ -524,6 +524,7 @@ impl World {
         self.flows.push(Flow {
             from,
             to,
+            reverse: u32::MAX,
             alive: false,
             epoch: 0,
             uploaded: 0,
@@ -568,7 +569,10 @@ impl World {
         }
         for (x, y) in [(a, b), (b, a)] {
             if self.nodes[x as usize].torrent.is_some() {
-                self.input(x, Input::Disconnected { peer: y as u64 });
+                if let Some(id) = self.flow_id(x, y) {
+                    let peer = self.key(id);
+                    self.input(x, Input::Disconnected { peer });
+                }
             }
         }
     }
@@ -611,26 +615,17 @@ impl World {
             };
             match out {
                 Output::Send { peer, msg } => {
-                    let to = peer as u32;
-                    let Some(flow) = self.flow_id(n, to) else {
-                        continue;
-                    };
+                    let (to, flow) = key_parts(peer);
                     if let Some(epoch) = self.live_epoch(flow) {
                         let at = self.now + self.latency(n, to);
                         self.push(at, Event::Deliver { flow, epoch, msg });
                     }
                 }
-                Output::SetUploadCap { peer, cap } => {
-                    if let Some(id) = self.flow_id(n, peer as u32) {
-                        self.net.set_cap(id, cap);
-                    }
-                }
+                Output::SetUploadCap { peer, cap } => self.net.set_cap(key_parts(peer).1, cap),
                 Output::UploadReady { peer } => {
-                    if let Some(id) = self.flow_id(n, peer as u32) {
-                        if self.flows[id as usize].alive && self.flows[id as usize].block.is_none()
-                        {
-                            self.start_block(id);
-                        }
+                    let id = key_parts(peer).1;
+                    if self.flows[id as usize].alive && self.flows[id as usize].block.is_none() {
+                        self.start_block(id);
                     }
                 }
                 Output::Verify { piece } => {
@@ -640,7 +635,7 @@ impl World {
                 }
                 Output::Disconnect { peer, .. } => {
                     self.stats.protocol_disconnects += 1;
-                    self.disconnect(n, peer as u32);
+                    self.disconnect(n, key_parts(peer).0);
                 }
                 Output::Completed => self.completed(n),
             }
@@ -689,14 +684,11 @@ impl World {
 
     /// Pulls the next block for flow `id`; a flow that continues keeps its rate.
     fn start_block(&mut self, id: u32) {
-        let (from, to) = {
-            let f = &self.flows[id as usize];
-            (f.from, f.to)
-        };
+        let (from, key) = (self.flows[id as usize].from, self.key(id));
         let next = self.nodes[from as usize]
             .torrent
             .as_mut()
-            .and_then(|t| t.next_upload(to as u64));
+            .and_then(|t| t.next_upload(key));
         let now = self.now;
         let f = &mut self.flows[id as usize];
         match next {
