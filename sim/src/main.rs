@@ -477,6 +477,20 @@ fn cmd_bench(a: BenchArgs) -> anyhow::Result<()> {
             r.stats.recomputes as f64 / dt,
             peak_rss_mib().map_or_else(|| "?".into(), |m| m.to_string())
         );
+        let k = &r.stats.event_kinds;
+        let m = |n: u64| format!("{:.1} M", n as f64 / 1e6);
+        println!(
+            "  events by kind: have {}, request {}, block {}, flow done {} ({} stale), interest {}, choke {}, cancel/reject {}, other {}",
+            m(k.have),
+            m(k.request),
+            m(k.block),
+            m(k.flow_done),
+            m(k.flow_done_stale),
+            m(k.interest),
+            m(k.choke),
+            m(k.cancel_reject),
+            m(k.other_message + k.timer + k.other)
+        );
     }
     Ok(())
 }

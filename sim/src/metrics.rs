@@ -73,6 +73,8 @@ pub struct PairBytes {
 pub struct RunStats {
     pub sim_time_s: f64,
     pub events: u64,
+    /// `events` by kind: what a scenario's cost is made of.
+    pub event_kinds: EventKinds,
     pub recomputes: u64,
     /// Solver allocations that exceeded a capacity or cap; always 0 unless the model is broken.
     pub cap_violations: u64,
@@ -84,6 +86,30 @@ pub struct RunStats {
     pub bytes_in_flight: u64,
     /// Block bytes whose connection closed before delivery.
     pub bytes_lost: u64,
+}
+
+/// Events handled, by kind. Messages count when delivered, including those of a connection
+/// that closed meanwhile (dropped on arrival).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct EventKinds {
+    pub have: u64,
+    pub request: u64,
+    /// `interested` and `not interested`.
+    pub interest: u64,
+    /// `choke` and `unchoke`.
+    pub choke: u64,
+    /// `cancel` and `reject request`.
+    pub cancel_reject: u64,
+    /// Handshakes, bitfields, extension messages and the rest.
+    pub other_message: u64,
+    pub block: u64,
+    /// A block finished sending; `flow_done_stale` of them were superseded by a rate change
+    /// or a closed connection (skipped).
+    pub flow_done: u64,
+    pub flow_done_stale: u64,
+    pub timer: u64,
+    /// Joins, announces, connects, leaves, samples, on-demand checks.
+    pub other: u64,
 }
 
 /// Everything one run produced.

@@ -324,6 +324,7 @@ impl World {
                 .take()
                 .expect("queued slot holds an event");
             self.free_slots.push(slot);
+            self.count(&ev);
             self.handle(ev);
         }
         let bytes: u64 = self.nodes.iter().map(|n| n.downloaded).sum();
@@ -344,6 +345,30 @@ impl World {
             }
         };
         self.queue.push(at, self.seq, slot);
+    }
+
+    fn count(&mut self, ev: &Event) {
+        let k = &mut self.stats.event_kinds;
+        let n = match ev {
+            Event::Deliver { msg, .. } => match msg {
+                Message::Have { .. } => &mut k.have,
+                Message::Request(_) => &mut k.request,
+                Message::Interested | Message::NotInterested => &mut k.interest,
+                Message::Choke | Message::Unchoke => &mut k.choke,
+                Message::Cancel(_) | Message::RejectRequest(_) => &mut k.cancel_reject,
+                _ => &mut k.other_message,
+            },
+            Event::Block { .. } => &mut k.block,
+            Event::FlowDone { flow, version } => {
+                if self.flows[*flow as usize].version != *version {
+                    k.flow_done_stale += 1;
+                }
+                &mut k.flow_done
+            }
+            Event::Timer { .. } => &mut k.timer,
+            _ => &mut k.other,
+        };
+        *n += 1;
     }
 
     fn handle(&mut self, ev: Event) {

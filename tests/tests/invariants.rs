@@ -16,6 +16,32 @@ fn check(name: &str, overrides: &[&str]) {
     let (flight, lost) = (r.stats.bytes_in_flight, r.stats.bytes_lost);
     assert_eq!(up, down + flight + lost, "{ctx}: bytes not conserved");
     assert_eq!(up, pairs, "{ctx}: per-pair bytes do not add up");
+    let k = &r.stats.event_kinds;
+    let kinds = [
+        k.have,
+        k.request,
+        k.interest,
+        k.choke,
+        k.cancel_reject,
+        k.other_message,
+        k.block,
+        k.flow_done,
+        k.timer,
+        k.other,
+    ];
+    assert_eq!(
+        kinds.iter().sum::<u64>(),
+        r.stats.events,
+        "{ctx}: event kinds"
+    );
+    assert!(
+        k.flow_done_stale < k.flow_done,
+        "{ctx}: stale flow completions"
+    );
+    assert!(
+        k.block <= k.flow_done - k.flow_done_stale,
+        "{ctx}: more blocks delivered than sent"
+    );
     assert_eq!(
         r.stats.cap_violations, 0,
         "{ctx}: a rate exceeded a capacity or cap"
