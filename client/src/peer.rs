@@ -33,7 +33,7 @@ pub const MAX_MESSAGE_LEN: u32 = wire::DEFAULT_MAX_MESSAGE_LEN;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// BEP 3 suggests keep-alives every two minutes; we send one after a minute of silence.
-const KEEPALIVE_AFTER: Duration = Duration::from_secs(60);
+pub const KEEPALIVE_AFTER: Duration = Duration::from_secs(60);
 /// A peer that sends nothing (not even a keep-alive) for this long is gone.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(180);
 const READ_CHUNK: usize = 64 * 1024;

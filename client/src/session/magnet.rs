@@ -292,12 +292,17 @@ async fn talk(
     };
     let write = async {
         let mut frame = Vec::new();
-        while let Some(msg) = rx.recv().await {
+        loop {
+            // A slow metadata phase must not look dead to the peer (its idle timeout).
+            let msg = match tokio::time::timeout(peer::KEEPALIVE_AFTER, rx.recv()).await {
+                Err(_) => Message::KeepAlive,
+                Ok(None) => return Ok(()), // the fetch loop dropped this connection
+                Ok(Some(m)) => m,
+            };
             frame.clear();
             msg.encode(&mut frame);
             wr.write_all(&frame).await?;
         }
-        Ok(()) // the fetch loop dropped this connection
     };
     tokio::select! {
         r = read => r,
