@@ -9,28 +9,13 @@ use session_util::*;
 
 #[test]
 fn bt_downloads_from_libtorrent_seeder() {
-    require_libtorrent();
     let tmp = tempfile::tempdir().unwrap();
-    let src_dir = tmp.path().join("lt");
-    std::fs::create_dir_all(&src_dir).unwrap();
-    let src = src_dir.join("lt.bin");
-    std::fs::write(&src, data(5 << 20, 7)).unwrap();
-    let torrent = tmp.path().join("lt.torrent");
-    let port = free_port().to_string();
-    let mut lt = Proc::spawn(
-        "lt-seed",
-        python(
-            "lt_seed.py",
-            &[
-                src.to_str().unwrap(),
-                torrent.to_str().unwrap(),
-                &port,
-                "65536",
-            ],
-        ),
-        tmp.path(),
-    );
-    wait_for_log(&mut lt, "ready", Duration::from_secs(30));
+    let LtSeed {
+        proc: lt,
+        src,
+        torrent,
+        port,
+    } = lt_seed(tmp.path(), 5 << 20, 7, 65536);
     let out = tmp.path().join("dl");
     let mut c = bt(&[
         "download",

@@ -33,22 +33,13 @@ fn download_magnet(link: &str, out: &Path, timeout: &str, extra: &[&str], log_di
 
 #[test]
 fn bt_downloads_a_magnet_from_libtorrent() {
-    require_libtorrent();
     let tmp = tempfile::tempdir().unwrap();
-    let src_dir = tmp.path().join("lt");
-    std::fs::create_dir_all(&src_dir).unwrap();
-    let src = src_dir.join("lt.bin");
-    std::fs::write(&src, data(20 << 20, 5)).unwrap();
-    let torrent = tmp.path().join("lt.torrent");
-    let port = free_port().to_string();
-    let args = [
-        src.to_str().unwrap(),
-        torrent.to_str().unwrap(),
-        &port,
-        "16384",
-    ];
-    let mut lt = Proc::spawn("lt-seed", python("lt_seed.py", &args), tmp.path());
-    wait_for_log(&mut lt, "ready", Duration::from_secs(30));
+    let LtSeed {
+        proc: lt,
+        src,
+        torrent,
+        port,
+    } = lt_seed(tmp.path(), 20 << 20, 5, 16384);
     let meta = load(&torrent);
     // 1280 piece hashes: the metadata spans two BEP 9 pieces.
     assert!(meta.info_raw.len() > metadata::PIECE_LEN as usize);

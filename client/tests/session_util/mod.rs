@@ -217,6 +217,39 @@ pub fn python(script: &str, args: &[&str]) -> Command {
     c
 }
 
+/// A libtorrent seeder of `lt/lt.bin` (`len` bytes of `data(len, seed)`) under `dir`, with
+/// the torrent it made at `lt.torrent` (pieces of `piece_len` bytes); ready to serve.
+pub struct LtSeed {
+    pub proc: Proc,
+    pub src: PathBuf,
+    pub torrent: PathBuf,
+    pub port: u16,
+}
+
+pub fn lt_seed(dir: &Path, len: usize, seed: u64, piece_len: u32) -> LtSeed {
+    require_libtorrent();
+    let src_dir = dir.join("lt");
+    std::fs::create_dir_all(&src_dir).unwrap();
+    let src = src_dir.join("lt.bin");
+    std::fs::write(&src, data(len, seed)).unwrap();
+    let torrent = dir.join("lt.torrent");
+    let port = free_port();
+    let args = [
+        src.to_str().unwrap(),
+        torrent.to_str().unwrap(),
+        &port.to_string(),
+        &piece_len.to_string(),
+    ];
+    let mut proc = Proc::spawn("lt-seed", python("lt_seed.py", &args), dir);
+    wait_for_log(&mut proc, "ready", Duration::from_secs(30));
+    LtSeed {
+        proc,
+        src,
+        torrent,
+        port,
+    }
+}
+
 /// Waits until `p`'s log contains `needle`; panics with the log after `limit`.
 pub fn wait_for_log(p: &mut Proc, needle: &str, limit: Duration) {
     let end = Instant::now() + limit;
