@@ -271,6 +271,9 @@ impl Actor {
                 if ok {
                     let g = self.ctx.geometry;
                     self.bar.inc(u64::from(g.piece_size(piece)));
+                    // Printed once the piece is on disk: the crash test checks every piece
+                    // reported here survives a kill -9.
+                    self.log(format_args!("piece {piece} verified"));
                 }
             }
             Internal::Announced { event, result } => match result {
