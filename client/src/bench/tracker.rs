@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::tracker::{runtime, serve, Limits, Tracker};
+use crate::tracker::{runtime, serve, ConnLimits, Limits, Tracker};
 
 #[derive(clap::Args)]
 #[command(after_help = "Example:\n  bt bench tracker --requests 1000000 --connections 64")]
@@ -45,6 +45,7 @@ pub fn run(args: TrackerBench) -> Result<()> {
         interval: Duration::from_secs(1800),
         max_torrents: args.torrents as usize + 1,
         max_peers_per_torrent: args.peers_per_torrent as usize + 1,
+        max_peers: (args.torrents * (args.peers_per_torrent + 1)) as usize,
     };
     let tracker = Arc::new(Tracker::new(&limits, None));
     let server_rt = runtime(args.server_threads)?;
@@ -57,7 +58,7 @@ pub fn run(args: TrackerBench) -> Result<()> {
             server_rt.block_on(async {
                 let _stop_tx = stop_tx;
                 tokio::select! {
-                    r = serve(listener, tracker, 100_000) => r,
+                    r = serve(listener, tracker, ConnLimits { max_per_ip: 100_000, ..ConnLimits::new(100_000) }) => r,
                     _ = stop_rx => Ok(()),
                 }
             })

@@ -33,13 +33,21 @@ impl Swarm {
             interval,
             max_torrents: 16,
             max_peers_per_torrent: 64,
+            max_peers: 16 * 64,
         };
         let tracker = Arc::new(tracker::Tracker::new(&limits, None));
         let listener = rt
             .block_on(TcpListener::bind("127.0.0.1:0"))
             .context("binding the tracker on 127.0.0.1")?;
         let addr = listener.local_addr()?;
-        rt.spawn(tracker::serve(listener, tracker.clone(), 1024));
+        rt.spawn(tracker::serve(
+            listener,
+            tracker.clone(),
+            tracker::ConnLimits {
+                max_per_ip: 1024,
+                ..tracker::ConnLimits::new(1024)
+            },
+        ));
         Ok(Swarm {
             rt: Some(rt),
             tracker,

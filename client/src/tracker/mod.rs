@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 
-pub use http::serve;
+pub use http::{serve, ConnLimits};
 pub use state::{Limits, Tracker};
 
 use crate::units::parse_info_hash;
@@ -47,9 +47,18 @@ pub struct TrackerArgs {
     /// Most peers tracked per torrent.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     max_peers_per_torrent: usize,
+    /// Most peers tracked over all torrents (about 200 bytes each).
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    max_peers: usize,
     /// Most simultaneous client connections; more wait to be accepted.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     max_connections: usize,
+    /// Most simultaneous connections from one IP address; more are closed at once.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    max_connections_per_ip: usize,
+    /// Seconds a connection may take to send a request head (idle keep-alive included).
+    #[arg(long, default_value_t = 15, value_name = "SECS")]
+    header_timeout: u64,
     /// Worker threads [default: all cores].
     #[arg(long, default_value_t = 0, hide_default_value = true)]
     threads: usize,
@@ -65,6 +74,12 @@ pub fn run(args: TrackerArgs) -> Result<()> {
         interval: Duration::from_secs(args.interval.max(1)),
         max_torrents: args.max_torrents,
         max_peers_per_torrent: args.max_peers_per_torrent,
+        max_peers: args.max_peers,
+    };
+    let conns = ConnLimits {
+        max_connections: args.max_connections,
+        max_per_ip: args.max_connections_per_ip,
+        header_timeout: Duration::from_secs(args.header_timeout.max(1)),
     };
     let tracker = Arc::new(Tracker::new(&limits, allow));
     runtime(args.threads)?.block_on(async {
@@ -80,7 +95,7 @@ pub fn run(args: TrackerArgs) -> Result<()> {
         drop(out);
         tokio::spawn(expire_periodically(tracker.clone(), limits.interval));
         tokio::select! {
-            res = serve(listener, tracker, args.max_connections) => res,
+            res = serve(listener, tracker, conns) => res,
             res = shutdown_signal() => res,
         }
     })

@@ -26,6 +26,9 @@ pub struct Limits {
     pub interval: std::time::Duration,
     pub max_torrents: usize,
     pub max_peers_per_torrent: usize,
+    /// Most peers over all torrents: `max_torrents × max_peers_per_torrent` alone would let
+    /// random announces grow the tracker to ~100 GB at the defaults.
+    pub max_peers: usize,
 }
 
 /// A peer's identity. The IP is part of it so that nobody can remove or move another host's
@@ -54,6 +57,8 @@ pub struct Tracker {
     allow: Option<HashSet<[u8; 20]>>,
     max_torrents: usize,
     torrents: AtomicUsize,
+    max_peers: usize,
+    peers: AtomicUsize,
     /// Time zero for engine-core's injected clock.
     epoch: std::time::Instant,
 }
@@ -64,8 +69,9 @@ impl Tracker {
         let interval = Duration::from_secs(limits.interval.as_secs().max(1));
         let cfg = TrackerConfig {
             interval,
-            // A client may miss one announce (restart, network blip) before it is dropped.
-            peer_timeout: Duration(interval.0 * 2 + Duration::from_secs(60).0),
+            // A client may miss one announce (restart, network blip) before it is dropped; the
+            // grace covers a slow announce, and shrinks with short test intervals.
+            peer_timeout: Duration(interval.0 * 2 + interval.0.min(Duration::from_secs(60).0)),
             max_peers: limits.max_peers_per_torrent.max(1),
             ..TrackerConfig::default()
         };
@@ -83,6 +89,8 @@ impl Tracker {
             allow,
             max_torrents: limits.max_torrents,
             torrents: AtomicUsize::new(0),
+            max_peers: limits.max_peers,
+            peers: AtomicUsize::new(0),
             epoch: std::time::Instant::now(),
         }
     }
@@ -135,12 +143,16 @@ impl Tracker {
         for shard in self.shards.iter() {
             let mut shard = lock(shard);
             let before = shard.swarms.len();
+            let mut dropped = 0;
             shard.swarms.retain(|_, s| {
+                let n = s.len();
                 s.expire(now);
+                dropped += n - s.len();
                 !s.is_empty()
             });
             self.torrents
                 .fetch_sub(before - shard.swarms.len(), Ordering::Relaxed);
+            self.peers.fetch_sub(dropped, Ordering::Relaxed);
         }
     }
 
@@ -171,7 +183,7 @@ impl Tracker {
                 return Ok(self.encode_reply(&a, &self.empty_reply()));
             }
             Entry::Vacant(e) => {
-                if !self.reserve_torrent() {
+                if !reserve(&self.torrents, self.max_torrents) {
                     return Err(format!(
                         "tracker is full (limit of {} torrents)",
                         self.max_torrents
@@ -185,14 +197,37 @@ impl Tracker {
             addr: SocketAddr::new(ip, a.port),
             id: a.peer_id,
         };
-        let reply = swarm.announce(now, key, peer, a.event, a.left, a.numwant, rng);
+        let before = swarm.len();
+        let reply = match swarm.announce(
+            now,
+            key.clone(),
+            peer.clone(),
+            a.event,
+            a.left,
+            a.numwant,
+            rng,
+        ) {
+            Ok(_) if swarm.len() > before && !reserve(&self.peers, self.max_peers) => {
+                // Over the global cap: take the newcomer out again.
+                let _ = swarm.announce(now, key, peer, AnnounceEvent::Stopped, 0, None, rng);
+                Err(format!(
+                    "tracker is full (limit of {} peers)",
+                    self.max_peers
+                ))
+            }
+            r => {
+                // Leaving (or the swarm's own expiry) shrank it.
+                self.peers
+                    .fetch_sub(before.saturating_sub(swarm.len()), Ordering::Relaxed);
+                r.map_err(|e| e.to_string())
+            }
+        };
         if swarm.is_empty() {
             swarms.remove(&a.info_hash);
             self.torrents.fetch_sub(1, Ordering::Relaxed);
         }
         drop(guard);
-        let reply = reply.map_err(|e| e.to_string())?;
-        Ok(self.encode_reply(&a, &reply))
+        Ok(self.encode_reply(&a, &reply?))
     }
 
     fn empty_reply(&self) -> AnnounceReply<Peer> {
@@ -274,14 +309,6 @@ impl Tracker {
         self.allow.as_ref().is_none_or(|a| a.contains(h))
     }
 
-    fn reserve_torrent(&self) -> bool {
-        self.torrents
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                (n < self.max_torrents).then_some(n + 1)
-            })
-            .is_ok()
-    }
-
     fn shard(&self, h: &[u8; 20]) -> MutexGuard<'_, Shard> {
         lock(&self.shards[usize::from(h[0]) % SHARDS])
     }
@@ -289,6 +316,15 @@ impl Tracker {
     fn now(&self) -> Instant {
         Instant(self.epoch.elapsed().as_micros() as u64)
     }
+}
+
+/// Counts one more in `count` unless that would pass `max`.
+fn reserve(count: &AtomicUsize, max: usize) -> bool {
+    count
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+            (n < max).then_some(n + 1)
+        })
+        .is_ok()
 }
 
 /// A panic while holding a shard cannot leave a swarm half-updated in a way that matters
@@ -328,6 +364,7 @@ mod tests {
             interval: std::time::Duration::from_secs(900),
             max_torrents,
             max_peers_per_torrent: 3,
+            max_peers: 5,
         };
         Tracker::new(&limits, None)
     }
@@ -403,11 +440,39 @@ mod tests {
     }
 
     #[test]
+    fn peers_over_all_torrents_are_capped() {
+        let t = tracker(10);
+        for (hash, peer) in [(1, 1), (1, 2), (2, 1), (2, 2), (3, 1)] {
+            assert!(decode(&announce(&t, hash, peer, ""))
+                .unwrap()
+                .get("peers")
+                .is_some());
+        }
+        let full = failure("tracker is full (limit of 5 peers)");
+        assert_eq!(announce(&t, 3, 2, ""), full);
+        assert_eq!(announce(&t, 4, 1, ""), full);
+        // The refused newcomer left no trace: its fresh swarm is gone too.
+        assert_eq!(t.stats(), (3, 5));
+        // Known peers keep announcing; a leaver frees a slot for someone else.
+        assert!(decode(&announce(&t, 1, 1, ""))
+            .unwrap()
+            .get("peers")
+            .is_some());
+        announce(&t, 1, 1, "&event=stopped");
+        assert!(decode(&announce(&t, 4, 1, ""))
+            .unwrap()
+            .get("peers")
+            .is_some());
+        assert_eq!(t.stats(), (4, 5));
+    }
+
+    #[test]
     fn scrape_counts_and_allow_list() {
         let limits = Limits {
             interval: std::time::Duration::from_secs(60),
             max_torrents: 10,
             max_peers_per_torrent: 10,
+            max_peers: 100,
         };
         let t = Tracker::new(&limits, Some(HashSet::from([[1; 20], [3; 20]])));
         announce(&t, 1, 1, "&left=0");
