@@ -1,5 +1,6 @@
 //! `bt bench`: throughput figures for this machine (printed, never asserted).
 
+mod abuse;
 mod hash;
 mod tracker;
 
@@ -17,11 +18,14 @@ enum Which {
     Hash(hash::HashBench),
     /// Tracker announces per second over loopback keep-alive HTTP/1.1 connections.
     Tracker(tracker::TrackerBench),
+    /// A `bt tracker` under attack: peak memory, announce rate, a good client's latency.
+    TrackerAbuse(abuse::AbuseBench),
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.which {
         Which::Hash(a) => hash::run(a),
         Which::Tracker(a) => tracker::run(a),
+        Which::TrackerAbuse(a) => abuse::run(a),
     }
 }

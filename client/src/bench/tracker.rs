@@ -178,7 +178,7 @@ async fn connection(
 }
 
 /// Reads one response; true if its body is an announce reply rather than a failure.
-async fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> Result<bool> {
+pub(super) async fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> Result<bool> {
     loop {
         if let Some(head_end) = find(buf, b"\r\n\r\n") {
             let len = content_length(&buf[..head_end]).context("response without length")?;
@@ -196,7 +196,7 @@ async fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> Result<bool> {
     }
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+pub(super) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
