@@ -141,7 +141,16 @@ async fn attack(args: &AbuseBench, addr: SocketAddr, pid: u32) -> Result<Report>
     let slow: Vec<_> = (0..args.slow)
         .map(|i| tokio::spawn(slow_client(addr, i, done.clone())))
         .collect();
-    let good = tokio::spawn(good_client(addr, done.clone()));
+    // Its own thread and runtime: its latency is the tracker's, not the load generator's.
+    let good = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(good_client(addr, done))
+        })
+    };
     let malformed = Arc::new(Outcomes::default());
     let bad: Vec<_> = (0..8)
         .map(|w| {
@@ -175,7 +184,9 @@ async fn attack(args: &AbuseBench, addr: SocketAddr, pid: u32) -> Result<Report>
         closes.extend(s.await?);
     }
     closes.sort_by(f64::total_cmp);
-    let (good_sent, good_ok, good_latency_us) = good.await??;
+    let (good_sent, good_ok, good_latency_us) = good
+        .join()
+        .map_err(|_| anyhow::anyhow!("good client panicked"))??;
     Ok(Report {
         sent: ok + refused,
         ok,
