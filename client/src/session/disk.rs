@@ -339,7 +339,15 @@ mod tests {
 
     /// A disk over `data` (whole pieces of [`PIECE`]) with nothing verified yet.
     fn disk_for(dir: &std::path::Path, data: &[u8], cache: usize) -> Arc<Disk> {
-        let info = Info {
+        let info = info_of(data);
+        let storage = Storage::open(dir, &info, Mode::ReadWrite).unwrap();
+        let have = Bitfield::new(info.pieces.len() as u32);
+        Arc::new(Disk::with_cache(Arc::new(storage), &info, &have, cache))
+    }
+
+    /// A one-file torrent of `data`.
+    fn info_of(data: &[u8]) -> Info {
+        Info {
             name: "f".into(),
             piece_length: PIECE,
             pieces: data
@@ -351,10 +359,7 @@ mod tests {
                 length: data.len() as u64,
             }],
             private: false,
-        };
-        let storage = Storage::open(dir, &info, Mode::ReadWrite).unwrap();
-        let have = Bitfield::new(info.pieces.len() as u32);
-        Arc::new(Disk::with_cache(Arc::new(storage), &info, &have, cache))
+        }
     }
 
     fn block(disk: &Disk, data: &[u8], piece: u32, b: u32) -> (BlockRequest, Bytes) {
@@ -413,6 +418,34 @@ mod tests {
         assert!(disk.lock().cache.pieces.contains_key(&0));
         assert!(hash(&disk, 0).await);
         assert_eq!(disk.storage.hash_piece(0).unwrap(), disk.hashes[0]);
+    }
+
+    /// A kill leaves blocks written straight to disk (cache full) without a verdict: the
+    /// restart's recheck counts a piece only if all its bytes are there and right.
+    #[tokio::test]
+    async fn recheck_after_a_kill_counts_only_whole_good_pieces() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..3 * PIECE).map(|i| (i % 241) as u8).collect();
+        let disk = disk_for(dir.path(), &data, 0);
+        for b in 0..2 {
+            let (r, d) = block(&disk, &data, 1, b);
+            disk.clone().write(r, d).await.unwrap();
+        }
+        let (r, d) = block(&disk, &data, 0, 0);
+        disk.clone().write(r, d).await.unwrap();
+        let (r, _) = block(&disk, &data, 2, 0);
+        disk.clone()
+            .write(r, Bytes::from(vec![7; r.length as usize]))
+            .await
+            .unwrap();
+        let (r, d) = block(&disk, &data, 2, 1);
+        disk.clone().write(r, d).await.unwrap();
+        drop(disk); // killed: nothing hashed, nothing reported
+        let restarted = disk_for(dir.path(), &data, 0);
+        let have = Disk::recheck(restarted.storage.clone(), &info_of(&data), |_| {})
+            .await
+            .unwrap();
+        assert_eq!(have.iter_set().collect::<Vec<_>>(), [1]);
     }
 
     proptest! {
