@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 
 use super::state::{failure, Tracker};
@@ -49,6 +49,23 @@ impl ConnLimits {
             header_timeout: Duration::from_secs(15),
         }
     }
+}
+
+/// Connections the kernel queues for us to accept. Tokio's default of 1024 overflowed when
+/// 2000 slow clients reconnected at once: the kernel then drops SYNs, and a good client's
+/// connect waits for its retransmission (1 s, then 3 s). The kernel caps it at somaxconn.
+const BACKLOG: u32 = 8192;
+
+/// A listener on `addr` with a deep accept queue.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let s = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    s.set_reuseaddr(true)?;
+    s.bind(addr)?;
+    s.listen(BACKLOG)
 }
 
 /// Accepts connections on `listener` until the task is dropped.

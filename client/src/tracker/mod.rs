@@ -16,9 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tokio::net::TcpListener;
 
-pub use http::{serve, ConnLimits};
+pub use http::{bind, serve, ConnLimits};
 pub use state::{Limits, Tracker};
 
 use crate::units::parse_info_hash;
@@ -47,7 +46,7 @@ pub struct TrackerArgs {
     /// Most peers tracked per torrent.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     max_peers_per_torrent: usize,
-    /// Most peers tracked over all torrents (about 200 bytes each).
+    /// Most peers tracked over all torrents: with `--max-torrents`, what bounds memory.
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     max_peers: usize,
     /// Most simultaneous client connections; more wait to be accepted.
@@ -83,9 +82,8 @@ pub fn run(args: TrackerArgs) -> Result<()> {
     };
     let tracker = Arc::new(Tracker::new(&limits, allow));
     runtime(args.threads)?.block_on(async {
-        let listener = TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("listening on {}", args.listen))?;
+        let listener =
+            bind(args.listen).with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
         // Write errors are ignored: whoever started us may have stopped reading our output.
         let mut out = std::io::stdout().lock();
