@@ -27,6 +27,7 @@ pub struct AbuseBench {
     /// `--hot-torrents`, so those fill up to the per-torrent cap.
     #[arg(long, default_value_t = 1_000_000)]
     announces: u64,
+    /// Torrents that get half of the announces.
     #[arg(long, default_value_t = 16)]
     hot_torrents: u64,
     /// Flooding keep-alive connections (16 requests pipelined on each).
@@ -217,7 +218,7 @@ async fn flood(addr: SocketAddr, conn: u64, n: u64, hot: u64) -> Result<(u64, u6
             let mut hash: [u8; 20] = rng.gen();
             if rng.gen() {
                 hash = [0xee; 20];
-                hash[0] = (rng.gen_range(0..hot)) as u8;
+                hash[..8].copy_from_slice(&rng.gen_range(0..hot).to_be_bytes());
             }
             let q = announce_query(&hash, &rng.gen(), rng.gen_range(1..65535));
             out.extend_from_slice(
