@@ -1,5 +1,6 @@
 //! `bt experiment` end to end on loopback: a quick run per client checks the three CSVs'
-//! exact headers, row counts, verified transfers and overhead ≥ 1; a failing run leaves no CSV.
+//! exact headers, row counts, verified transfers and received bytes ≥ size; a failing run leaves
+//! no CSV.
 
 mod session_util;
 
@@ -37,16 +38,20 @@ fn quick_run(client: &str) {
     for row in results.iter().chain(&summary) {
         assert_eq!(row[0], client, "{row:?}");
     }
+    // The formulas are checked against hand-computed values in `experiment::report`'s unit
+    // tests; here, what a real run must show: each leecher received at least the whole file,
+    // and the row's size is the one its label names.
     for row in &results {
-        let size: f64 = row[2].parse().unwrap();
-        let (secs, kbps): (f64, f64) = (row[5].parse().unwrap(), row[6].parse().unwrap());
-        let (bytes, overhead): (f64, f64) = (row[7].parse().unwrap(), row[8].parse().unwrap());
-        assert!(secs > 0.0 && overhead >= 1.0, "{row:?}");
-        assert!(
-            (kbps - size * 24.0 / (secs * 1000.0)).abs() / kbps < 1e-3,
-            "{row:?}"
-        );
-        assert!((overhead - bytes / size).abs() < 1e-3, "{row:?}");
+        let size: u64 = row[2].parse().unwrap();
+        let want = match row[1].as_str() {
+            "10kB" => 10_240,
+            "100kB" => 102_400,
+            other => panic!("unexpected size label {other}"),
+        };
+        assert_eq!(size, want, "{row:?}");
+        let secs: f64 = row[5].parse().unwrap();
+        let bytes: u64 = row[7].parse().unwrap();
+        assert!(secs > 0.0 && bytes >= size, "{row:?}");
     }
     for row in &summary {
         assert!(row[8].parse::<f64>().unwrap() >= 1.0, "{row:?}");
@@ -73,7 +78,9 @@ fn quick_run_bt() {
 
 #[test]
 fn quick_run_libtorrent() {
-    require_libtorrent();
+    if skipped(missing_libtorrent()) {
+        return;
+    }
     quick_run("libtorrent");
 }
 

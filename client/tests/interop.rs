@@ -1,7 +1,8 @@
 //! Interoperability with other BitTorrent implementations (Debian's python3-libtorrent and
-//! aria2). A missing package fails the test with an install hint: CI installs them.
+//! aria2). A missing package skips the test, or fails it under `BT_INTEROP_REQUIRED=1` (CI).
 
 mod common;
+mod session_util;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -11,31 +12,8 @@ use std::time::Duration;
 use common::{bt_ok, data, esc, get, wait_for, write, TrackerProc};
 use engine_core::bencode::decode;
 use engine_core::metainfo::Metainfo;
+use session_util::{missing_libtorrent, missing_program, skipped, PY};
 use tempfile::TempDir;
-
-/// Debian's libtorrent binding is importable only from Debian's interpreter (DESIGN §9).
-const PYTHON: &str = "/usr/bin/python3";
-
-fn require_libtorrent() {
-    let ok = Command::new(PYTHON)
-        .args(["-c", "import libtorrent"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "{PYTHON} cannot import libtorrent: install Debian's python3-libtorrent \
-         (apt-get install python3-libtorrent)"
-    );
-}
-
-fn require_aria2c() -> &'static str {
-    let bin = "/usr/bin/aria2c";
-    assert!(
-        Path::new(bin).exists(),
-        "{bin} not found: install aria2 (apt-get install aria2)"
-    );
-    bin
-}
 
 /// A process killed on drop, so a failing assertion cannot leak it.
 struct Killed(Child);
@@ -74,7 +52,9 @@ fn scrape(t: &TrackerProc, hash: &[u8; 20]) -> (i64, i64) {
 
 #[test]
 fn libtorrent_loads_bt_torrents_with_the_same_info_hash() {
-    require_libtorrent();
+    if skipped(missing_libtorrent()) {
+        return;
+    }
     let dir = TempDir::new().unwrap();
     let (multi, meta) = make_torrent(dir.path(), "http://127.0.0.1:1/announce");
     let single = dir.path().join("single.torrent");
@@ -93,7 +73,7 @@ fn libtorrent_loads_bt_torrents_with_the_same_info_hash() {
         let script = "import sys, libtorrent as lt\n\
                       ti = lt.torrent_info(sys.argv[1])\n\
                       print(ti.info_hashes().v1, ti.name(), ti.total_size(), ti.num_pieces(), ti.priv())";
-        let out = Command::new(PYTHON)
+        let out = Command::new(PY)
             .args(["-c", script, s(path)])
             .output()
             .unwrap();
@@ -140,12 +120,14 @@ print('timeout', h.status().state, flush=True)
 
 #[test]
 fn libtorrent_announces_to_bt_tracker() {
-    require_libtorrent();
+    if skipped(missing_libtorrent()) {
+        return;
+    }
     let t = TrackerProc::start(&["--interval", "60"]);
     let dir = TempDir::new().unwrap();
     let (torrent, meta) = make_torrent(dir.path(), &t.announce_url());
     let mut lt = Killed(
-        Command::new(PYTHON)
+        Command::new(PY)
             .args(["-c", LT_SEED, s(&torrent), s(dir.path())])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -184,7 +166,9 @@ fn libtorrent_announces_to_bt_tracker() {
 
 #[test]
 fn aria2_announces_to_bt_tracker() {
-    let aria2c = require_aria2c();
+    if skipped(missing_program("aria2c", "aria2")) {
+        return;
+    }
     let t = TrackerProc::start(&["--interval", "60"]);
     let dir = TempDir::new().unwrap();
     let (torrent, meta) = make_torrent(dir.path(), &t.announce_url());
@@ -192,7 +176,7 @@ fn aria2_announces_to_bt_tracker() {
     std::fs::create_dir(&dl).unwrap();
     // No data yet: aria2 joins as a leecher and waits for peers; we stop it once it is seen.
     let _aria = Killed(
-        Command::new(aria2c)
+        Command::new("aria2c")
             .args([
                 &format!("--dir={}", s(&dl)),
                 "--enable-dht=false",

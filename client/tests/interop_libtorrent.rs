@@ -9,6 +9,9 @@ use session_util::*;
 
 #[test]
 fn bt_downloads_from_libtorrent_seeder() {
+    if skipped(missing_libtorrent()) {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let LtSeed {
         proc: lt,
@@ -40,7 +43,9 @@ fn bt_downloads_from_libtorrent_seeder() {
 
 #[test]
 fn libtorrent_downloads_from_bt_seed() {
-    require_libtorrent();
+    if skipped(missing_libtorrent()) {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let torrent = make_torrent(
         &tmp.path().join("seed"),
@@ -69,4 +74,27 @@ fn libtorrent_downloads_from_bt_seed() {
     let status = lt.wait_for(Duration::from_secs(50));
     assert!(status.success(), "libtorrent leecher failed:\n{}", lt.log());
     assert_same_file(&tmp.path().join("seed/bt.bin"), &out.join("bt.bin"));
+}
+
+/// The detection behind every interop skip: a program that is not there is named with its
+/// package, one that is there is not, and `skipped` skips or (under CI's variable) fails.
+#[test]
+fn missing_programs_are_named_with_their_package() {
+    assert_eq!(
+        missing_program("bt-no-such-program", "bt-no-such-package").as_deref(),
+        Some("bt-no-such-program is not on PATH (Debian package bt-no-such-package)")
+    );
+    assert_eq!(missing_program("sh", "dash"), None);
+    assert_eq!(
+        missing_libtorrent_in("/nonexistent/python3").as_deref(),
+        Some("/nonexistent/python3 cannot import libtorrent (Debian package python3-libtorrent)")
+    );
+    assert!(!skipped(None));
+    let required = std::env::var_os(REQUIRED_VAR).is_some_and(|v| v == "1");
+    let outcome =
+        std::panic::catch_unwind(|| skipped(Some("bt-no-such-program (a deliberate skip)".into())));
+    match outcome {
+        Ok(skip) => assert!(skip && !required),
+        Err(_) => assert!(required, "skipped() panicked without {REQUIRED_VAR}=1"),
+    }
 }

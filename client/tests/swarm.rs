@@ -10,11 +10,20 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use common::{bt, run_with_deadline, BT};
 
 const SCALE: &str = "8";
+
+/// Each test here runs a whole swarm of `bt` processes whose timings are compared with the
+/// simulator's; `cargo test` runs a binary's tests in parallel, and two swarms sharing the
+/// cores skew each other's timings, so they take turns.
+fn one_swarm_at_a_time() -> MutexGuard<'static, ()> {
+    static SWARM: Mutex<()> = Mutex::new(());
+    SWARM.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn scenario() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/swarm/g1t2-small.toml")
@@ -33,6 +42,7 @@ fn read_csv(dir: &Path) -> (String, Vec<Vec<String>>) {
 
 #[test]
 fn real_swarm_agrees_with_the_simulator() {
+    let _turn = one_swarm_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let sc = sim::Scenario::load(&scenario(), &[]).unwrap();
     let simulated = sim::run(&sc);
@@ -154,6 +164,7 @@ fn real_swarm_agrees_with_the_simulator() {
 /// each leecher joins and leaves when the scenario says, in scenario seconds.
 #[test]
 fn join_and_leave_times_follow_the_scenario() {
+    let _turn = one_swarm_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/swarm/staggered.toml");
     let sc = sim::Scenario::load(&file, &[]).unwrap();
@@ -221,6 +232,7 @@ fn fails(args: &[&str], out: &Path) -> String {
 
 #[test]
 fn bad_input_fails_clearly_without_results() {
+    let _turn = one_swarm_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let sc = scenario();

@@ -1,38 +1,100 @@
-//! Writes every plot type as PNG and SVG and checks the files are well formed.
+//! Writes every plot type as PNG and SVG and checks what was drawn: pixels of each series'
+//! colour in the PNG (where they are, how many) and the SVG elements of each series.
 //! Set `REPORTS_PLOT_PREVIEW=<dir>` to keep copies of the PNGs for eyeballing.
 
 use std::path::{Path, PathBuf};
 
 use reports::plot::{self, Bar, DEFAULT_SIZE};
 
-/// Decodes the PNG fully and returns its (width, height).
-fn png_size(path: &Path) -> (u32, u32) {
-    let decoder = png::Decoder::new(std::fs::File::open(path).unwrap());
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    (info.width, info.height)
+/// The first series colours of the plot palette (Okabe–Ito) and the grey of non-finite cells.
+const BLUE: [u8; 3] = [0, 114, 178];
+const ORANGE: [u8; 3] = [230, 159, 0];
+const GREEN: [u8; 3] = [0, 158, 115];
+const PINK: [u8; 3] = [204, 121, 167];
+const GREY: [u8; 3] = [200, 200, 200];
+
+/// A fully decoded PNG.
+struct Image {
+    width: u32,
+    height: u32,
+    rgb: Vec<[u8; 3]>,
 }
 
-/// Checks both outputs of one figure and optionally keeps the PNG.
-fn check(dir: &Path, stem: &str) {
+impl Image {
+    fn open(path: &Path) -> Image {
+        let decoder = png::Decoder::new(std::fs::File::open(path).unwrap());
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!(info.bit_depth, png::BitDepth::Eight, "{}", path.display());
+        let step = info.color_type.samples();
+        assert!(step >= 3, "{}: not RGB", path.display());
+        let rgb = buf[..info.buffer_size()]
+            .chunks(step)
+            .map(|p| [p[0], p[1], p[2]])
+            .collect();
+        Image {
+            width: info.width,
+            height: info.height,
+            rgb,
+        }
+    }
+
+    /// (x, y) of every pixel of exactly `colour`.
+    fn pixels(&self, colour: [u8; 3]) -> Vec<(u32, u32)> {
+        (0..self.rgb.len() as u32)
+            .filter(|&i| self.rgb[i as usize] == colour)
+            .map(|i| (i % self.width, i / self.width))
+            .collect()
+    }
+
+    fn count(&self, colour: [u8; 3]) -> usize {
+        self.pixels(colour).len()
+    }
+}
+
+/// How many `<tag` elements of the SVG mention `colour` (as plotters writes it, `#RRGGBB`).
+fn svg_count(svg: &str, tag: &str, colour: [u8; 3]) -> usize {
+    let hex = format!("#{:02X}{:02X}{:02X}", colour[0], colour[1], colour[2]);
+    svg.split(&format!("<{tag} "))
+        .skip(1)
+        .filter(|el| el[..el.find('>').unwrap_or(el.len())].contains(&hex))
+        .count()
+}
+
+/// The text of every `<text>` element of the SVG, trimmed.
+fn svg_texts(svg: &str) -> Vec<String> {
+    svg.split("<text ")
+        .skip(1)
+        .filter_map(|el| {
+            let body = &el[el.find('>')? + 1..];
+            Some(body[..body.find("</text>")?].trim().to_owned())
+        })
+        .collect()
+}
+
+/// Checks both outputs of one figure are complete and optionally keeps the PNG; returns the
+/// decoded PNG and the SVG text.
+fn check(dir: &Path, stem: &str) -> (Image, String) {
     let png = dir.join(format!("{stem}.png"));
-    assert_eq!(png_size(&png), DEFAULT_SIZE, "{stem}.png");
+    let image = Image::open(&png);
+    assert_eq!((image.width, image.height), DEFAULT_SIZE, "{stem}.png");
     let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
     assert!(svg.contains("<svg"), "{stem}.svg");
-    assert!(svg.contains("</svg>"), "{stem}.svg");
+    assert!(svg.trim_end().ends_with("</svg>"), "{stem}.svg");
     if let Some(keep) = std::env::var_os("REPORTS_PLOT_PREVIEW") {
         let keep = PathBuf::from(keep);
         std::fs::create_dir_all(&keep).unwrap();
         std::fs::copy(&png, keep.join(format!("{stem}.png"))).unwrap();
     }
+    (image, svg)
 }
 
-fn both(dir: &Path, stem: &str, draw: impl Fn(PathBuf) -> anyhow::Result<()>) {
+fn both(dir: &Path, stem: &str, draw: impl Fn(PathBuf) -> anyhow::Result<()>) -> (Image, String) {
     for ext in ["png", "svg"] {
         draw(dir.join(format!("{stem}.{ext}"))).unwrap();
     }
-    check(dir, stem);
+    check(dir, stem)
 }
 
 fn bars() -> Vec<Bar> {
@@ -53,7 +115,7 @@ fn bars() -> Vec<Bar> {
 #[test]
 fn per_node_bars_png_and_svg() {
     let dir = tempfile::tempdir().unwrap();
-    both(dir.path(), "bars", |p| {
+    let (png, svg) = both(dir.path(), "bars", |p| {
         plot::per_node_bars(
             p,
             "Completion time per node (mean of 20 seeds, 95% CI)",
@@ -62,6 +124,60 @@ fn per_node_bars_png_and_svg() {
             &["seeders", "leechers"],
         )
     });
+    // Group 0's two bars are zero high: only its legend swatch (14 × 12 px) is blue.
+    let blue = png.count(BLUE);
+    assert!((100..=400).contains(&blue), "blue pixels {blue}");
+    // Group 1's ten bars, each ~50 px wide and hundreds of px high.
+    let orange = png.count(ORANGE);
+    assert!(orange > 10 * 40 * 150, "orange pixels {orange}");
+    // One rectangle per bar plus one legend swatch per group.
+    assert_eq!(svg_count(&svg, "rect", BLUE), 2 + 1, "{svg}");
+    assert_eq!(svg_count(&svg, "rect", ORANGE), 10 + 1);
+    assert_eq!(svg_count(&svg, "rect", GREEN), 0);
+}
+
+/// One group (no legend, no error bars): each bar's height in pixels is proportional to its
+/// value, since the y axis starts at zero.
+#[test]
+fn bar_heights_follow_their_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let values = [10.0, 20.0, 40.0, 80.0];
+    let bars: Vec<Bar> = values
+        .iter()
+        .enumerate()
+        .map(|(i, &value)| Bar {
+            label: format!("n{i}"),
+            value,
+            err_low: None,
+            err_high: None,
+            group: 0,
+        })
+        .collect();
+    let (png, svg) = both(dir.path(), "heights", |p| {
+        plot::per_node_bars(p, "heights", &bars, "y", &[])
+    });
+    assert_eq!(svg_count(&svg, "rect", BLUE), 4);
+    // Columns holding blue pixels, left to right, split into runs: one run per bar.
+    let mut height = vec![0u32; png.width as usize];
+    for (x, _) in png.pixels(BLUE) {
+        height[x as usize] += 1;
+    }
+    let mut runs: Vec<u32> = Vec::new();
+    let mut prev = 0;
+    for &h in &height {
+        match (prev, h) {
+            (0, h) if h > 0 => runs.push(h),
+            (_, h) if h > 0 => *runs.last_mut().unwrap() = (*runs.last().unwrap()).max(h),
+            _ => {}
+        }
+        prev = h;
+    }
+    assert_eq!(runs.len(), 4, "bar runs {runs:?}");
+    for (h, v) in runs.iter().zip(values) {
+        let want = f64::from(runs[3]) * v / 80.0;
+        assert!((f64::from(*h) - want).abs() <= 2.0, "heights {runs:?}");
+    }
+    assert!(runs[3] > 300, "tallest bar {} px", runs[3]);
 }
 
 #[test]
@@ -76,9 +192,20 @@ fn many_node_bars_thin_their_labels() {
             group: i as usize % 3,
         })
         .collect();
-    both(dir.path(), "many_bars", |p| {
+    let (png, svg) = both(dir.path(), "many_bars", |p| {
         plot::per_node_bars(p, "80 nodes", &many, "upload (MiB)", &["a", "b"])
     });
+    // 27, 27 and 26 bars in the three groups (i % 3), plus a legend swatch each.
+    for (colour, n) in [(BLUE, 27), (ORANGE, 27), (GREEN, 26)] {
+        assert_eq!(svg_count(&svg, "rect", colour), n + 1);
+        assert!(png.count(colour) > n * 5 * 20, "{colour:?}");
+    }
+    // Thinned labels: far fewer than 80 tick labels.
+    let labels = svg_texts(&svg)
+        .iter()
+        .filter(|t| t.starts_with("peer-"))
+        .count();
+    assert!((5..80).contains(&labels), "{labels} labels");
 }
 
 #[test]
@@ -102,9 +229,24 @@ fn cdf_png_and_svg() {
                 .collect(),
         ),
     ];
-    both(dir.path(), "cdf", |p| {
+    let (png, svg) = both(dir.path(), "cdf", |p| {
         plot::cdf(p, "Completion-time CDF", &series, "completion time (s)")
     });
+    for colour in [BLUE, ORANGE] {
+        assert!(
+            png.count(colour) > 2_000,
+            "{colour:?}: {}",
+            png.count(colour)
+        );
+        // The step line and its legend sample.
+        assert_eq!(svg_count(&svg, "polyline", colour), 2, "{svg}");
+    }
+    assert_eq!(png.count(GREEN), 0);
+    // "on" reaches 1; "off" plateaus at 36/40 = 0.9, so its top is lower (larger y). The
+    // legend sits lower right, below both.
+    let top = |c| png.pixels(c).iter().map(|p| p.1).min().unwrap();
+    let (on, off) = (top(BLUE), top(ORANGE));
+    assert!(off > on + 20, "tops: on {on}, off {off}");
 }
 
 #[test]
@@ -123,7 +265,7 @@ fn lines_png_and_svg() {
         ("random".to_string(), logistic(0.08, 55.0)),
         ("sequential".to_string(), logistic(0.06, 65.0)),
     ];
-    both(dir.path(), "lines", |p| {
+    let (png, svg) = both(dir.path(), "lines", |p| {
         plot::lines(
             p,
             "Swarm progress",
@@ -132,6 +274,26 @@ fn lines_png_and_svg() {
             "pieces held (% of swarm total)",
         )
     });
+    for colour in [BLUE, ORANGE, GREEN] {
+        assert!(
+            png.count(colour) > 2_000,
+            "{colour:?}: {}",
+            png.count(colour)
+        );
+        assert_eq!(svg_count(&svg, "polyline", colour), 2, "{svg}");
+        // Rising curves: pixels in the right half sit higher (smaller y) than in the left.
+        let px = png.pixels(colour);
+        let mean_y = |right: bool| {
+            let ys: Vec<f64> = px
+                .iter()
+                .filter(|p| (p.0 > png.width / 2) == right)
+                .map(|p| f64::from(p.1))
+                .collect();
+            ys.iter().sum::<f64>() / ys.len() as f64
+        };
+        assert!(mean_y(true) + 100.0 < mean_y(false), "{colour:?}");
+    }
+    assert_eq!(png.count(PINK), 0);
 }
 
 #[test]
@@ -155,7 +317,7 @@ fn heatmap_png_and_svg() {
                 .collect()
         })
         .collect();
-    both(dir.path(), "heatmap", |p| {
+    let (png, svg) = both(dir.path(), "heatmap", |p| {
         plot::heatmap(
             p,
             "Mean completion time",
@@ -167,14 +329,33 @@ fn heatmap_png_and_svg() {
             "completion time (s)",
         )
     });
+    // The one NaN cell is grey and sits at the last column of the top row.
+    assert_eq!(svg_count(&svg, "rect", GREY), 1);
+    let grey = png.pixels(GREY);
+    assert!(grey.len() > 5_000, "grey pixels {}", grey.len());
+    let (w, h) = (png.width, png.height);
+    // Anti-aliased text edges may hit the same grey by chance, but only a few pixels.
+    let outside = grey
+        .iter()
+        .filter(|&&(x, y)| x < w / 2 || y > h / 2)
+        .count();
+    assert!(outside < 50, "{outside} grey pixels outside the NaN cell");
+    // 20 cells, the 128 slices of the colour bar and the white page.
+    assert_eq!(svg.matches("<rect ").count(), 20 + 128 + 1, "{svg}");
+    // Each cell is labelled with its value: (0, 0) is 250 / 1 + 0, (1, 2) is 250 / 2 + 60.
+    let texts = svg_texts(&svg);
+    for label in ["n/a", "250", "185"] {
+        assert!(texts.iter().any(|t| t == label), "{label} not in {texts:?}");
+    }
 }
 
 #[test]
 fn degenerate_inputs_still_plot() {
     let dir = tempfile::tempdir().unwrap();
-    both(dir.path(), "empty_bars", |p| {
+    let (png, _) = both(dir.path(), "empty_bars", |p| {
         plot::per_node_bars(p, "none", &[], "y", &[])
     });
+    assert_eq!(png.count(BLUE), 0);
     let one_bar = Bar {
         label: "only".to_string(),
         value: 3.0,
@@ -182,19 +363,26 @@ fn degenerate_inputs_still_plot() {
         err_high: None,
         group: 0,
     };
-    both(dir.path(), "one_bar", |p| {
+    let (png, svg) = both(dir.path(), "one_bar", |p| {
         plot::per_node_bars(p, "one", std::slice::from_ref(&one_bar), "y", &[])
     });
-    both(dir.path(), "empty_cdf", |p| plot::cdf(p, "none", &[], "x"));
+    assert!(png.count(BLUE) > 100 * 300, "one bar {}", png.count(BLUE));
+    assert_eq!(svg_count(&svg, "rect", BLUE), 1);
+    let (png, _) = both(dir.path(), "empty_cdf", |p| plot::cdf(p, "none", &[], "x"));
+    assert_eq!(png.count(BLUE), 0);
     let flat = vec![("flat".to_string(), vec![(1.0, 2.0), (f64::NAN, 1.0)])];
-    both(dir.path(), "flat_lines", |p| {
+    let (png, svg) = both(dir.path(), "flat_lines", |p| {
         plot::lines(p, "flat", &flat, "x", "y")
     });
+    // The lone finite point gets a marker (a filled circle of radius 5).
+    assert_eq!(svg_count(&svg, "circle", BLUE), 1, "{svg}");
+    assert!(png.count(BLUE) > 50, "marker {}", png.count(BLUE));
     let one = vec![vec![f64::NAN]];
     let lbl = vec!["a".to_string()];
-    both(dir.path(), "nan_heatmap", |p| {
+    let (png, _) = both(dir.path(), "nan_heatmap", |p| {
         plot::heatmap(p, "nan", &lbl, &lbl, &one, "x", "y", "v")
     });
+    assert!(png.count(GREY) > 100_000, "grey {}", png.count(GREY));
 }
 
 #[test]

@@ -264,3 +264,84 @@ pub fn summary_table(rows: &[Row]) -> String {
         .collect();
     render_table(&headers, &body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn size(label: &str, bytes: u64) -> Size {
+        Size {
+            label: label.to_owned(),
+            bytes,
+            iterations: 0,
+        }
+    }
+
+    /// Five transfers whose CSV values were worked out by hand: throughput =
+    /// size × 8 × 3 / (secs × 1000), overhead = received / size, sample std (n − 1).
+    fn rows() -> Vec<Row> {
+        let (small, big) = (size("10kB", 10_240), size("100kB", 102_400));
+        let m = |iteration, leecher, secs, bytes_received| Measured {
+            iteration,
+            leecher,
+            secs,
+            bytes_received,
+        };
+        vec![
+            Row::new("bt", &small, m(1, 1, 0.5, 10_240)),
+            Row::new("bt", &small, m(1, 2, 0.25, 12_288)),
+            Row::new("bt", &small, m(2, 1, 1.0, 10_240)),
+            Row::new("bt", &small, m(2, 2, 0.25, 15_360)),
+            Row::new("bt", &big, m(1, 1, 2.0, 102_400)),
+        ]
+    }
+
+    #[test]
+    fn csvs_hold_hand_computed_values() {
+        let dir = tempfile::tempdir().unwrap();
+        write_all(dir.path(), &rows()).unwrap();
+        let read = |name| std::fs::read_to_string(dir.path().join(name)).unwrap();
+        assert_eq!(
+            read(RESULTS),
+            "client,size_label,size_bytes,iteration,leecher,transfer_time_s,throughput_kbps,bytes_received,overhead_ratio\n\
+             bt,10kB,10240,1,1,0.500000,491.520,10240,1.0000\n\
+             bt,10kB,10240,1,2,0.250000,983.040,12288,1.2000\n\
+             bt,10kB,10240,2,1,1.000000,245.760,10240,1.0000\n\
+             bt,10kB,10240,2,2,0.250000,983.040,15360,1.5000\n\
+             bt,100kB,102400,1,1,2.000000,1228.800,102400,1.0000\n"
+        );
+        // Per leecher: leecher 1 of 10kB took 0.5 and 1.0 s (491.52 and 245.76 kbps).
+        assert_eq!(
+            read(COMPARISON),
+            "client,size_label,size_bytes,leecher,n,transfer_time_mean_s,transfer_time_std_s,throughput_mean_kbps,throughput_std_kbps\n\
+             bt,10kB,10240,1,2,0.750000,0.353553,368.640,173.779\n\
+             bt,10kB,10240,2,2,0.250000,0.000000,983.040,0.000\n\
+             bt,100kB,102400,1,1,2.000000,NaN,1228.800,NaN\n"
+        );
+        assert_eq!(
+            read(SUMMARY),
+            "client,size_label,size_bytes,n,transfer_time_mean_s,transfer_time_std_s,throughput_mean_kbps,throughput_std_kbps,overhead_mean,overhead_std\n\
+             bt,10kB,10240,4,0.500000,0.353553,675.840,368.640,1.1750,0.2363\n\
+             bt,100kB,102400,1,2.000000,NaN,1228.800,NaN,1.0000,NaN\n"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(left.is_empty(), "temp files left: {left:?}");
+        assert!(dir.path().join(FIGURE).is_file());
+    }
+
+    #[test]
+    fn summary_table_shows_the_summary_rows() {
+        let table = summary_table(&rows());
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].starts_with("client"), "{table}");
+        assert!(
+            table.contains("675.840") && table.contains("1.1750"),
+            "{table}"
+        );
+        assert_eq!(lines.iter().filter(|l| l.starts_with("bt")).count(), 2);
+    }
+}

@@ -2,7 +2,7 @@
 //! deterministic test data and torrents made with `bt create`.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -184,27 +184,48 @@ pub fn dead_tracker() -> String {
     format!("http://127.0.0.1:{}/announce", free_port())
 }
 
-/// Requires a third-party program: an interop test fails (never skips) without it, since CI
-/// installs these packages.
-pub fn require(program: &str, package: &str) {
+/// Set to `1` (as `.ci/run` does after installing the packages) to make a missing third-party
+/// program fail its interop test; otherwise the test is skipped with one `SKIPPED` line.
+pub const REQUIRED_VAR: &str = "BT_INTEROP_REQUIRED";
+
+/// Why `program` cannot run (not on PATH, with the Debian package that provides it), or `None`.
+pub fn missing_program(program: &str, package: &str) -> Option<String> {
     let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "{program} not found: install the Debian package {package} (see .ci/run)"
-    );
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()));
+    (!found).then(|| format!("{program} is not on PATH (Debian package {package})"))
 }
 
 /// Debian's interpreter, the only one that can import `python3-libtorrent` (DESIGN §9).
 pub const PY: &str = "/usr/bin/python3";
 
-pub fn require_libtorrent() {
-    let ok = Command::new(PY)
+/// Why Debian's libtorrent binding cannot be used, or `None`.
+pub fn missing_libtorrent() -> Option<String> {
+    missing_libtorrent_in(PY)
+}
+
+pub fn missing_libtorrent_in(python: &str) -> Option<String> {
+    let ok = Command::new(python)
         .args(["-c", "import libtorrent"])
         .output()
         .is_ok_and(|o| o.status.success());
-    assert!(ok, "{PY} cannot import libtorrent: install the Debian package python3-libtorrent (see .ci/run)");
+    (!ok).then(|| format!("{python} cannot import libtorrent (Debian package python3-libtorrent)"))
+}
+
+/// `true` when the calling test must return because of `missing` (from [`missing_program`] or
+/// [`missing_libtorrent`]): it prints `SKIPPED <test binary>::<test>: <why>`, written past
+/// the test harness's output capture so it shows in `cargo test`'s output. With
+/// `BT_INTEROP_REQUIRED=1` a missing program panics instead, since CI installed them all.
+pub fn skipped(missing: Option<String>) -> bool {
+    let Some(why) = missing else { return false };
+    assert!(
+        std::env::var_os(REQUIRED_VAR).is_none_or(|v| v != "1"),
+        "{why}; {REQUIRED_VAR}=1 requires it (install: see .ci/run and the README)"
+    );
+    let binary = module_path!().split("::").next().unwrap_or("?");
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("?");
+    let _ = writeln!(std::io::stderr(), "SKIPPED {binary}::{test}: {why}");
+    true
 }
 
 /// `/usr/bin/python3 client/tests/interop_py/<script> args...`.
@@ -226,8 +247,8 @@ pub struct LtSeed {
     pub port: u16,
 }
 
+/// Callers first check [`missing_libtorrent`].
 pub fn lt_seed(dir: &Path, len: usize, seed: u64, piece_len: u32) -> LtSeed {
-    require_libtorrent();
     let src_dir = dir.join("lt");
     std::fs::create_dir_all(&src_dir).unwrap();
     let src = src_dir.join("lt.bin");
