@@ -428,7 +428,10 @@ mod tests {
             s.read_block(1, 4, 5),
             Err(StorageError::OutOfRange { .. })
         ));
-        assert!(s.hash_piece(2).is_err());
+        assert!(matches!(
+            s.hash_piece(2),
+            Err(StorageError::OutOfRange { piece: 2, .. })
+        ));
     }
 
     #[test]

@@ -388,21 +388,24 @@ fn degenerate_inputs_still_plot() {
 #[test]
 fn bad_inputs_are_errors() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(plot::cdf(dir.path().join("x.jpg"), "t", &[], "x").is_err());
+    let jpg = dir.path().join("x.jpg");
+    let e = plot::cdf(&jpg, "t", &[], "x").unwrap_err().to_string();
+    assert!(
+        e.ends_with("x.jpg: plot files must end in .png or .svg"),
+        "{e}"
+    );
+    assert!(!jpg.exists());
     let lbl = vec!["a".to_string()];
     let ragged = vec![vec![1.0, 2.0]];
-    assert!(plot::heatmap(
-        dir.path().join("h.png"),
-        "t",
-        &lbl,
-        &lbl,
-        &ragged,
-        "x",
-        "y",
-        "v"
-    )
-    .is_err());
-    assert!(plot::heatmap(dir.path().join("h.png"), "t", &[], &[], &[], "x", "y", "v").is_err());
+    let h = dir.path().join("h.png");
+    let e = plot::heatmap(&h, "t", &lbl, &lbl, &ragged, "x", "y", "v").unwrap_err();
+    assert_eq!(e.to_string(), "heatmap values must be 1 rows of 1 columns");
+    let e = plot::heatmap(&h, "t", &[], &[], &[], "x", "y", "v").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "heatmap needs at least one row and one column"
+    );
+    assert!(!h.exists());
 }
 
 #[test]

@@ -517,9 +517,14 @@ mod tests {
             Vary::parse("size=16MiB,64MiB").unwrap().values,
             ["16MiB", "64MiB"]
         );
-        assert!(Vary::parse("x").is_err());
-        assert!(Vary::parse("x=5..=1").is_err());
-        assert!(Vary::parse("x=1..=3:0").is_err());
+        for (arg, why) in [
+            ("x", "--vary x: expected key=value[,value...]"),
+            ("=1", "--vary =1: empty key"),
+            ("x=5..=1", "--vary x=5..=1: empty range 5..=1"),
+            ("x=1..=3:0", "--vary x=1..=3:0: range step must be positive"),
+        ] {
+            assert_eq!(format!("{:#}", Vary::parse(arg).unwrap_err()), why);
+        }
     }
 
     #[test]

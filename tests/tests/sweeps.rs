@@ -75,6 +75,7 @@ fn merged_shards_equal_the_whole_sweep() {
     for f in ["rows.csv", "summary.csv", "sweep.json"] {
         assert_eq!(read(whole.path(), f), read(merged.path(), f), "{f}");
     }
-    // An incomplete set of shards is refused.
-    assert!(merge(merged.path(), &dirs[..2]).is_err());
+    // An incomplete set of shards is refused, naming what it got.
+    let e = merge(merged.path(), &dirs[..2]).unwrap_err().to_string();
+    assert!(e.contains("expected the 2 shards i/2 of one sweep"), "{e}");
 }
