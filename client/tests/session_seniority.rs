@@ -41,8 +41,11 @@ fn seniority_server_and_side_channel_download() {
     extra.extend(["--seniority-port", &p_seed, "--seniority-query-port", &p_dl]);
     let (_seed, addr) = seed(&torrent, &tmp.path().join("seed"), &extra, tmp.path());
 
-    // The thesis's line protocol.
-    let mut s = TcpStream::connect(format!("127.0.0.1:{p_seed}")).unwrap();
+    // The thesis's line protocol. Its server starts beside the BitTorrent listener, so it may
+    // not accept yet when that one does.
+    let seniority_addr = format!("127.0.0.1:{p_seed}").parse().unwrap();
+    wait_for_port(seniority_addr, Duration::from_secs(10));
+    let mut s = TcpStream::connect(seniority_addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     s.write_all(b"hello\nonline time\n").unwrap();
     let mut lines = BufReader::new(s).lines();
@@ -50,7 +53,11 @@ fn seniority_server_and_side_channel_download() {
     let reply = lines.next().unwrap().unwrap();
     let (ip, value) = reply.rsplit_once(':').unwrap();
     assert_eq!(ip, "127.0.0.1");
-    assert_eq!(value.parse::<f64>().unwrap(), days(19.0), "{reply}");
+    // The seed's own weight, exactly as engine-core computes it, which is the thesis's
+    // ≈ 2.47 at 19 days (DESIGN.md §5).
+    let weight: f64 = value.parse().unwrap();
+    assert_eq!(weight, days(19.0), "{reply}");
+    assert!((weight - 2.4698).abs() < 2e-3, "{reply}");
     assert!(value.contains('.'), "Python float formatting: {reply}");
 
     let out = tmp.path().join("dl");
