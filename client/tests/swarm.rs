@@ -201,10 +201,16 @@ fn join_and_leave_times_follow_the_scenario() {
             &format!("node {id} join"),
         );
         let Some(done) = s.completion_s else { continue };
+        // Not slower than the simulator by more than 25%. It may be faster: the simulator's
+        // fluid rates never burst, while each of bt's rate limiters saves up 0.1 s wall
+        // (1 scenario s at --scale 10), and on a busy machine descheduled uploaders catch up
+        // in bursts (seen: node 4 in 11.1 s against the simulator's 14.8 s). The floor is
+        // physical: 2 MiB at the leechers' 200 KB/s download cap, less one saved-up burst.
+        let floor = f64::from(2u32 << 20) / 200_000.0 - 1.0;
         let real_done = r["completion_s"].as_f64().unwrap();
         assert!(
-            (real_done / done - 1.0).abs() <= 0.25,
-            "node {id}: {real_done} vs {done}"
+            real_done >= floor && real_done <= done * 1.25,
+            "node {id}: {real_done} vs {done} (floor {floor:.2})"
         );
         match s.left_s {
             // Seeding time after completion, as the scenario's `leave` says.
