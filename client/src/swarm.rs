@@ -98,7 +98,7 @@ pub fn run(args: SwarmArgs) -> Result<()> {
         "{}: [ondemand] scenarios are not supported by bt swarm (bt ondemand runs that controller)",
         args.scenario.display()
     );
-    let nodes = sim::world::resolve_nodes(&sc);
+    let nodes = sim::scenario::draws::resolve_nodes(&sc);
     ensure!(
         nodes.len() <= MAX_NODES,
         "{}: {} nodes; bt swarm runs every node as a real session on this machine and supports at most {MAX_NODES}",

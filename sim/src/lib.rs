@@ -5,19 +5,18 @@
 //! through a modelled network and reports [`metrics::RunResult`]s. Same scenario and seed give
 //! byte-identical results on any machine and thread count.
 
-pub mod metrics;
 pub mod network;
 pub mod plot_cmd;
 pub mod queue;
 pub mod replicate;
 pub mod reproduce;
-pub mod scenario;
 pub mod sweep;
-pub mod units;
 pub mod world;
 
-pub use metrics::RunResult;
-pub use scenario::Scenario;
+/// The scenario schema, units and result model live in the `scenario` crate so `bt swarm`
+/// reads scenarios without the simulator; these keep the `sim::scenario::…`, `sim::units`
+/// and `sim::metrics` paths.
+pub use ::scenario::{self, result as metrics, units, RunResult, Scenario};
 
 /// Runs one scenario once.
 pub fn run(sc: &Scenario) -> RunResult {

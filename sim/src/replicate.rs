@@ -12,7 +12,7 @@ pub fn replicate_seed(seed: u64, r: u32) -> u64 {
     if r == 0 {
         return seed;
     }
-    let bytes = crate::world::stream_seed(seed, (1u64 << 48) + r as u64);
+    let bytes = scenario::draws::stream_seed(seed, (1u64 << 48) + r as u64);
     u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"))
 }
 

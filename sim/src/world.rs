@@ -18,66 +18,23 @@ use engine_core::torrent::{Input, Output, Torrent, TorrentConfig};
 use engine_core::tracker::{AnnounceEvent, Swarm, TrackerConfig};
 use engine_core::wire::Message;
 use engine_core::PeerKey;
-use rand::seq::SliceRandom;
-use rand::{Rng, RngCore, SeedableRng};
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use scenario::draws::{join_order, resolve_nodes, stream_seed, LATENCY_STREAM_BASE};
+use scenario::result::{NodeResult, PairBytes, ProgressPoint, RunResult, RunStats};
+use scenario::{IncentiveSpec, JoinTime, Leave, NodeSpec, Role, Scenario};
 
-use crate::metrics::{NodeResult, PairBytes, ProgressPoint, RunResult, RunStats};
 use crate::network::Network;
 use crate::queue::EventQueue;
-use crate::scenario::{IncentiveSpec, JoinTime, Leave, NodeSpec, Role, Scenario};
 
 /// The receiver's node and the flow packed in an engine-core key (see [`World::key`]).
 fn key_parts(key: PeerKey) -> (u32, u32) {
     ((key >> 32) as u32, key as u32)
 }
 
-/// Derives an independent 32-byte seed for stream `stream` of the scenario seed.
-pub fn stream_seed(seed: u64, stream: u64) -> [u8; 32] {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(stream);
-    let mut out = [0u8; 32];
-    rng.fill_bytes(&mut out);
-    out
-}
-
+/// Streams of the simulator's own draws; the per-node ones shared with `bt swarm` are in
+/// [`scenario::draws`].
 const TRACKER_STREAM: u64 = 0;
-const JOIN_STREAM_BASE: u64 = 1 << 40;
-const LATENCY_STREAM_BASE: u64 = 1 << 41;
-const BANDWIDTH_STREAM_BASE: u64 = 1 << 42;
-const JOIN_ORDER_STREAM: u64 = (1 << 40) - 1;
-
-/// Every node with its random draws made: bandwidths scaled by `defaults.bandwidth_spread`
-/// and join times drawn, each from the node's own stream. Pool seeders of `[ondemand]` have
-/// no join time. Public so `bt swarm` runs exactly the nodes the simulator runs.
-pub fn resolve_nodes(sc: &Scenario) -> Vec<(NodeSpec, Option<Instant>)> {
-    sc.nodes()
-        .into_iter()
-        .map(|mut spec| {
-            let spread = sc.defaults.bandwidth_spread;
-            if spread > 0.0 {
-                let mut rng = ChaCha8Rng::from_seed(stream_seed(
-                    sc.seed,
-                    BANDWIDTH_STREAM_BASE + spec.id as u64,
-                ));
-                spec.upload *= rng.gen_range(1.0 - spread..=1.0 + spread);
-                spec.download *= rng.gen_range(1.0 - spread..=1.0 + spread);
-            }
-            let join_at = match spec.join {
-                JoinTime::At(d) => Some(Instant::ZERO + d.0),
-                JoinTime::Uniform(a, b) => {
-                    let mut rng = ChaCha8Rng::from_seed(stream_seed(
-                        sc.seed,
-                        JOIN_STREAM_BASE + spec.id as u64,
-                    ));
-                    Some(Instant(rng.gen_range(a.0 .0..=b.0 .0)))
-                }
-                JoinTime::OnDemand => None,
-            };
-            (spec, join_at)
-        })
-        .collect()
-}
 
 #[derive(Debug)]
 enum Event {
@@ -267,14 +224,9 @@ impl World {
         };
         // Nodes joining at the same instant are processed in a seeded random order, so node
         // index (which follows online days in the thesis scenarios) gives no head start.
-        let mut order: Vec<u32> = (0..w.nodes.len() as u32).collect();
-        order.shuffle(&mut ChaCha8Rng::from_seed(stream_seed(
-            sc.seed,
-            JOIN_ORDER_STREAM,
-        )));
-        for i in order {
-            if let Some(at) = w.nodes[i as usize].join_at {
-                w.push(at, Event::Join(i));
+        for i in join_order(sc) {
+            if let Some(at) = w.nodes[i].join_at {
+                w.push(at, Event::Join(i as u32));
             }
         }
         w.push(Instant::ZERO, Event::Sample);

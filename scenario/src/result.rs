@@ -8,7 +8,7 @@ use reports::stats;
 use reports::table::{fmt_f64, render_table};
 use serde::Serialize;
 
-use crate::scenario::{IncentiveSpec, NodeSpec, Role, Scenario};
+use crate::spec::{IncentiveSpec, NodeSpec, Role, Scenario};
 
 /// One node's outcome.
 #[derive(Clone, Debug, Serialize)]

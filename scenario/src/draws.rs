@@ -1,0 +1,71 @@
+//! The scenario's random draws, made once here for both drivers: every node's bandwidth
+//! spread and join time, and the order in which same-instant joins are processed. `sim` and
+//! `bt swarm` call these functions, so the real swarm runs exactly the nodes, in exactly the
+//! order, that the simulator does.
+
+use engine_core::time::Instant;
+use rand::seq::SliceRandom;
+use rand::{Rng, RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::spec::{JoinTime, NodeSpec, Scenario};
+
+/// Derives an independent 32-byte seed for stream `stream` of the scenario seed.
+pub fn stream_seed(seed: u64, stream: u64) -> [u8; 32] {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    let mut out = [0u8; 32];
+    rng.fill_bytes(&mut out);
+    out
+}
+
+/// Stream bases of the per-node draws (stream = base + node id). Streams below
+/// [`JOIN_STREAM_BASE`] belong to the simulator (tracker, per-node engine seeds).
+pub const JOIN_STREAM_BASE: u64 = 1 << 40;
+pub const LATENCY_STREAM_BASE: u64 = 1 << 41;
+pub const BANDWIDTH_STREAM_BASE: u64 = 1 << 42;
+const JOIN_ORDER_STREAM: u64 = (1 << 40) - 1;
+
+/// Every node with its random draws made: bandwidths scaled by `defaults.bandwidth_spread`
+/// and join times drawn, each from the node's own stream. Pool seeders of `[ondemand]` have
+/// no join time.
+pub fn resolve_nodes(sc: &Scenario) -> Vec<(NodeSpec, Option<Instant>)> {
+    sc.nodes()
+        .into_iter()
+        .map(|mut spec| {
+            let spread = sc.defaults.bandwidth_spread;
+            if spread > 0.0 {
+                let mut rng = ChaCha8Rng::from_seed(stream_seed(
+                    sc.seed,
+                    BANDWIDTH_STREAM_BASE + spec.id as u64,
+                ));
+                spec.upload *= rng.gen_range(1.0 - spread..=1.0 + spread);
+                spec.download *= rng.gen_range(1.0 - spread..=1.0 + spread);
+            }
+            let join_at = match spec.join {
+                JoinTime::At(d) => Some(Instant::ZERO + d.0),
+                JoinTime::Uniform(a, b) => {
+                    let mut rng = ChaCha8Rng::from_seed(stream_seed(
+                        sc.seed,
+                        JOIN_STREAM_BASE + spec.id as u64,
+                    ));
+                    Some(Instant(rng.gen_range(a.0 .0..=b.0 .0)))
+                }
+                JoinTime::OnDemand => None,
+            };
+            (spec, join_at)
+        })
+        .collect()
+}
+
+/// The order in which the drivers start nodes (0-based indices into [`resolve_nodes`]):
+/// a seeded shuffle, so among nodes joining at the same instant node index (which follows
+/// online days in the thesis scenarios) gives no head start.
+pub fn join_order(sc: &Scenario) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..sc.nodes().len()).collect();
+    order.shuffle(&mut ChaCha8Rng::from_seed(stream_seed(
+        sc.seed,
+        JOIN_ORDER_STREAM,
+    )));
+    order
+}

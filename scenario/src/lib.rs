@@ -1,0 +1,19 @@
+//! Scenario files and what a run of one produces, shared by the simulator (`sim`) and the real
+//! client's `bt swarm`, so neither depends on the other and both read a scenario, draw its
+//! random node parameters and write their results the same way.
+//!
+//! - [`spec`]: the schema ([`Scenario`] and its parts), [`load`]: reading files, `--set`
+//!   overrides, validation and node expansion;
+//! - [`draws`]: the seeded per-node draws and the join order both drivers use;
+//! - [`units`]: sizes, rates and durations, one grammar for scenario files and every CLI flag;
+//! - [`result`]: [`RunResult`] and its CSV/JSON/table writers.
+
+pub mod draws;
+pub mod load;
+pub mod result;
+pub mod spec;
+pub mod units;
+
+pub use load::{apply_overrides, ScenarioError};
+pub use result::RunResult;
+pub use spec::*;

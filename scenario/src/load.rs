@@ -1,0 +1,313 @@
+//! Loading scenario files: `--set` overrides, TOML parsing with unknown-key rejection and
+//! line/column errors, validation, and expansion into one concrete spec per node.
+
+use std::path::Path;
+
+use crate::spec::*;
+use crate::units::Dur;
+
+/// Scenario loading and validation errors, formatted for people.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The I/O error is part of the message, not a `source`, so `{:#}` chains print it once.
+    #[error("{path}: cannot read: {error}")]
+    Io { path: String, error: std::io::Error },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("--set {arg}: {message}")]
+    Override { arg: String, message: String },
+}
+
+impl Scenario {
+    /// Reads, overrides (`key=value`, dotted paths, `group.1.count=5`) and validates a file.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Io {
+            path: path.display().to_string(),
+            error: e,
+        })?;
+        Self::parse(&path.display().to_string(), &text, overrides)
+    }
+
+    pub fn parse(
+        origin: &str,
+        text: &str,
+        overrides: &[String],
+    ) -> Result<Scenario, ScenarioError> {
+        let invalid = |message: String| ScenarioError::Invalid {
+            path: origin.to_string(),
+            message,
+        };
+        let text = if overrides.is_empty() {
+            text.to_string()
+        } else {
+            apply_overrides(text, overrides).map_err(|e| match e {
+                ScenarioError::Invalid { message, .. } => invalid(message),
+                other => other,
+            })?
+        };
+        let sc: Scenario = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        sc.validate().map_err(invalid)?;
+        Ok(sc)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.groups.is_empty() {
+            return Err(
+                "no [[group]]: a scenario needs at least one seeder and one leecher".into(),
+            );
+        }
+        if !self.groups.iter().any(|g| g.role == Role::Seeder) {
+            return Err(
+                "no seeder group: nobody starts with the data, so no download can finish".into(),
+            );
+        }
+        let total: u64 = self.groups.iter().map(|g| g.count.0 as u64).sum();
+        if total < 2 {
+            return Err("a swarm needs at least 2 nodes".into());
+        }
+        if total > 100_000 {
+            return Err(format!("{total} nodes is more than the 100000 supported"));
+        }
+        let j = self.network.latency_jitter;
+        if !(0.0..=1.0).contains(&j) {
+            return Err(format!(
+                "network.latency_jitter must be between 0 and 1, got {j}"
+            ));
+        }
+        let e = &self.engine;
+        if e.pipeline_depth == 0 || e.pipeline_depth > 1000 {
+            return Err("engine.pipeline_depth must be between 1 and 1000".into());
+        }
+        if e.regular_slots + e.optimistic_slots == 0 {
+            return Err("engine.regular_slots + engine.optimistic_slots must be at least 1".into());
+        }
+        if e.rechoke_interval.0 .0 == 0 || e.optimistic_interval.0 .0 == 0 {
+            return Err("engine rechoke and optimistic intervals must be positive".into());
+        }
+        if e.max_connections == 0 {
+            return Err("engine.max_connections must be at least 1".into());
+        }
+        if self.tracker.interval.0 .0 == 0 {
+            return Err("tracker.interval must be positive".into());
+        }
+        if let Some(od) = &self.ondemand {
+            if !(0.0..=1.0).contains(&od.ratio) {
+                return Err(format!(
+                    "ondemand.ratio must be in [0, 1], got {}",
+                    od.ratio
+                ));
+            }
+            if od.check_every.0 .0 == 0 {
+                return Err("ondemand.check_every must be positive".into());
+            }
+        }
+        let spread = self.defaults.bandwidth_spread;
+        if !(0.0..1.0).contains(&spread) {
+            return Err(format!(
+                "defaults.bandwidth_spread must be in [0, 1), got {spread}"
+            ));
+        }
+        if self.defaults.files_seeding == 0 {
+            return Err("defaults.files_seeding must be at least 1".into());
+        }
+        for (gi, g) in self.groups.iter().enumerate() {
+            let at = format!("group {} ({})", gi + 1, g.role);
+            if let Some(PerNode::List(v)) = &g.online_days {
+                if v.len() != g.count.0 as usize {
+                    return Err(format!(
+                        "{at}: online_days lists {} values for {} nodes",
+                        v.len(),
+                        g.count.0
+                    ));
+                }
+            }
+            if let Some(od) = &g.online_days {
+                for i in 0..g.count.0 as usize {
+                    let d = od.value(i);
+                    if !d.is_finite() || d < 0.0 {
+                        return Err(format!(
+                            "{at}: online_days of node {} is {d}, must be ≥ 0",
+                            i + 1
+                        ));
+                    }
+                }
+            }
+            if let Some(JoinSpec::Uniform { from, to }) = &g.join {
+                if from > to {
+                    return Err(format!("{at}: join.from {from} is after join.to {to}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every node, numbered from 1 in group order.
+    pub fn nodes(&self) -> Vec<NodeSpec> {
+        let d = &self.defaults;
+        let mut out = Vec::new();
+        for g in &self.groups {
+            for i in 0..g.count.0 as usize {
+                let join = match &g.join {
+                    None => JoinTime::At(Dur(engine_core::time::Duration::ZERO)),
+                    Some(JoinSpec::At(t)) => JoinTime::At(*t),
+                    Some(JoinSpec::Staggered { from, every }) => JoinTime::At(Dur(
+                        engine_core::time::Duration(from.0 .0 + every.0 .0 * i as u64),
+                    )),
+                    Some(JoinSpec::Uniform { from, to }) => JoinTime::Uniform(*from, *to),
+                };
+                out.push(NodeSpec {
+                    id: out.len() as u32 + 1,
+                    role: g.role,
+                    online_days: g.online_days.as_ref().map_or(0.0, |o| o.value(i)),
+                    incentive: g.incentive.unwrap_or(d.incentive),
+                    upload: g.upload.unwrap_or(d.upload).0,
+                    download: g.download.unwrap_or(d.download).0,
+                    join,
+                    leave: g.leave.unwrap_or(d.leave),
+                    files_seeding: d.files_seeding,
+                });
+            }
+        }
+        if let Some(od) = &self.ondemand {
+            for _ in 0..od.pool.0 {
+                out.push(NodeSpec {
+                    id: out.len() as u32 + 1,
+                    role: Role::Seeder,
+                    online_days: 0.0,
+                    incentive: d.incentive,
+                    upload: od.upload.unwrap_or(d.upload).0,
+                    download: d.download.0,
+                    join: JoinTime::OnDemand,
+                    leave: Leave::Stay,
+                    files_seeding: d.files_seeding,
+                });
+            }
+        }
+        out
+    }
+
+    /// The resolved configuration as TOML, seed and all defaults included.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+    }
+}
+
+/// Applies `key=value` overrides to the TOML text. Values parse as TOML (`5`, `true`,
+/// `"x"`, `[1, 2]`); anything else is taken as a string, so `torrent.size=64MiB` works.
+pub fn apply_overrides(text: &str, overrides: &[String]) -> Result<String, ScenarioError> {
+    let mut doc: toml_edit::DocumentMut =
+        text.parse()
+            .map_err(|e: toml_edit::TomlError| ScenarioError::Invalid {
+                path: String::new(),
+                message: e.to_string(),
+            })?;
+    for arg in overrides {
+        let err = |message: String| ScenarioError::Override {
+            arg: arg.clone(),
+            message,
+        };
+        let (key, raw) = arg
+            .split_once('=')
+            .ok_or_else(|| err("expected key=value".into()))?;
+        let value: toml_edit::Value = raw.parse().unwrap_or_else(|_| toml_edit::Value::from(raw));
+        let parts: Vec<&str> = key.trim().split('.').collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(err(format!("bad key `{key}`")));
+        }
+        set_path(doc.as_table_mut(), &parts, value).map_err(err)?;
+    }
+    Ok(doc.to_string())
+}
+
+fn set_path(
+    table: &mut dyn toml_edit::TableLike,
+    parts: &[&str],
+    value: toml_edit::Value,
+) -> Result<(), String> {
+    let (first, rest) = parts.split_first().ok_or("empty key")?;
+    if rest.is_empty() {
+        table.insert(first, toml_edit::Item::Value(value));
+        return Ok(());
+    }
+    if let Ok(idx) = rest[0].parse::<usize>() {
+        let arr = table
+            .get_mut(first)
+            .and_then(|i| i.as_array_of_tables_mut())
+            .ok_or_else(|| format!("`{first}` is not a list of tables such as [[{first}]]"))?;
+        let len = arr.len();
+        let t = arr
+            .get_mut(idx.wrapping_sub(1))
+            .ok_or_else(|| format!("`{first}` index {idx} is outside 1..={len}"))?;
+        if rest.len() == 1 {
+            return Err(format!("name a key inside `{first}.{idx}`"));
+        }
+        return set_path(t, &rest[1..], value);
+    }
+    if table.get(first).is_none() {
+        table.insert(first, toml_edit::Item::Table(toml_edit::Table::new()));
+    }
+    let inner = table
+        .get_mut(first)
+        .and_then(|i| i.as_table_like_mut())
+        .ok_or_else(|| format!("`{first}` is not a table"))?;
+    set_path(inner, rest, value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine_core::allocator::SeniorityVariant;
+    use proptest::prelude::*;
+
+    const BASE: &str = "name = \"t\"\n[torrent]\nsize = \"1MiB\"\n[[group]]\nrole = \"seeder\"\ncount = 1\n[[group]]\nrole = \"leecher\"\ncount = 3\n";
+
+    #[test]
+    fn overrides_reach_nested_keys_and_groups() {
+        let sc = Scenario::parse(
+            "t",
+            BASE,
+            &[
+                "torrent.size=64MiB".into(),
+                "group.2.count=7".into(),
+                "engine.seniority=formula".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(sc.torrent.size.0, 64 << 20);
+        assert_eq!(sc.nodes().len(), 8);
+        assert_eq!(sc.engine.seniority, SeniorityVariant::Formula);
+        let e = Scenario::parse("t", BASE, &["group.3.count=1".into()]).unwrap_err();
+        assert!(e.to_string().contains("outside 1..=2"), "{e}");
+    }
+
+    #[test]
+    fn resolved_config_round_trips() {
+        let sc = Scenario::parse("t", BASE, &["seed=42".into()]).unwrap();
+        let again = Scenario::parse("t", &sc.to_toml(), &[]).unwrap();
+        assert_eq!(again.to_toml(), sc.to_toml());
+        assert_eq!(again.seed, 42);
+    }
+
+    proptest! {
+        /// No input text, however broken, makes loading panic.
+        #[test]
+        fn parse_is_total(text in "\\PC{0,200}") {
+            let _ = Scenario::parse("fuzz", &text, &[]);
+        }
+
+        #[test]
+        fn mutated_scenarios_never_panic(pos in 0usize..120, byte in any::<u8>()) {
+            let mut b = BASE.as_bytes().to_vec();
+            let i = pos % b.len();
+            b[i] = byte;
+            if let Ok(text) = String::from_utf8(b) {
+                let _ = Scenario::parse("fuzz", &text, &[]);
+            }
+        }
+
+        #[test]
+        fn overrides_never_panic(key in "[a-z0-9.]{0,20}", value in "\\PC{0,10}") {
+            let _ = Scenario::parse("fuzz", BASE, &[format!("{key}={value}")]);
+        }
+    }
+}
