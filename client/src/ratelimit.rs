@@ -4,39 +4,6 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// A rate in bytes per second parsed from `500KB/s`, `2MiB/s`, `100000B/s` (SI prefixes are
-/// powers of 1000, binary ones of 1024, as in the thesis's "100KB/s"; `/s` may be omitted).
-pub fn parse_rate(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let body = t.strip_suffix("/s").unwrap_or(t);
-    let split = body
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(body.len());
-    let (num, unit) = body.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a rate like 500KB/s or 2MiB/s"))?;
-    let mult = match unit.trim() {
-        "" | "B" => 1.0,
-        "KB" | "kB" | "k" => 1e3,
-        "MB" | "M" => 1e6,
-        "GB" | "G" => 1e9,
-        "KiB" => 1024.0,
-        "MiB" => 1024.0 * 1024.0,
-        "GiB" => 1024.0 * 1024.0 * 1024.0,
-        other => {
-            return Err(format!(
-                "{s:?}: unknown unit {other:?} (use B, KB, MB, KiB, MiB)"
-            ))
-        }
-    };
-    let rate = n * mult;
-    if !(rate.is_finite() && rate > 0.0) {
-        return Err(format!("{s:?}: a rate must be positive"));
-    }
-    Ok(rate)
-}
-
 /// A token bucket that may go into debt: a caller takes what it needs at once and then waits
 /// until the debt is repaid, so blocks larger than the burst still pass at the right rate.
 #[derive(Debug)]
@@ -142,17 +109,6 @@ pub async fn acquire_all(buckets: &[&Bucket], n: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_rates() {
-        assert_eq!(parse_rate("500KB/s"), Ok(500_000.0));
-        assert_eq!(parse_rate("2MiB/s"), Ok(2.0 * 1024.0 * 1024.0));
-        assert_eq!(parse_rate("100000"), Ok(100_000.0));
-        assert_eq!(parse_rate("1.5MB/s"), Ok(1_500_000.0));
-        assert!(parse_rate("0KB/s").is_err());
-        assert!(parse_rate("fast").is_err());
-        assert!(parse_rate("5XB/s").is_err());
-    }
 
     #[test]
     fn debt_turns_into_wait() {

@@ -66,7 +66,7 @@ pub struct SwarmArgs {
     #[arg(long, value_name = "PORT")]
     ports: Option<u16>,
     /// Wall-clock limit [default: 3× the simulator's duration ÷ K, plus 30 s].
-    #[arg(long, value_parser = crate::session::cli::parse_duration)]
+    #[arg(long, value_parser = crate::units::parse_duration)]
     timeout: Option<Duration>,
     /// Print only the summary.
     #[arg(short, long)]

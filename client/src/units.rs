@@ -1,28 +1,8 @@
 //! Human-readable sizes and hex, shared by the subcommands' arguments and output.
 
-/// Parses `16384`, `256KiB`, `256k`, `4MiB`, `1G` (binary multiples; `B` and `iB` optional).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size like 262144, 256KiB or 4MiB"))?;
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        "t" | "tb" | "tib" => 40,
-        _ => {
-            return Err(format!(
-                "{s:?} has an unknown unit (use B, KiB, MiB, GiB or TiB)"
-            ))
-        }
-    };
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| format!("{s:?} is too large"))
-}
+/// The size, rate and duration parsers of every flag: the scenario files' grammar, so
+/// `--up 100KB/s` means what `upload = "100KB/s"` does (see `scenario::units`).
+pub use scenario::units::{parse_duration, parse_rate, parse_size};
 
 /// `1.50 MiB`-style rendering for messages.
 pub fn fmt_size(n: u64) -> String {
@@ -62,15 +42,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes() {
-        assert_eq!(parse_size("16384"), Ok(16384));
-        assert_eq!(parse_size("256KiB"), Ok(256 << 10));
-        assert_eq!(parse_size("256k"), Ok(256 << 10));
-        assert_eq!(parse_size("4 MiB"), Ok(4 << 20));
-        assert_eq!(parse_size("1G"), Ok(1 << 30));
-        assert!(parse_size("1.5MiB").is_err());
-        assert!(parse_size("12XB").is_err());
-        assert!(parse_size("99999999999999T").is_err());
+    fn sizes_print_in_binary_units() {
         assert_eq!(fmt_size(1536), "1.50 KiB");
         assert_eq!(fmt_size(10), "10 B");
     }

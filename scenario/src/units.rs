@@ -1,9 +1,11 @@
-//! Quantities with units as written in scenario files: sizes, rates and durations.
+//! Sizes, rates and durations: one grammar for scenario files, `--set` and every `bt`/`sim`
+//! flag, so `100KB/s` means the same bytes wherever it is typed.
 //!
-//! Each parses from a string (`"64MiB"`, `"100KB/s"`, `"10s"`) and prints back canonically,
-//! so the resolved configuration written beside a result reads like the input.
-//! SI prefixes are powers of 1000 (`KB`), binary ones powers of 1024 (`KiB`), as in the
-//! thesis's "100KB/s".
+//! SI prefixes are powers of 1000 (`KB`, `kB`, `MB`), binary ones powers of 1024 (`KiB`,
+//! `MiB`), as in the thesis's "100KB/s". Forms that people read two ways are errors that say
+//! what to type instead: `256k`/`256kb` (KiB or KB?), `5m` (minutes or milliseconds?).
+//! Each type prints back canonically, so the resolved configuration written beside a result
+//! reads like the input and parses to the same value.
 
 use std::fmt;
 use std::str::FromStr;
@@ -24,8 +26,10 @@ const SIZE_UNITS: &[(&str, u64)] = &[
     ("B", 1),
 ];
 
-/// Splits `"12.5MiB"` into `(12.5, "MiB")`.
-fn split_number(s: &str) -> Result<(f64, &str), String> {
+const SIZE_HELP: &str = "use B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (of 1024)";
+
+/// Splits `"12.5MiB"` into `("12.5", 12.5, "MiB")`.
+fn split_number(s: &str) -> Result<(&str, f64, &str), String> {
     let s = s.trim();
     let end = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e'))
@@ -40,37 +44,48 @@ fn split_number(s: &str) -> Result<(f64, &str), String> {
     if v < 0.0 {
         return Err(format!("`{s}` is negative"));
     }
-    Ok((v, unit.trim()))
+    Ok((num, v, unit.trim()))
 }
 
-fn size_factor(unit: &str) -> Option<u64> {
-    SIZE_UNITS.iter().find(|(u, _)| *u == unit).map(|(_, f)| *f)
+/// The factor of a size unit, or an error naming what to write instead (`per`: `"/s"` for a
+/// rate, so the suggestion is one to copy).
+fn size_factor(num: &str, unit: &str, s: &str, per: &str) -> Result<u64, String> {
+    if let Some((_, f)) = SIZE_UNITS.iter().find(|(u, _)| *u == unit) {
+        return Ok(*f);
+    }
+    let lower = unit.to_ascii_lowercase();
+    let prefix = lower.trim_end_matches("ib").trim_end_matches('b');
+    if let Some(p @ ("k" | "m" | "g" | "t")) = (!prefix.is_empty()).then_some(prefix) {
+        let p = p.to_ascii_uppercase();
+        return Err(format!(
+            "`{s}` is ambiguous: write `{num}{p}iB{per}` (powers of 1024) or `{num}{p}B{per}` (powers of 1000)"
+        ));
+    }
+    Err(format!("unknown size unit `{unit}` in `{s}` ({SIZE_HELP})"))
 }
 
-/// A byte count (`"64MiB"`, `"16KiB"`, `"1000000"`).
+/// A byte count (`"64MiB"`, `"16KiB"`, `"1000000"`: a bare number is bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ByteSize(pub u64);
 
 impl FromStr for ByteSize {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let (v, unit) = split_number(s)?;
+        let (num, v, unit) = split_number(s)?;
         let f = if unit.is_empty() {
             1
         } else {
-            size_factor(unit).ok_or_else(|| {
-                format!("unknown size unit `{unit}` in `{s}` (use B, KB, MB, GB, KiB, MiB, GiB)")
-            })?
+            size_factor(num, unit, s.trim(), "")?
         };
         // Whole numbers go through integers, so every byte count round-trips exactly.
-        if let Ok(n) = s.trim().trim_end_matches(unit).trim().parse::<u64>() {
+        if let Ok(n) = num.parse::<u64>() {
             return n
                 .checked_mul(f)
                 .map(ByteSize)
                 .ok_or_else(|| format!("`{s}` is too large"));
         }
         let bytes = v * f as f64;
-        if bytes.fract() != 0.0 || bytes > u64::MAX as f64 {
+        if bytes.fract() != 0.0 || bytes >= u64::MAX as f64 {
             return Err(format!("`{s}` is not a whole number of bytes"));
         }
         Ok(ByteSize(bytes as u64))
@@ -88,21 +103,25 @@ impl fmt::Display for ByteSize {
     }
 }
 
-/// A rate in bytes per second (`"100KB/s"`, `"1MiB/s"`).
+/// A rate in bytes per second (`"100KB/s"`, `"1MiB/s"`, `"500B/s"`; `ps` for `/s` too).
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
 pub struct Rate(pub f64);
 
 impl FromStr for Rate {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let (v, unit) = split_number(s)?;
-        let unit = unit
-            .strip_suffix("/s")
-            .or_else(|| unit.strip_suffix("ps"))
-            .ok_or_else(|| format!("rate `{s}` needs a unit per second, e.g. `100KB/s`"))?;
-        let f = size_factor(unit).ok_or_else(|| {
-            format!("unknown rate unit `{unit}/s` in `{s}` (use B/s, KB/s, MB/s, KiB/s, MiB/s)")
-        })?;
+        let s = s.trim();
+        let (num, v, unit) = split_number(s)?;
+        let Some(per) = unit.strip_suffix("/s").or_else(|| unit.strip_suffix("ps")) else {
+            if unit.is_empty() {
+                return Err(format!(
+                    "rate `{s}` needs a unit per second: write `{num}B/s`, or e.g. `{num}KB/s`"
+                ));
+            }
+            size_factor(num, unit, s, "/s")?;
+            return Err(format!("`{s}` is a size, not a rate: write `{s}/s`"));
+        };
+        let f = size_factor(num, per.trim(), s, "/s")?;
         Ok(Rate(v * f as f64))
     }
 }
@@ -110,14 +129,14 @@ impl FromStr for Rate {
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let v = self.0;
-        if v.fract() == 0.0 && v > 0.0 {
+        if v.fract() == 0.0 && v > 0.0 && v < u64::MAX as f64 {
             return write!(f, "{}/s", ByteSize(v as u64));
         }
         write!(f, "{v}B/s")
     }
 }
 
-/// A duration (`"10s"`, `"250ms"`, `"30min"`, `"2h"`, `"3days"`).
+/// A duration (`"10s"`, `"250ms"`, `"30min"`, `"2h"`, `"3d"`/`"3days"`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Dur(pub Duration);
 
@@ -135,13 +154,31 @@ const DURATION_UNITS: &[(&str, f64)] = &[
 impl FromStr for Dur {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let (v, unit) = split_number(s)?;
-        let f = DURATION_UNITS
-            .iter()
-            .find(|(u, _)| *u == unit)
-            .map(|(_, f)| *f)
-            .ok_or_else(|| format!("duration `{s}` needs a unit: us, ms, s, min, h or days"))?;
-        Ok(Dur(Duration((v * f * 1e6).round() as u64)))
+        let s = s.trim();
+        let (num, v, unit) = split_number(s)?;
+        let f = match DURATION_UNITS.iter().find(|(u, _)| *u == unit) {
+            Some((_, f)) => *f,
+            None if unit.is_empty() => {
+                return Err(format!(
+                    "duration `{s}` needs a unit: write `{num}s` for seconds"
+                ))
+            }
+            None if unit == "m" => {
+                return Err(format!(
+                    "`{s}` is ambiguous: write `{num}min` for minutes or `{num}ms` for milliseconds"
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "unknown duration unit `{unit}` in `{s}` (use us, ms, s, min, h or d)"
+                ))
+            }
+        };
+        let us = (v * f * 1e6).round();
+        if us >= u64::MAX as f64 {
+            return Err(format!("`{s}` is too long"));
+        }
+        Ok(Dur(Duration(us as u64)))
     }
 }
 
@@ -160,6 +197,26 @@ impl fmt::Display for Dur {
             write!(f, "{us}us")
         }
     }
+}
+
+/// `clap` value parsers for command-line flags, in the same grammar as scenario files.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    s.parse::<ByteSize>().map(|b| b.0)
+}
+
+/// A positive rate in bytes per second (a limit of zero would stall every transfer).
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let r = s.parse::<Rate>()?.0;
+    if r > 0.0 && r.is_finite() {
+        Ok(r)
+    } else {
+        Err(format!("rate `{}` must be positive", s.trim()))
+    }
+}
+
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = s.parse::<Dur>()?;
+    Ok(std::time::Duration::from_micros(d.0 .0))
 }
 
 macro_rules! serde_via_string {
@@ -215,16 +272,50 @@ mod tests {
         assert_eq!("25ms".parse::<Dur>().unwrap(), Dur(Duration(25_000)));
         assert_eq!("1.5s".parse::<Dur>().unwrap().to_string(), "1500ms");
         assert_eq!("2days".parse::<Dur>().unwrap().to_string(), "48h");
+        assert_eq!("3d".parse::<Dur>().unwrap().to_string(), "72h");
     }
 
     #[test]
     fn rejects_bad_units_and_negatives() {
         assert!("-100KB/s".parse::<Rate>().unwrap_err().contains("negative"));
-        assert!("100KB".parse::<Rate>().unwrap_err().contains("per second"));
         assert!("5 parsecs".parse::<ByteSize>().is_err());
         assert!("0.5B".parse::<ByteSize>().is_err());
-        assert!("10".parse::<Dur>().is_err());
         assert!("".parse::<Dur>().is_err());
+        assert!("1e30s".parse::<Dur>().unwrap_err().contains("too long"));
+        assert!(parse_rate("0KB/s").unwrap_err().contains("positive"));
+    }
+
+    /// Ambiguous forms fail with the text to type instead, whichever parser meets them.
+    #[test]
+    fn ambiguous_forms_say_what_to_write() {
+        let cases: &[(&str, Result<(), &str>)] = &[
+            ("256k", Err("write `256KiB` (powers of 1024) or `256KB`")),
+            ("256kb", Err("write `256KiB` (powers of 1024) or `256KB`")),
+            ("4m", Err("write `4MiB` (powers of 1024) or `4MB`")),
+            ("1G", Err("write `1GiB` (powers of 1024) or `1GB`")),
+            ("256KiB", Ok(())),
+            ("256kB", Ok(())),
+        ];
+        for (input, want) in cases {
+            match (input.parse::<ByteSize>(), want) {
+                (Ok(_), Ok(())) => {}
+                (Err(e), Err(w)) => assert!(e.contains(w), "{input}: {e}"),
+                (got, _) => panic!("{input}: {got:?}"),
+            }
+        }
+        let e = "500k/s".parse::<Rate>().unwrap_err();
+        assert!(
+            e.contains("write `500KiB/s` (powers of 1024) or `500KB/s`"),
+            "{e}"
+        );
+        let e = "500KB".parse::<Rate>().unwrap_err();
+        assert!(e.contains("is a size, not a rate: write `500KB/s`"), "{e}");
+        let e = "500".parse::<Rate>().unwrap_err();
+        assert!(e.contains("write `500B/s`"), "{e}");
+        let e = "5m".parse::<Dur>().unwrap_err();
+        assert!(e.contains("write `5min` for minutes or `5ms`"), "{e}");
+        let e = "90".parse::<Dur>().unwrap_err();
+        assert!(e.contains("write `90s`"), "{e}");
     }
 
     proptest! {
@@ -239,6 +330,12 @@ mod tests {
         fn sizes_round_trip(n in 0u64..u64::MAX / 2) {
             let b = ByteSize(n);
             prop_assert_eq!(b.to_string().parse::<ByteSize>().unwrap(), b);
+        }
+
+        #[test]
+        fn rates_round_trip(v in 0.0f64..1e15) {
+            let r = Rate(v);
+            prop_assert_eq!(r.to_string().parse::<Rate>().unwrap(), r);
         }
 
         #[test]

@@ -32,7 +32,7 @@ and experiment.png into --out, only once every iteration has finished.
 
 Examples:
   bt experiment --out results
-  bt experiment --client bt,libtorrent --sizes 10kB,100kB --iterations 5,3 --out results
+  bt experiment --client bt,libtorrent --sizes 10KiB,100KiB --iterations 5,3 --out results
   bt experiment --quick --out /tmp/exp")]
 pub struct ExperimentArgs {
     /// Folder for the CSVs and the figure (created if missing).
@@ -41,17 +41,17 @@ pub struct ExperimentArgs {
     /// Clients to measure, comma-separated; libtorrent needs Debian's python3-libtorrent.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "bt")]
     client: Vec<Client>,
-    /// File sizes, comma-separated (kB = 1024 bytes).
-    #[arg(long, value_delimiter = ',', default_value = "10kB,100kB,1MB,10MB")]
+    /// File sizes, comma-separated: KiB, MiB are powers of 1024, kB, MB of 1000.
+    #[arg(long, value_delimiter = ',', default_value = "10KiB,100KiB,1MiB,10MiB")]
     sizes: Vec<String>,
     /// Iterations per size, comma-separated, one per size (or one for all).
     #[arg(long, value_delimiter = ',', default_value = "333,33,3,1")]
     iterations: Vec<usize>,
-    /// A smoke run: 10kB,100kB,1MB with 5,2,1 iterations (overrides --sizes/--iterations).
+    /// A smoke run: 10KiB,100KiB,1MiB with 5,2,1 iterations (overrides --sizes/--iterations).
     #[arg(long)]
     quick: bool,
     /// Per-iteration time limit before the size-based allowance (1 s per MiB).
-    #[arg(long, default_value = "60s", value_parser = crate::session::cli::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = crate::units::parse_duration)]
     timeout: Duration,
 }
 
@@ -181,7 +181,7 @@ pub struct Measured {
 fn plan(args: &ExperimentArgs) -> Result<Vec<Size>> {
     let (sizes, iterations): (Vec<String>, Vec<usize>) = if args.quick {
         (
-            ["10kB", "100kB", "1MB"].map(String::from).to_vec(),
+            ["10KiB", "100KiB", "1MiB"].map(String::from).to_vec(),
             vec![5, 2, 1],
         )
     } else {

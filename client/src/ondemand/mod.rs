@@ -24,11 +24,10 @@ use engine_core::ondemand::{self, Decision, Exit};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::ratelimit::parse_rate;
-use crate::session::cli::parse_duration;
 use crate::session::{self, Options};
 use crate::storage::{Mode, Storage};
 use crate::torrent_file::load;
+use crate::units::{parse_duration, parse_rate};
 use scrape::{scrape, scrape_url, Counts};
 
 /// Failed scrapes in a row after which the tracker counts as gone.

@@ -9,7 +9,7 @@ use engine_core::allocator::{Contribution, Incentive, SeniorityVariant};
 use engine_core::magnet::MagnetLink;
 
 use super::{seniority, Options};
-use crate::ratelimit::parse_rate;
+use crate::units::{parse_duration, parse_rate};
 
 #[derive(clap::Args, Debug)]
 pub struct SeedArgs {
@@ -58,7 +58,7 @@ pub struct Common {
     /// Peers to ask the tracker for in each announce.
     #[arg(long, default_value_t = 50)]
     pub numwant: u32,
-    /// Give up (exit non-zero) after this long, e.g. 90s, 5m.
+    /// Give up (exit non-zero) after this long, e.g. 90s, 5min.
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// Outstanding block requests per peer (64 keeps a loopback link busy; the thesis used 5).
@@ -195,38 +195,53 @@ pub fn parse_incentive(s: &str) -> Result<Incentive, String> {
     Ok(Incentive::Seniority(variant))
 }
 
-/// `90`, `90s`, `5m`, `2h`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 90s or 5m"))?;
-    let mult = match unit {
-        "" | "s" => 1.0,
-        "ms" => 1e-3,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        "d" => 86_400.0,
-        _ => return Err(format!("{s:?}: unknown unit (use ms, s, m, h, d)")),
-    };
-    Duration::try_from_secs_f64(n * mult).map_err(|e| format!("{s:?}: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The flags take the scenario files' grammar: the same input gives the same answer, or
+    /// the same error (saying what to type), as `scenario::units` does for a scenario.
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5y").is_err());
+    fn size_rate_and_duration_flags_use_the_one_grammar() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            common: Common,
+        }
+        let parse = |args: &[&str]| {
+            use clap::Parser;
+            Cli::try_parse_from([&["bt"], args].concat())
+                .map(|c| c.common)
+                .map_err(|e| e.to_string())
+        };
+        for input in [
+            "100KB/s", "2MiB/s", "1.5MB/s", "256k/s", "500KB", "100000", "0B/s",
+        ] {
+            let want = scenario::units::parse_rate(input);
+            for flag in ["--up", "--down"] {
+                match (parse(&[flag, input]), &want) {
+                    (Ok(c), Ok(w)) => {
+                        assert_eq!(if flag == "--up" { c.up } else { c.down }, Some(*w))
+                    }
+                    (Err(e), Err(w)) => assert!(e.contains(w.as_str()), "{flag} {input}: {e}"),
+                    (got, _) => panic!("{flag} {input}: {got:?} vs {want:?}"),
+                }
+            }
+        }
+        for input in ["90s", "5min", "250ms", "2h", "5m", "90", "soon"] {
+            match (parse(&["--timeout", input]), parse_duration(input)) {
+                (Ok(c), Ok(w)) => assert_eq!(c.timeout, Some(w)),
+                (Err(e), Err(w)) => assert!(e.contains(&w), "--timeout {input}: {e}"),
+                (got, want) => panic!("--timeout {input}: {got:?} vs {want:?}"),
+            }
+        }
+        let e = parse(&["--timeout", "5m"]).unwrap_err();
+        assert!(e.contains("write `5min` for minutes"), "{e}");
+        let e = parse(&["--up", "256k/s"]).unwrap_err();
+        assert!(
+            e.contains("write `256KiB/s` (powers of 1024) or `256KB/s`"),
+            "{e}"
+        );
     }
 
     #[test]
