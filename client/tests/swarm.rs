@@ -260,6 +260,27 @@ fn bad_input_fails_clearly_without_results() {
     let e = fails(&[sc, "--timeout", "1s"], &out);
     assert!(e.contains("gave up after 1s wall: leecher(s) 3, 4,"), "{e}");
 
+    let e = fails(&[sc, "--sim", "/nonexistent/sim"], &out);
+    assert!(e.contains("--sim /nonexistent/sim: no such file"), "{e}");
+
+    // A `bt` with no `sim` beside it or on PATH cannot pick K, and says what to give instead.
+    let lone = tmp.path().join("lone");
+    std::fs::create_dir(&lone).unwrap();
+    std::fs::copy(BT, lone.join("bt")).unwrap();
+    let res = std::process::Command::new(lone.join("bt"))
+        .args(["swarm", "--scale", "auto", "--out"])
+        .arg(&out)
+        .arg(sc)
+        .env("PATH", "")
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&res.stderr);
+    assert!(!res.status.success(), "{e}");
+    assert!(
+        e.contains("no `sim` binary") && e.contains("--scale K"),
+        "{e}"
+    );
+
     // Node 1 (a seeder) cannot listen: the run stops and names it.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();

@@ -6,12 +6,12 @@ use anyhow::Context;
 
 use reports::stats;
 use reports::table::{fmt_f64, render_table};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::spec::{IncentiveSpec, NodeSpec, Role, Scenario};
 
 /// One node's outcome.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NodeResult {
     pub id: u32,
     pub role: Role,
@@ -69,7 +69,7 @@ pub struct PairBytes {
 }
 
 /// Counters about the run itself.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RunStats {
     pub sim_time_s: f64,
     pub events: u64,
@@ -90,7 +90,7 @@ pub struct RunStats {
 
 /// Events handled, by kind. Messages count when delivered, including those of a connection
 /// that closed meanwhile (dropped on arrival).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct EventKinds {
     pub have: u64,
     pub request: u64,
@@ -255,6 +255,26 @@ impl RunResult {
         (f / u_s).max(f / d_min).max(n * f / (u_s + u_l))
     }
 
+    /// Reads back the `run.json` [`RunResult::write`] wrote for `scenario` (how `bt swarm`
+    /// gets the simulator's prediction from a `sim run` subprocess). run.json holds the nodes
+    /// and the stats, not pairs or progress samples, so those come back empty.
+    pub fn from_run_json(scenario: &Scenario, json: &str) -> serde_json::Result<RunResult> {
+        #[derive(Deserialize)]
+        struct RunJson {
+            nodes: Vec<NodeResult>,
+            stats: RunStats,
+        }
+        let r: RunJson = serde_json::from_str(json)?;
+        Ok(RunResult {
+            scenario: scenario.clone(),
+            file_size: scenario.torrent.size.0,
+            nodes: r.nodes,
+            pairs: Vec::new(),
+            progress: Vec::new(),
+            stats: r.stats,
+        })
+    }
+
     /// `results.csv` rows: one per node, fixed decimals so files compare byte for byte.
     pub fn csv_rows(&self) -> Vec<CsvRow> {
         self.nodes
@@ -340,4 +360,49 @@ pub fn fmt3(x: f64) -> String {
 /// [`fmt3`], or an empty cell for a missing value (a node that never finished or joined).
 pub fn opt3(x: Option<f64>) -> String {
     x.map(fmt3).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `sim run` writes, `bt swarm` reads back to the same nodes, stats and summary.
+    #[test]
+    fn run_json_reads_back() {
+        let text = "name = \"t\"\n[torrent]\nsize = \"1MiB\"\n[[group]]\nrole = \"seeder\"\ncount = 1\n[[group]]\nrole = \"leecher\"\ncount = 2\nonline_days = [3, 1]\n";
+        let sc = Scenario::parse("t", text, &[]).unwrap();
+        let nodes = sc
+            .nodes()
+            .iter()
+            .map(|spec| NodeResult {
+                completion_s: (spec.role == Role::Leecher).then_some(100.0 + spec.id as f64),
+                bytes_down: 1 << 20,
+                ..NodeResult::of(spec)
+            })
+            .collect();
+        let run = RunResult {
+            file_size: 1 << 20,
+            nodes,
+            pairs: Vec::new(),
+            progress: Vec::new(),
+            stats: RunStats {
+                sim_time_s: 123.5,
+                events: 42,
+                ..RunStats::default()
+            },
+            scenario: sc.clone(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        run.write(dir.path()).unwrap();
+        let json = std::fs::read_to_string(dir.path().join("run.json")).unwrap();
+        let back = RunResult::from_run_json(&sc, &json).unwrap();
+        assert_eq!(back.csv_rows().len(), 3);
+        assert_eq!(
+            format!("{:?}", back.csv_rows()),
+            format!("{:?}", run.csv_rows())
+        );
+        assert_eq!(back.summary().text(), run.summary().text());
+        assert_eq!((back.stats.sim_time_s, back.stats.events), (123.5, 42));
+        assert!(RunResult::from_run_json(&sc, "{\"nodes\": 1}").is_err());
+    }
 }

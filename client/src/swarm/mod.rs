@@ -15,16 +15,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, ensure, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use engine_core::allocator::{Contribution, Incentive};
 use engine_core::choker::ChokerConfig;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use sim::metrics::{NodeResult, PairBytes, ProgressPoint, RunResult, RunStats};
-use sim::scenario::{IncentiveSpec, Leave, NodeSpec, Role};
-use sim::Scenario;
+use scenario::draws::resolve_nodes;
+use scenario::result::{node_table, NodeResult, PairBytes, ProgressPoint, RunResult, RunStats};
+use scenario::{IncentiveSpec, Leave, NodeSpec, Role, Scenario};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+
+mod predict;
 
 use crate::experiment::bt_swarm::{verify, Swarm};
 use crate::experiment::{make_torrent, test_data};
@@ -65,7 +67,12 @@ pub struct SwarmArgs {
     /// Node k listens on 127.0.0.1:(PORT + k − 1) [default: ports the OS picks].
     #[arg(long, value_name = "PORT")]
     ports: Option<u16>,
-    /// Wall-clock limit [default: 3× the simulator's duration ÷ K, plus 30 s].
+    /// The `sim` binary that predicts the run (and picks `auto`'s K) [default: the one beside
+    /// `bt`, else on PATH]. Without one, `--scale K` still runs the swarm, uncompared.
+    #[arg(long, value_name = "PATH")]
+    sim: Option<PathBuf>,
+    /// Wall-clock limit [default: 3× the simulator's duration ÷ K, plus 30 s; without a
+    /// simulator, the scenario's max_time ÷ K].
     #[arg(long, value_parser = crate::units::parse_duration)]
     timeout: Option<Duration>,
     /// Print only the summary.
@@ -98,7 +105,7 @@ pub fn run(args: SwarmArgs) -> Result<()> {
         "{}: [ondemand] scenarios are not supported by bt swarm (bt ondemand runs that controller)",
         args.scenario.display()
     );
-    let nodes = sim::scenario::draws::resolve_nodes(&sc);
+    let nodes = resolve_nodes(&sc);
     ensure!(
         nodes.len() <= MAX_NODES,
         "{}: {} nodes; bt swarm runs every node as a real session on this machine and supports at most {MAX_NODES}",
@@ -119,32 +126,54 @@ pub fn run(args: SwarmArgs) -> Result<()> {
         .unwrap_or_else(|| PathBuf::from("out").join(format!("{}-bt", sc.name)));
     check_writable(&out)?;
     // The simulator's run: picks `auto`'s K and the deadline, and is the comparison printed.
-    let predicted = sim::run(&sc);
-    let sim_end = predicted.stats.sim_time_s.max(1.0);
-    let k = match args.scale {
-        Scale::Factor(k) => k,
-        Scale::Auto => (sim_end / AUTO_WALL.as_secs_f64()).max(1.0).round(),
+    let (predicted, k) = match (predict::find_sim(args.sim.as_deref())?, args.scale) {
+        (Some(sim), scale) => {
+            let p = predict::predict(&sim, &sc)?;
+            let end = p.stats.sim_time_s.max(1.0);
+            let k = match scale {
+                Scale::Factor(k) => k,
+                Scale::Auto => (end / AUTO_WALL.as_secs_f64()).max(1.0).round(),
+            };
+            (Some(p), k)
+        }
+        (None, Scale::Auto) => bail!(
+            "no `sim` binary beside bt or on PATH: --scale auto needs the simulator's run to pick K; \
+             give --sim PATH, or --scale K to run without the comparison"
+        ),
+        (None, Scale::Factor(k)) => {
+            eprintln!("bt swarm: no `sim` binary beside bt or on PATH (--sim PATH): running without the simulator's comparison");
+            (None, k)
+        }
     };
-    let timeout = args
-        .timeout
-        .unwrap_or_else(|| Duration::from_secs_f64(3.0 * sim_end / k + 30.0));
+    let sim_end = predicted.as_ref().map(|p| p.stats.sim_time_s.max(1.0));
+    let timeout = args.timeout.unwrap_or_else(|| match sim_end {
+        Some(end) => Duration::from_secs_f64(3.0 * end / k + 30.0),
+        None => Duration::from_secs_f64(sc.max_time.0.as_secs_f64() / k),
+    });
     if !args.quiet {
         println!("# resolved configuration\n{}", sc.to_toml());
     }
+    let expect = sim_end.map_or_else(String::new, |end| {
+        format!(
+            "the simulator's run: {end:.0} s, so about {:.0} s wall; ",
+            end / k
+        )
+    });
     eprintln!(
-        "bt swarm: {} nodes on loopback, scale K = {k} (the simulator's run: {sim_end:.0} s, so about {:.0} s wall; limit {:.0} s)",
+        "bt swarm: {} nodes on loopback, scale K = {k} ({expect}limit {:.0} s)",
         nodes.len(),
-        sim_end / k,
         timeout.as_secs_f64()
     );
     let t0 = Instant::now();
     let real = Run::new(&sc, k, args.ports)?.run(nodes, timeout)?;
     let wall = t0.elapsed();
     if !args.quiet {
-        println!("{}", sim::metrics::node_table(&real));
+        println!("{}", node_table(&real));
     }
     println!("{}", real.summary().text());
-    println!("{}", agreement(&predicted, &real).text());
+    if let Some(predicted) = &predicted {
+        println!("{}", predict::agreement(predicted, &real).text());
+    }
     real.write(&out)?;
     println!(
         "wrote {} ({:.1} s wall at scale {k}; every leecher's data verified)",
@@ -162,59 +191,6 @@ fn check_writable(out: &Path) -> Result<()> {
         .with_context(|| format!("--out {} is not writable", out.display()))?;
     std::fs::remove_file(&probe).ok();
     Ok(())
-}
-
-/// The real run against the simulator's run of the same scenario.
-struct Agreement {
-    /// `real/sim − 1` of each leecher's completion time (those both completed).
-    deviations: Vec<f64>,
-    sim_mean: Option<f64>,
-    real_mean: Option<f64>,
-    sim_rho: Option<f64>,
-    real_rho: Option<f64>,
-}
-
-impl Agreement {
-    fn text(&self) -> String {
-        let pct = |x: f64| format!("{:+.1}%", x * 100.0);
-        let dev = &self.deviations;
-        let worst = dev
-            .iter()
-            .copied()
-            .fold(0.0_f64, |a, b| if b.abs() > a.abs() { b } else { a });
-        let mean_abs = dev.iter().map(|d| d.abs()).sum::<f64>() / dev.len().max(1) as f64;
-        let f = |x: Option<f64>, d| x.map_or_else(|| "-".into(), |v| format!("{v:.d$}"));
-        let mean_dev = match (self.sim_mean, self.real_mean) {
-            (Some(s), Some(r)) => pct(r / s - 1.0),
-            _ => "-".into(),
-        };
-        format!(
-            "vs sim run: mean completion {} s (sim {} s, {mean_dev}); per leecher mean |diff| {:.1}%, worst {}; Spearman rho real {} / sim {}",
-            f(self.real_mean, 1),
-            f(self.sim_mean, 1),
-            mean_abs * 100.0,
-            pct(worst),
-            f(self.real_rho, 3),
-            f(self.sim_rho, 3),
-        )
-    }
-}
-
-/// Pairs up the leechers' completion times of two runs of one scenario.
-fn agreement(sim: &RunResult, real: &RunResult) -> Agreement {
-    let deviations = sim
-        .leechers()
-        .zip(real.leechers())
-        .filter_map(|(s, r)| Some(r.completion_s? / s.completion_s? - 1.0))
-        .collect();
-    let (s, r) = (sim.summary(), real.summary());
-    Agreement {
-        deviations,
-        sim_mean: s.mean_s,
-        real_mean: r.mean_s,
-        sim_rho: s.spearman_rho,
-        real_rho: r.spearman_rho,
-    }
 }
 
 /// One node's session as the run sees it.
