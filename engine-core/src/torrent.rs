@@ -55,12 +55,18 @@ pub struct TorrentConfig {
 }
 
 impl TorrentConfig {
+    /// Mainline's policy ([`EngineSettings::default`]), no incentive, no upload limit.
     pub fn new(geometry: Geometry) -> Self {
+        let EngineSettings {
+            picker,
+            choker,
+            pipeline_depth,
+        } = EngineSettings::default();
         TorrentConfig {
             geometry,
-            picker: PickerConfig::default(),
-            choker: ChokerConfig::default(),
-            pipeline_depth: 5,
+            picker,
+            choker,
+            pipeline_depth,
             max_queued_requests: 250,
             incentive: Incentive::None,
             contribution: Contribution {
@@ -70,6 +76,50 @@ impl TorrentConfig {
             upload_limit: None,
             send_redundant_have: false,
             metadata: None,
+        }
+    }
+}
+
+/// The policy a driver runs all its torrents with: a scenario's `[engine]` (the simulator and
+/// `bt swarm`) or `bt seed`/`bt download`'s flags. Every driver builds its [`TorrentConfig`]
+/// from one with [`TorrentConfig::for_node`], so none can configure the core differently.
+#[derive(Clone, Debug)]
+pub struct EngineSettings {
+    pub picker: PickerConfig,
+    pub choker: ChokerConfig,
+    /// Outstanding requests per peer (thesis §2.5: 5).
+    pub pipeline_depth: usize,
+}
+
+impl Default for EngineSettings {
+    /// Mainline BitTorrent's policy, as the thesis ran it.
+    fn default() -> Self {
+        EngineSettings {
+            picker: PickerConfig::default(),
+            choker: ChokerConfig::default(),
+            pipeline_depth: 5,
+        }
+    }
+}
+
+impl TorrentConfig {
+    /// One node's configuration: the driver's `settings` plus what differs between nodes
+    /// (incentive, the seniority counter's inputs, the upload limit `L`).
+    pub fn for_node(
+        geometry: Geometry,
+        settings: &EngineSettings,
+        incentive: Incentive,
+        contribution: Contribution,
+        upload_limit: Option<f64>,
+    ) -> Self {
+        TorrentConfig {
+            picker: settings.picker.clone(),
+            choker: settings.choker.clone(),
+            pipeline_depth: settings.pipeline_depth.max(1),
+            incentive,
+            contribution,
+            upload_limit,
+            ..TorrentConfig::new(geometry)
         }
     }
 }

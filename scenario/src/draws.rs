@@ -69,3 +69,34 @@ pub fn join_order(sc: &Scenario) -> Vec<usize> {
     )));
     order
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SC: &str = "name = \"t\"\n[torrent]\nsize = \"1MiB\"\n[[group]]\nrole = \"seeder\"\ncount = 2\n[[group]]\nrole = \"leecher\"\ncount = 30\njoin = { from = \"0s\", to = \"60s\" }\n";
+
+    #[test]
+    fn join_order_is_a_seeded_permutation_of_every_node() {
+        let sc = Scenario::parse("t", SC, &[]).unwrap();
+        let order = join_order(&sc);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..32).collect::<Vec<_>>());
+        assert_eq!(join_order(&sc), order, "same seed, same order");
+        let other = Scenario::parse("t", SC, &["seed=2".into()]).unwrap();
+        assert_ne!(join_order(&other), order);
+        assert_ne!(order, sorted, "node index must not decide ties");
+    }
+
+    #[test]
+    fn uniform_joins_fall_in_their_window_and_follow_the_seed() {
+        let sc = Scenario::parse("t", SC, &[]).unwrap();
+        let nodes = resolve_nodes(&sc);
+        let joins: Vec<u64> = nodes.iter().map(|(_, at)| at.unwrap().0).collect();
+        assert!(joins[..2].iter().all(|&t| t == 0));
+        assert!(joins[2..].iter().all(|&t| t <= 60_000_000));
+        assert!(joins[2..].windows(2).any(|w| w[0] != w[1]));
+        assert_eq!(resolve_nodes(&sc), nodes);
+    }
+}

@@ -280,6 +280,54 @@ mod tests {
         assert!(e.to_string().contains("outside 1..=2"), "{e}");
     }
 
+    /// Every `[engine]` knob reaches the engine-core configuration both drivers build.
+    #[test]
+    fn engine_knobs_reach_the_torrent_config() {
+        use engine_core::allocator::Incentive;
+        use engine_core::block::Geometry;
+        use engine_core::choker::SeedChoke;
+        use engine_core::torrent::TorrentConfig;
+        let sets = [
+            "engine.pipeline_depth=7",
+            "engine.random_first=2",
+            "engine.end_game=false",
+            "engine.regular_slots=3",
+            "engine.optimistic_slots=2",
+            "engine.rechoke_interval=5s",
+            "engine.optimistic_interval=15s",
+            "engine.snub_timeout=45s",
+            "engine.seed_choke=round-robin",
+            "engine.seniority=work-conserving",
+            "group.2.online_days=[1, 2, 3]",
+            "defaults.incentive=seniority",
+        ]
+        .map(String::from);
+        let sc = Scenario::parse("t", BASE, &sets).unwrap();
+        let node = &sc.nodes()[2];
+        let e = &sc.engine;
+        let cfg = TorrentConfig::for_node(
+            Geometry::new(1 << 20, 1 << 16),
+            &e.settings(),
+            e.incentive(node.incentive),
+            node.contribution(),
+            Some(node.upload),
+        );
+        assert_eq!(cfg.pipeline_depth, 7);
+        assert_eq!((cfg.picker.random_first, cfg.picker.end_game), (2, false));
+        let c = &cfg.choker;
+        assert_eq!((c.regular_slots, c.optimistic_slots), (3, 2));
+        assert_eq!(c.rechoke_interval.as_secs_f64(), 5.0);
+        assert_eq!(c.optimistic_interval.as_secs_f64(), 15.0);
+        assert_eq!(c.snub_timeout.as_secs_f64(), 45.0);
+        assert_eq!(c.seed_choke, SeedChoke::RoundRobin);
+        assert_eq!(
+            cfg.incentive,
+            Incentive::Seniority(SeniorityVariant::WorkConserving)
+        );
+        assert_eq!(cfg.contribution.online_secs, 2.0 * 86_400.0);
+        assert_eq!(cfg.upload_limit, Some(100_000.0));
+    }
+
     #[test]
     fn resolved_config_round_trips() {
         let sc = Scenario::parse("t", BASE, &["seed=42".into()]).unwrap();

@@ -2,9 +2,10 @@
 
 use std::fmt;
 
-use engine_core::allocator::SeniorityVariant;
+use engine_core::allocator::{Contribution, Incentive, SeniorityVariant};
 use engine_core::choker::{ChokerConfig, SeedChoke};
 use engine_core::picker::PickerConfig;
+use engine_core::torrent::EngineSettings;
 use serde::{Deserialize, Serialize};
 
 use crate::units::{ByteSize, Dur, Rate};
@@ -209,23 +210,32 @@ impl Default for EngineSpec {
 }
 
 impl EngineSpec {
-    /// The choker every node runs (the simulator's and `bt swarm`'s sessions alike).
-    pub fn choker(&self) -> ChokerConfig {
-        ChokerConfig {
-            regular_slots: self.regular_slots as usize,
-            optimistic_slots: self.optimistic_slots as usize,
-            rechoke_interval: self.rechoke_interval.0,
-            optimistic_interval: self.optimistic_interval.0,
-            snub_timeout: self.snub_timeout.0,
-            seed_choke: self.seed_choke,
-            ..ChokerConfig::default()
+    /// The engine-core settings every node of the scenario runs (the simulator's nodes and
+    /// `bt swarm`'s sessions alike; `bt swarm` then divides the intervals by its time scale).
+    pub fn settings(&self) -> EngineSettings {
+        EngineSettings {
+            picker: PickerConfig {
+                random_first: self.random_first,
+                end_game: self.end_game,
+            },
+            choker: ChokerConfig {
+                regular_slots: self.regular_slots as usize,
+                optimistic_slots: self.optimistic_slots as usize,
+                rechoke_interval: self.rechoke_interval.0,
+                optimistic_interval: self.optimistic_interval.0,
+                snub_timeout: self.snub_timeout.0,
+                seed_choke: self.seed_choke,
+                ..ChokerConfig::default()
+            },
+            pipeline_depth: self.pipeline_depth as usize,
         }
     }
 
-    pub fn picker(&self) -> PickerConfig {
-        PickerConfig {
-            random_first: self.random_first,
-            end_game: self.end_game,
+    /// The allocator a node runs: the scenario's seniority variant if it runs the mechanism.
+    pub fn incentive(&self, node: IncentiveSpec) -> Incentive {
+        match node {
+            IncentiveSpec::None => Incentive::None,
+            IncentiveSpec::Seniority => Incentive::Seniority(self.seniority),
         }
     }
 }
@@ -423,6 +433,16 @@ pub struct NodeSpec {
     pub join: JoinTime,
     pub leave: Leave,
     pub files_seeding: u32,
+}
+
+impl NodeSpec {
+    /// The seniority counter's inputs: time online (S) and files seeding (F).
+    pub fn contribution(&self) -> Contribution {
+        Contribution {
+            online_secs: self.online_days * 86_400.0,
+            files_seeding: self.files_seeding,
+        }
+    }
 }
 
 /// A join time, possibly to be drawn from the node's RNG stream.

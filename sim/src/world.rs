@@ -9,7 +9,6 @@
 
 use std::collections::BTreeSet;
 
-use engine_core::allocator::{Contribution, Incentive};
 use engine_core::bitfield::Bitfield;
 use engine_core::block::{BlockRequest, Geometry};
 use engine_core::ondemand;
@@ -22,7 +21,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use scenario::draws::{join_order, resolve_nodes, stream_seed, LATENCY_STREAM_BASE};
 use scenario::result::{NodeResult, PairBytes, ProgressPoint, RunResult, RunStats};
-use scenario::{IncentiveSpec, JoinTime, Leave, NodeSpec, Role, Scenario};
+use scenario::{JoinTime, Leave, NodeSpec, Role, Scenario};
 
 use crate::network::Network;
 use crate::queue::EventQueue;
@@ -383,19 +382,13 @@ impl World {
         let sc = &self.sc;
         let node = &self.nodes[n as usize];
         let e = &sc.engine;
-        let mut cfg = TorrentConfig::new(self.geo);
-        cfg.picker = e.picker();
-        cfg.choker = e.choker();
-        cfg.pipeline_depth = e.pipeline_depth as usize;
-        cfg.incentive = match node.spec.incentive {
-            IncentiveSpec::None => Incentive::None,
-            IncentiveSpec::Seniority => Incentive::Seniority(e.seniority),
-        };
-        cfg.contribution = Contribution {
-            online_secs: node.spec.online_days * 86_400.0,
-            files_seeding: node.spec.files_seeding,
-        };
-        cfg.upload_limit = Some(node.spec.upload);
+        let cfg = TorrentConfig::for_node(
+            self.geo,
+            &e.settings(),
+            e.incentive(node.spec.incentive),
+            node.spec.contribution(),
+            Some(node.spec.upload),
+        );
         let pieces = self.geo.num_pieces();
         let have = match node.spec.role {
             Role::Seeder => Bitfield::full(pieces),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use engine_core::allocator::{Contribution, Incentive, SeniorityVariant};
 use engine_core::magnet::MagnetLink;
+use engine_core::torrent::EngineSettings;
 
 use super::{seniority, Options};
 use crate::units::{parse_duration, parse_rate};
@@ -62,7 +63,7 @@ pub struct Common {
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// Outstanding block requests per peer (64 keeps a loopback link busy; the thesis used 5).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = super::DEFAULT_PIPELINE)]
     pub pipeline: usize,
     /// Log connections and protocol errors to stderr.
     #[arg(short, long)]
@@ -152,7 +153,6 @@ impl Common {
             max_peers: self.max_peers,
             numwant: self.numwant,
             timeout: self.timeout,
-            pipeline: self.pipeline,
             incentive: self.incentive,
             contribution: Contribution {
                 online_secs: self
@@ -170,8 +170,10 @@ impl Common {
             save_torrent: None,
             exit_on_complete: !seed,
             completed: None,
-            choker: Default::default(),
-            picker: Default::default(),
+            engine: EngineSettings {
+                pipeline_depth: self.pipeline,
+                ..EngineSettings::default()
+            },
             quiet: false,
             burst: crate::ratelimit::DEFAULT_BURST,
             peer_id: None,

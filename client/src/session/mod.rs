@@ -23,12 +23,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use engine_core::allocator::{Contribution, Incentive};
 use engine_core::bitfield::Bitfield;
-use engine_core::choker::ChokerConfig;
 use engine_core::magnet::MagnetLink;
 use engine_core::metainfo::{Info, Metainfo};
-use engine_core::picker::PickerConfig;
 use engine_core::time::Instant as CoreInstant;
-use engine_core::torrent::{Torrent, TorrentConfig, TorrentStats};
+use engine_core::torrent::{EngineSettings, Torrent, TorrentConfig, TorrentStats};
 use indicatif::ProgressBar;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify, Semaphore};
@@ -40,6 +38,10 @@ use crate::storage::{Mode, Storage};
 use actor::{Actor, Finish, Internal};
 use announcer::Announcer;
 use disk::Disk;
+
+/// Outstanding requests per peer on real sockets: 64 keeps a loopback link busy (the thesis,
+/// and the simulator's default, used 5).
+pub const DEFAULT_PIPELINE: usize = 64;
 
 /// Everything one run of `bt seed` / `bt download` needs.
 #[derive(Clone, Debug)]
@@ -58,7 +60,6 @@ pub struct Options {
     /// Peers asked of the tracker per announce (`bt swarm`: the scenario's `tracker.numwant`).
     pub numwant: u32,
     pub timeout: Option<Duration>,
-    pub pipeline: usize,
     pub incentive: Incentive,
     pub contribution: Contribution,
     /// Where our seniority server listens, and the port we query on peers' IPs.
@@ -81,10 +82,9 @@ pub struct Options {
     /// Notified when every piece has verified, so an owner (`bt swarm`) can time the download
     /// of a session that stays to seed.
     pub completed: Option<Arc<Notify>>,
-    /// engine-core's choker and picker; `bt swarm` runs a scenario's (with its intervals
-    /// divided by the time scale), everyone else mainline's defaults.
-    pub choker: ChokerConfig,
-    pub picker: PickerConfig,
+    /// engine-core's choker, picker and pipeline depth; `bt swarm` runs a scenario's (with its
+    /// intervals divided by the time scale), everyone else mainline's with `--pipeline`.
+    pub engine: EngineSettings,
     /// No progress bar or status lines: an owner running many sessions reports for them.
     pub quiet: bool,
     /// Traffic the rate limits let through at once after a pause; `bt swarm` divides it by
@@ -110,7 +110,6 @@ impl Options {
             max_peers: 50,
             numwant: 50,
             timeout: None,
-            pipeline: 64,
             incentive: Incentive::None,
             contribution: Contribution {
                 online_secs: 0.0,
@@ -125,8 +124,10 @@ impl Options {
             save_torrent: None,
             exit_on_complete: !seed,
             completed: None,
-            choker: ChokerConfig::default(),
-            picker: PickerConfig::default(),
+            engine: EngineSettings {
+                pipeline_depth: DEFAULT_PIPELINE,
+                ..EngineSettings::default()
+            },
             quiet: false,
             burst: crate::ratelimit::DEFAULT_BURST,
             peer_id: None,
@@ -210,13 +211,13 @@ pub async fn run(opts: Options) -> Result<Report> {
             magnet::link_for(&meta, local).to_uri()
         ));
     }
-    let mut cfg = TorrentConfig::new(info.geometry());
-    cfg.choker = opts.choker.clone();
-    cfg.picker = opts.picker.clone();
-    cfg.pipeline_depth = opts.pipeline.max(1);
-    cfg.incentive = opts.incentive;
-    cfg.contribution = opts.contribution;
-    cfg.upload_limit = opts.up;
+    let mut cfg = TorrentConfig::for_node(
+        info.geometry(),
+        &opts.engine,
+        opts.incentive,
+        opts.contribution,
+        opts.up,
+    );
     cfg.metadata = Some(meta.info_raw.clone().into());
     let torrent = Torrent::new(cfg, have.clone(), rand::random(), CoreInstant(0));
     let seniority_server = match torrent.own_weight() {

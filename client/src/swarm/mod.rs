@@ -16,13 +16,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use engine_core::allocator::{Contribution, Incentive};
-use engine_core::choker::ChokerConfig;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use scenario::draws::resolve_nodes;
+use engine_core::torrent::EngineSettings;
+use scenario::draws::{join_order, resolve_nodes};
 use scenario::result::{node_table, NodeResult, PairBytes, ProgressPoint, RunResult, RunStats};
-use scenario::{IncentiveSpec, Leave, NodeSpec, Role, Scenario};
+use scenario::{Leave, NodeSpec, Role, Scenario};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -217,6 +214,8 @@ struct Run<'a> {
     sc: &'a Scenario,
     k: f64,
     ports: Option<u16>,
+    /// The scenario's engine settings with every interval ÷ K.
+    engine: EngineSettings,
     swarm: Swarm,
     /// Holds the seeders' data, the torrent and every leecher's folder.
     work: tempfile::TempDir,
@@ -250,6 +249,7 @@ impl<'a> Run<'a> {
             sc,
             k,
             ports,
+            engine: scaled(sc.engine.settings(), k),
             swarm,
             work,
             torrent,
@@ -276,44 +276,23 @@ impl<'a> Run<'a> {
             .ports
             .map_or(0, |p| p.saturating_add(spec.id as u16 - 1));
         let listen = SocketAddr::from(([127, 0, 0, 1], port));
-        let c = e.choker();
-        let choker = ChokerConfig {
-            rechoke_interval: self.wall_core(c.rechoke_interval),
-            optimistic_interval: self.wall_core(c.optimistic_interval),
-            snub_timeout: self.wall_core(c.snub_timeout),
-            new_peer_age: self.wall_core(c.new_peer_age),
-            ..c
-        };
         Options {
             up: Some(spec.upload * self.k),
             down: Some(spec.download * self.k),
             max_peers: e.max_connections as usize,
             numwant: self.sc.tracker.numwant,
-            pipeline: e.pipeline_depth as usize,
-            incentive: match spec.incentive {
-                IncentiveSpec::None => Incentive::None,
-                IncentiveSpec::Seniority => Incentive::Seniority(e.seniority),
-            },
-            contribution: Contribution {
-                online_secs: spec.online_days * 86_400.0,
-                files_seeding: spec.files_seeding,
-            },
+            engine: self.engine.clone(),
+            incentive: e.incentive(spec.incentive),
+            contribution: spec.contribution(),
             received: node.received.clone(),
             stop: Some(node.stop.clone()),
             exit_on_complete: spec.leave == Leave::Immediately,
             completed: Some(node.completed.clone()),
-            choker,
-            picker: e.picker(),
             quiet: true,
             burst: crate::ratelimit::DEFAULT_BURST.div_f64(self.k),
             peer_id: Some(node_peer_id(spec.id)),
             ..Options::in_process(&self.torrent, &dir, seed, listen)
         }
-    }
-
-    /// An engine-core duration ÷ K (the core's clock is wall time).
-    fn wall_core(&self, d: engine_core::time::Duration) -> engine_core::time::Duration {
-        engine_core::time::Duration((d.0 as f64 / self.k).round().max(1.0) as u64)
     }
 
     /// Starts every node at its join time and runs until every leecher has the file.
@@ -339,11 +318,9 @@ impl<'a> Run<'a> {
             })
             .collect();
         let start = Instant::now();
-        // Same-instant joins start in a seeded random order, as in the simulator, so node
-        // index (online days, in the thesis scenarios) gives no head start.
-        let mut order: Vec<usize> = (0..nodes.len()).collect();
-        order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(self.sc.seed));
-        for i in order {
+        // Same-instant joins start in the simulator's seeded order, so node index (online
+        // days, in the thesis scenarios) gives no head start, and the same one gets it there.
+        for i in join_order(self.sc) {
             self.spawn(&mut nodes[i], start);
         }
         let leechers = nodes
@@ -523,6 +500,20 @@ impl<'a> Run<'a> {
             },
         }
     }
+}
+
+/// Engine settings for a swarm K times faster: every choker interval ÷ K (the core's clock is
+/// wall time), hence the rate window too, which follows the new-peer age.
+fn scaled(mut e: EngineSettings, k: f64) -> EngineSettings {
+    let wall = |d: engine_core::time::Duration| {
+        engine_core::time::Duration((d.0 as f64 / k).round().max(1.0) as u64)
+    };
+    let c = &mut e.choker;
+    c.rechoke_interval = wall(c.rechoke_interval);
+    c.optimistic_interval = wall(c.optimistic_interval);
+    c.snub_timeout = wall(c.snub_timeout);
+    c.new_peer_age = wall(c.new_peer_age);
+    e
 }
 
 /// Node `id`'s peer id: fixed, so a session's per-peer byte counts name nodes.
