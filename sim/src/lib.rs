@@ -11,6 +11,7 @@ pub mod queue;
 pub mod replicate;
 pub mod reproduce;
 pub mod sweep;
+pub mod verdict;
 pub mod world;
 
 /// The scenario schema, units and result model live in the `scenario` crate so `bt swarm`

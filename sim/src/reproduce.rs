@@ -13,57 +13,7 @@ use crate::metrics::RunResult;
 use crate::replicate::run_replicates;
 use crate::scenario::{Role, Scenario};
 use crate::sweep::alias_overrides;
-
-/// What the thesis says about an experiment's ordering.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Claim {
-    /// Nodes online longer finish faster.
-    Ordering,
-    /// Completion does not follow online time.
-    NoOrdering,
-}
-
-/// Whether the simulator's statistic agrees with the claim.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    Reproduced,
-    NotReproduced,
-    /// Same direction but clearly weaker or stronger than the claim.
-    Differs,
-}
-
-impl Verdict {
-    pub fn label(self) -> &'static str {
-        match self {
-            Verdict::Reproduced => "reproduced",
-            Verdict::NotReproduced => "not reproduced",
-            Verdict::Differs => "differs",
-        }
-    }
-}
-
-/// ρ at or beyond which (in absolute value) an ordering counts as clear.
-pub const CLEAR_RHO: f64 = 0.2;
-/// |mean ρ| below which there is no ordering.
-pub const NO_ORDER_RHO: f64 = 0.15;
-
-/// The verdict rule, from the per-replicate Spearman ρ summary:
-/// - ordering claimed: reproduced if the CI's upper end is below −0.2, not reproduced if it
-///   reaches 0 or above, differs in between (significant but weak);
-/// - no ordering claimed: reproduced if |mean ρ| < 0.15, not reproduced if the CI lies wholly
-///   beyond ±0.2 (a clear ordering), differs otherwise.
-pub fn verdict(claim: Claim, rho: &Summary) -> Verdict {
-    match claim {
-        Claim::Ordering if rho.ci95_high < -CLEAR_RHO => Verdict::Reproduced,
-        Claim::Ordering if rho.ci95_high >= 0.0 => Verdict::NotReproduced,
-        Claim::Ordering => Verdict::Differs,
-        Claim::NoOrdering if rho.mean.abs() < NO_ORDER_RHO => Verdict::Reproduced,
-        Claim::NoOrdering if rho.ci95_high < -CLEAR_RHO || rho.ci95_low > CLEAR_RHO => {
-            Verdict::NotReproduced
-        }
-        Claim::NoOrdering => Verdict::Differs,
-    }
-}
+use crate::verdict::{judge, Claim, Verdict, CLEAR_RHO, NO_ORDER_RHO};
 
 /// One thesis experiment.
 pub struct Experiment {
@@ -232,10 +182,10 @@ pub fn run(opts: &Options, out: &Path, progress: &(dyn Fn(&str) + Sync)) -> anyh
     for exp in EXPERIMENTS {
         progress(exp.name);
         let runs = run_replicates(&load(opts, exp.name, &[])?, opts.replicates);
-        let rho = rho_of(&runs);
+        let (rho, verdict) = judge(exp.claim, &runs).with_context(|| exp.name)?;
         results.push(ExperimentResult {
             exp,
-            verdict: verdict(exp.claim, &rho),
+            verdict,
             rho,
             runs,
         });
@@ -581,103 +531,4 @@ fn html(md: &str, figs: &Path) -> anyhow::Result<String> {
          <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;}}table{{border-collapse:collapse}}\
          td,th{{border:1px solid #ccc;padding:4px 8px}}img{{max-width:100%}}</style></head>\n<body>\n{body}</body></html>\n"
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rho(mean: f64, half: f64) -> Summary {
-        Summary {
-            n: 30,
-            mean,
-            std: half,
-            ci95_low: mean - half,
-            ci95_high: mean + half,
-            median: mean,
-            min: mean - 1.0,
-            max: mean + 1.0,
-        }
-    }
-
-    #[test]
-    fn verdicts_follow_the_statistics() {
-        assert_eq!(
-            verdict(Claim::Ordering, &rho(-0.7, 0.05)),
-            Verdict::Reproduced
-        );
-        assert_eq!(
-            verdict(Claim::Ordering, &rho(-0.15, 0.05)),
-            Verdict::Differs
-        );
-        assert_eq!(
-            verdict(Claim::Ordering, &rho(0.0, 0.05)),
-            Verdict::NotReproduced
-        );
-        assert_eq!(
-            verdict(Claim::Ordering, &rho(0.6, 0.05)),
-            Verdict::NotReproduced
-        );
-        assert_eq!(
-            verdict(Claim::NoOrdering, &rho(0.05, 0.08)),
-            Verdict::Reproduced
-        );
-        assert_eq!(
-            verdict(Claim::NoOrdering, &rho(-0.5, 0.06)),
-            Verdict::NotReproduced
-        );
-        assert_eq!(
-            verdict(Claim::NoOrdering, &rho(0.5, 0.06)),
-            Verdict::NotReproduced
-        );
-        assert_eq!(
-            verdict(Claim::NoOrdering, &rho(-0.2, 0.1)),
-            Verdict::Differs
-        );
-    }
-
-    /// Synthetic runs whose completion follows (or opposes) online days flip the verdict.
-    #[test]
-    fn verdict_flips_with_synthetic_orderings() {
-        let sc = Scenario::parse(
-            "synthetic",
-            "name = \"s\"\n[torrent]\nsize = \"1MiB\"\n[[group]]\nrole = \"seeder\"\ncount = 1\n[[group]]\nrole = \"leecher\"\ncount = 10\nonline_days = { from = 1, step = 1 }\n",
-            &[],
-        )
-        .unwrap();
-        let base = crate::run(&sc);
-        let with_times = |f: &dyn Fn(f64, usize) -> f64| -> Vec<RunResult> {
-            (0..30)
-                .map(|rep| {
-                    let mut r = base.clone();
-                    for n in r.nodes.iter_mut().filter(|n| n.role == Role::Leecher) {
-                        n.completion_s = Some(f(n.online_days, rep));
-                    }
-                    r
-                })
-                .collect()
-        };
-        // Longer online => faster, with a little noise.
-        let faster = with_times(&|d, rep| 1000.0 - 10.0 * d + ((rep * 7 + d as usize) % 5) as f64);
-        // Longer online => slower.
-        let slower = with_times(&|d, rep| 1000.0 + 10.0 * d + ((rep * 3 + d as usize) % 5) as f64);
-        // Unrelated to online time.
-        let flat = with_times(&|d, rep| 1000.0 + ((rep * 13 + d as usize * 7) % 11) as f64);
-        assert_eq!(
-            verdict(Claim::Ordering, &rho_of(&faster)),
-            Verdict::Reproduced
-        );
-        assert_eq!(
-            verdict(Claim::Ordering, &rho_of(&slower)),
-            Verdict::NotReproduced
-        );
-        assert_eq!(
-            verdict(Claim::NoOrdering, &rho_of(&faster)),
-            Verdict::NotReproduced
-        );
-        assert_eq!(
-            verdict(Claim::NoOrdering, &rho_of(&flat)),
-            Verdict::Reproduced
-        );
-    }
 }

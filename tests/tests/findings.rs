@@ -1,13 +1,15 @@
 //! The thesis's findings (seed 004, §6) as statistical tests over 30 seeded replicates each.
 //!
-//! Statistic: Spearman ρ between a leecher's online days and its completion time, per
-//! replicate; we test the mean over replicates with its 95% t-interval. "Longer online ⇒
-//! faster" means the whole interval lies below −0.2; "no ordering" means |mean ρ| < 0.15.
+//! The ordering claims are judged by `sim::verdict::judge`, the rule `sim reproduce` prints
+//! (Spearman ρ between a leecher's online days and its completion time, per replicate; the
+//! mean over replicates with its 95% t-interval), against the claims of
+//! `sim::reproduce::EXPERIMENTS`. A replicate without the statistic fails the test.
 
 mod common;
 
-use reports::stats::{spearman, summarize, Summary};
-use sim::scenario::Role;
+use reports::stats::{summarize, Summary};
+use sim::reproduce::EXPERIMENTS;
+use sim::verdict::{judge, rho_per_replicate, Verdict};
 
 const REPLICATES: u32 = 30;
 
@@ -15,60 +17,50 @@ fn runs(name: &str) -> Vec<sim::RunResult> {
     sim::replicate::run_replicates(&common::load(name, &[]), REPLICATES)
 }
 
-/// Mean ρ(x, completion) over replicates, with x chosen per node.
-fn rho_summary(runs: &[sim::RunResult], x: impl Fn(&sim::metrics::NodeResult) -> f64) -> Summary {
-    let rhos: Vec<f64> = runs
+/// The thesis claim of `name` must be reproduced under `sim reproduce`'s verdict rule.
+fn assert_reproduced(name: &str, runs: &[sim::RunResult]) {
+    let exp = EXPERIMENTS
         .iter()
-        .map(|r| {
-            let ls: Vec<_> = r.nodes.iter().filter(|n| n.role == Role::Leecher).collect();
-            let xs: Vec<f64> = ls.iter().map(|n| x(n)).collect();
-            let ys: Vec<f64> = ls
-                .iter()
-                .map(|n| n.completion_s.expect("finished"))
-                .collect();
-            spearman(&xs, &ys).unwrap_or(0.0)
-        })
-        .collect();
-    summarize(&rhos).expect("30 replicates")
-}
-
-fn days_rho(name: &str) -> Summary {
-    rho_summary(&runs(name), |n| n.online_days)
+        .find(|e| e.name == name)
+        .unwrap_or_else(|| panic!("{name} is not a thesis experiment"));
+    let (rho, verdict) = judge(exp.claim, runs).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(
+        verdict,
+        Verdict::Reproduced,
+        "{name} ({:?}): mean rho {:.3}, CI [{:.3}, {:.3}]",
+        exp.claim,
+        rho.mean,
+        rho.ci95_low,
+        rho.ci95_high
+    );
 }
 
 #[test]
 fn longer_online_finishes_faster_in_g1t2_g1t3_g3t2() {
     for name in ["g1t2", "g1t3", "g3t2"] {
-        let s = days_rho(name);
-        assert!(
-            s.ci95_high < -0.2,
-            "{name}: mean rho {:.3}, CI [{:.3}, {:.3}] is not clearly negative",
-            s.mean,
-            s.ci95_low,
-            s.ci95_high
-        );
+        assert_reproduced(name, &runs(name));
     }
 }
 
 #[test]
 fn no_ordering_when_only_seeders_or_nobody_run_it() {
     for name in ["g2t1", "g2t2", "g2t3", "g4t1", "g4t2", "g4t3"] {
-        let s = days_rho(name);
-        assert!(
-            s.mean.abs() < 0.15,
-            "{name}: mean rho {:.3}, CI [{:.3}, {:.3}] shows an ordering",
-            s.mean,
-            s.ci95_low,
-            s.ci95_high
-        );
+        assert_reproduced(name, &runs(name));
     }
 }
 
 #[test]
 fn verification_order_follows_online_time_not_node_index() {
-    // Node index rises left to right in the thesis's Figure 27.
-    let inc = rho_summary(&runs("verify-inc"), |n| n.id as f64);
-    let dec = rho_summary(&runs("verify-dec"), |n| n.id as f64);
+    // Node index rises left to right in the thesis's Figure 27: completion follows online
+    // time (the verdict), so it falls with index in verify-inc and rises in verify-dec.
+    let by_index = |name: &str| -> Summary {
+        let runs = runs(name);
+        assert_reproduced(name, &runs);
+        let rhos =
+            rho_per_replicate(&runs, |n| n.id as f64).unwrap_or_else(|e| panic!("{name}: {e}"));
+        summarize(&rhos).expect("30 replicates")
+    };
+    let (inc, dec) = (by_index("verify-inc"), by_index("verify-dec"));
     assert!(
         inc.ci95_high < -0.5,
         "verify-inc: completion should fall with index: {inc:?}"
