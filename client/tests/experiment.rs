@@ -12,12 +12,12 @@ const RESULTS: &str = "client,size_label,size_bytes,iteration,leecher,transfer_t
 const COMPARISON: &str = "client,size_label,size_bytes,leecher,n,transfer_time_mean_s,transfer_time_std_s,throughput_mean_kbps,throughput_std_kbps";
 const SUMMARY: &str = "client,size_label,size_bytes,n,transfer_time_mean_s,transfer_time_std_s,throughput_mean_kbps,throughput_std_kbps,overhead_mean,overhead_std";
 
-/// Runs `bt experiment --sizes 10kB,100kB --iterations 2,1` and checks everything it wrote.
+/// Runs `bt experiment --sizes 10KiB,100KiB --iterations 2,1` and checks everything it wrote.
 fn quick_run(client: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let res = bt(&["experiment", "--client", client])
-        .args(["--sizes", "10kB,100kB", "--iterations", "2,1", "--out"])
+        .args(["--sizes", "10KiB,100KiB", "--iterations", "2,1", "--out"])
         .arg(&out)
         .output()
         .unwrap();
@@ -44,8 +44,8 @@ fn quick_run(client: &str) {
     for row in &results {
         let size: u64 = row[2].parse().unwrap();
         let want = match row[1].as_str() {
-            "10kB" => 10_240,
-            "100kB" => 102_400,
+            "10KiB" => 10_240,
+            "100KiB" => 102_400,
             other => panic!("unexpected size label {other}"),
         };
         assert_eq!(size, want, "{row:?}");
