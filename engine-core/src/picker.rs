@@ -297,6 +297,11 @@ impl Picker {
         }
     }
 
+    /// Whether `piece` is fully received and awaiting [`Picker::on_verified`].
+    pub fn is_pending_verify(&self, piece: u32) -> bool {
+        self.pending_verify.get(piece)
+    }
+
     /// Result of hashing a fully received piece. A failed piece is re-downloaded from scratch.
     pub fn on_verified(&mut self, piece: u32, ok: bool) {
         if !self.pending_verify.unset(piece) {
@@ -307,6 +312,44 @@ impl Picker {
         } else {
             self.unrequested += self.geo.blocks_in_piece(piece) as u64;
         }
+    }
+
+    /// Test check: every block's state agrees with `requesters(block)`, the number of peers
+    /// it is outstanding at, and `unrequested` counts exactly the free blocks.
+    #[cfg(test)]
+    pub(crate) fn check_block_states(
+        &self,
+        requesters: impl Fn(&BlockRequest) -> usize,
+    ) -> Result<(), String> {
+        let mut free = 0;
+        for piece in 0..self.geo.num_pieces() {
+            let done = self.have.get(piece) || self.pending_verify.get(piece);
+            let part = self.partial.get(&piece);
+            if self.started.get(piece) != part.is_some() || (done && part.is_some()) {
+                return Err(format!("piece {piece}: started/partial/done disagree"));
+            }
+            for b in 0..self.geo.blocks_in_piece(piece) {
+                let r = self.geo.block(piece, b);
+                let n = requesters(&r);
+                let state = match part {
+                    _ if done => BlockState::Received,
+                    Some(p) => p.blocks[b as usize],
+                    None => BlockState::Free,
+                };
+                free += u64::from(state == BlockState::Free);
+                let want = match state {
+                    BlockState::Requested(k) => usize::from(k),
+                    _ => 0,
+                };
+                if n != want {
+                    return Err(format!("{r:?} is {state:?} but outstanding at {n} peers"));
+                }
+            }
+        }
+        if free != self.unrequested {
+            return Err(format!("{free} free blocks, counted {}", self.unrequested));
+        }
+        Ok(())
     }
 
     /// Requests still counted for `r` by other peers (end-game duplicates to cancel).

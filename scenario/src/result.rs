@@ -79,6 +79,8 @@ pub struct RunStats {
     /// Solver allocations that exceeded a capacity or cap; always 0 unless the model is broken.
     pub cap_violations: u64,
     pub protocol_disconnects: u64,
+    /// Inputs the engine-core torrent rejected; always 0 unless the driver or core is broken.
+    pub rejected_inputs: u64,
     /// On-demand seeding: pool seeders started, and the seconds they spent seeding.
     pub ondemand_started: u32,
     pub ondemand_seeder_s: f64,

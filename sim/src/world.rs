@@ -570,7 +570,11 @@ impl World {
     fn input(&mut self, n: u32, input: Input) {
         let now = self.now;
         if let Some(t) = self.nodes[n as usize].torrent.as_mut() {
-            t.handle_input(now, input);
+            if let Err(why) = t.handle_input(now, input) {
+                // The simulated swarm is well-behaved: a rejection means a driver or core bug.
+                self.stats.rejected_inputs += 1;
+                debug_assert!(false, "node {n} rejected an input: {why}");
+            }
             self.drain(n);
         }
     }
@@ -601,7 +605,8 @@ impl World {
                 Output::Verify { piece } => {
                     // The simulator's data is always intact; hashing costs no simulated time.
                     let now = self.now;
-                    t.handle_input(now, Input::Verified { piece, ok: true });
+                    let applied = t.handle_input(now, Input::Verified { piece, ok: true });
+                    debug_assert!(applied.is_ok(), "the core asked to verify {piece}");
                 }
                 Output::Disconnect { peer, .. } => {
                     self.stats.protocol_disconnects += 1;

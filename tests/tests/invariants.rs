@@ -50,6 +50,10 @@ fn check(name: &str, overrides: &[&str]) {
         r.stats.protocol_disconnects, 0,
         "{ctx}: engine-core flagged a protocol error"
     );
+    assert_eq!(
+        r.stats.rejected_inputs, 0,
+        "{ctx}: engine-core rejected an input of the well-behaved simulator"
+    );
     for n in r.nodes.iter().filter(|n| n.role == Role::Leecher) {
         assert!(
             n.completion_s.is_some(),

@@ -174,7 +174,9 @@ impl Actor {
 
     fn input(&mut self, input: Input) {
         let now = self.now();
-        self.torrent.handle_input(now, input);
+        // A rejected input needs nothing from us: a protocol violation among them already
+        // came out as `Output::Disconnect`, the rest (e.g. a late message) are just ignored.
+        let _ = self.torrent.handle_input(now, input);
     }
 
     fn drain(&mut self) {

@@ -1,0 +1,153 @@
+//! Choking, upload caps, interest and request pipelining: what the handlers call after
+//! changing state.
+
+use super::{DisconnectReason, Output, Peer, Torrent};
+use crate::allocator::{self, Incentive, Share};
+use crate::bitfield::Bitfield;
+use crate::choker::Candidate;
+use crate::time::Instant;
+use crate::wire::Message;
+use crate::PeerKey;
+
+impl Torrent {
+    pub(super) fn rechoke(&mut self, now: Instant) {
+        let window = self.choker.config().rechoke_interval;
+        let snub = self.choker.config().snub_timeout;
+        let mut cands = Vec::with_capacity(self.peers.len());
+        for (&key, p) in self.peers.iter_mut() {
+            if !p.peer_choking && p.am_interested && now.saturating_since(p.last_block_at) > snub {
+                p.snubbed = true;
+            }
+            cands.push(Candidate {
+                key,
+                interested: p.peer_interested,
+                down_rate: p.down.rate(window),
+                up_rate: p.up.rate(window),
+                total_uploaded: p.total_up,
+                snubbed: p.snubbed,
+                connected_at: p.connected_at,
+            });
+            p.down.roll();
+            p.up.roll();
+        }
+        let am_seed = self.picker.is_complete();
+        let unchoke = self.choker.rechoke(now, &cands, am_seed, &mut self.rng);
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for k in keys {
+            self.set_choke(k, !unchoke.contains(&k));
+        }
+        self.update_caps();
+    }
+
+    pub(super) fn set_choke(&mut self, key: PeerKey, choke: bool) {
+        let p = self.peer(key);
+        if p.am_choking == choke {
+            return;
+        }
+        p.am_choking = choke;
+        if choke {
+            let dropped = std::mem::take(&mut p.requests_in);
+            let fast = p.fast;
+            self.send(key, Message::Choke);
+            if fast {
+                for r in dropped {
+                    self.send(key, Message::RejectRequest(r));
+                }
+            }
+        } else {
+            self.send(key, Message::Unchoke);
+        }
+    }
+
+    /// Recomputes per-peer upload caps from the allocator and emits the changed ones.
+    pub(super) fn update_caps(&mut self) {
+        let Incentive::Seniority(variant) = self.cfg.incentive else {
+            return;
+        };
+        let Some(limit) = self.cfg.upload_limit else {
+            return;
+        };
+        if self.peers.is_empty() {
+            return;
+        }
+        let shares: Vec<Share> = self
+            .peers
+            .iter()
+            .map(|(&key, p)| Share {
+                key,
+                weight: p.seniority,
+                can_use: !p.am_choking && p.peer_interested,
+            })
+            .collect();
+        for (key, cap) in allocator::caps(variant, limit, &shares) {
+            let p = self.peer(key);
+            if p.cap != cap {
+                p.cap = cap;
+                self.out.push_back(Output::SetUploadCap { peer: key, cap });
+            }
+        }
+    }
+
+    pub(super) fn set_peer_has(&mut self, key: PeerKey, bf: Bitfield) {
+        let Some(p) = self.peers.get_mut(&key) else {
+            return;
+        };
+        let have = self.picker.have();
+        p.wanted = bf.iter_set_without([have]).count() as u32;
+        let old = std::mem::replace(&mut p.has, bf);
+        self.picker.add_peer_bitfield(&old, -1);
+        self.picker.add_peer_bitfield(&p.has, 1);
+        self.update_interest(key);
+    }
+
+    /// Sends Interested / NotInterested when that changes, and requests blocks if allowed.
+    pub(super) fn update_interest(&mut self, key: PeerKey) {
+        let p = self.peer(key);
+        let want = p.wanted > 0;
+        if want != p.am_interested {
+            p.am_interested = want;
+            let msg = if want {
+                Message::Interested
+            } else {
+                Message::NotInterested
+            };
+            self.send(key, msg);
+        }
+        if want {
+            self.request_more(key);
+        }
+    }
+
+    /// Tops up the request pipeline to `pipeline_depth` if the peer lets us download.
+    pub(super) fn request_more(&mut self, key: PeerKey) {
+        let depth = self.cfg.pipeline_depth;
+        let Some(p) = self.peers.get(&key) else {
+            return;
+        };
+        if p.peer_choking || !p.am_interested || p.requests_out.len() >= depth {
+            return;
+        }
+        let n = depth - p.requests_out.len();
+        let picked = self.picker.pick(&p.has, n, &p.requests_out, &mut self.rng);
+        for r in picked {
+            self.peer(key).requests_out.push(r);
+            self.send(key, Message::Request(r));
+        }
+    }
+
+    pub(super) fn protocol_error(&mut self, key: PeerKey, what: String) {
+        self.out.push_back(Output::Disconnect {
+            peer: key,
+            reason: DisconnectReason::Protocol(what),
+        });
+    }
+
+    pub(super) fn send(&mut self, peer: PeerKey, msg: Message) {
+        self.out.push_back(Output::Send { peer, msg });
+    }
+
+    /// Callers check membership first; every handler returns early for unknown peers.
+    pub(super) fn peer(&mut self, key: PeerKey) -> &mut Peer {
+        self.peers.get_mut(&key).expect("peer checked by caller")
+    }
+}
