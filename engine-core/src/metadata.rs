@@ -212,6 +212,33 @@ pub enum Input {
     Timeout,
 }
 
+/// Why the [`Fetcher`] did not apply an input. A peer's protocol violation also produces an
+/// [`Output::Disconnect`]; the other reasons change nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    /// The metadata is verified: the fetcher is done and takes no more input.
+    #[error("metadata already complete")]
+    Complete,
+    /// A peer-keyed input for a key not connected (never was, left, or was dropped by us).
+    #[error("no connected peer has this key")]
+    UnknownPeer,
+    /// `Connected` for a key already connected: its requests and strikes are kept.
+    #[error("peer is already connected")]
+    DuplicateConnect,
+    /// `Connected` without BEP 10: it cannot serve metadata (disconnect).
+    #[error("peer lacks the extension protocol")]
+    NoExtensions,
+    /// A malformed handshake or `ut_metadata` message, or data of the wrong size (disconnect).
+    #[error("malformed or inconsistent ut_metadata message")]
+    BadMessage,
+    /// Data or a reject for a piece not requested from this peer (e.g. after a timeout).
+    #[error("answer to a piece not requested from this peer")]
+    NotRequested,
+    /// `Verified` while no assembled metadata awaits verification.
+    #[error("no metadata awaiting verification")]
+    NotAwaitingVerify,
+}
+
 /// What the [`Fetcher`] wants done.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
@@ -299,34 +326,53 @@ impl Fetcher {
         (got, self.pieces.len() as u32)
     }
 
-    pub fn handle_input(&mut self, now: Instant, input: Input) {
+    /// Applies one input or says why it was ignored (drivers may ignore the reason). Messages
+    /// other than extended ones, unknown extension ids and `ut_metadata` types are applied
+    /// as no-ops. A `now` earlier than one already seen is clamped to it, as in
+    /// [`crate::torrent::Torrent::handle_input`].
+    pub fn handle_input(&mut self, now: Instant, input: Input) -> Result<(), Rejected> {
+        let now = now.max(self.now);
         self.now = now;
         if self.complete {
-            return;
+            return Err(Rejected::Complete);
         }
-        match input {
+        let applied = match input {
             Input::Connected { peer, extensions } => self.on_connected(now, peer, extensions),
-            Input::Disconnected { peer } => self.forget(peer),
+            Input::Disconnected { peer } => self.forget(peer).ok_or(Rejected::UnknownPeer),
             Input::Message { peer, msg } => {
-                if let Message::Extended { id, payload } = msg {
-                    if self.peers.contains_key(&peer) {
-                        self.on_extended(now, peer, id, &payload);
-                    }
+                if !self.peers.contains_key(&peer) {
+                    Err(Rejected::UnknownPeer)
+                } else if let Message::Extended { id, payload } = msg {
+                    self.on_extended(now, peer, id, &payload)
+                } else {
+                    Ok(())
                 }
             }
             Input::Verified { ok } => self.on_verified(ok),
-            Input::Timeout => self.on_timeout(now),
-        }
+            Input::Timeout => {
+                self.on_timeout(now);
+                Ok(())
+            }
+        };
         self.schedule(now);
+        applied
     }
 
-    fn on_connected(&mut self, now: Instant, peer: PeerKey, extensions: bool) {
+    fn on_connected(
+        &mut self,
+        now: Instant,
+        peer: PeerKey,
+        extensions: bool,
+    ) -> Result<(), Rejected> {
+        if self.peers.contains_key(&peer) {
+            return Err(Rejected::DuplicateConnect);
+        }
         if !extensions {
             self.drop_peer(
                 peer,
                 protocol("no extension protocol (BEP 10), so no metadata"),
             );
-            return;
+            return Err(Rejected::NoExtensions);
         }
         self.peers.insert(
             peer,
@@ -345,39 +391,48 @@ impl Fetcher {
             peer,
             msg: Message::Extended { id: 0, payload },
         });
+        Ok(())
     }
 
-    fn on_extended(&mut self, now: Instant, peer: PeerKey, id: u8, payload: &[u8]) {
+    fn on_extended(
+        &mut self,
+        now: Instant,
+        peer: PeerKey,
+        id: u8,
+        payload: &[u8],
+    ) -> Result<(), Rejected> {
         if id == 0 {
-            match ExtHandshake::from_payload(payload) {
+            return match ExtHandshake::from_payload(payload) {
                 Ok(hs) => self.on_handshake(peer, &hs),
-                Err(e) => self.drop_peer(peer, protocol(e)),
-            }
-            return;
+                Err(e) => self.reject_peer(peer, protocol(e)),
+            };
         }
         match parse_extended(id, payload) {
-            None | Some(Err(MetadataError::UnknownType(_))) => {}
-            Some(Err(e)) => self.drop_peer(peer, protocol(e)),
+            None | Some(Err(MetadataError::UnknownType(_))) => Ok(()),
+            Some(Err(e)) => self.reject_peer(peer, protocol(e)),
             Some(Ok(msg)) => self.on_metadata(now, peer, msg),
         }
     }
 
-    fn on_handshake(&mut self, peer: PeerKey, hs: &ExtHandshake) {
+    fn on_handshake(&mut self, peer: PeerKey, hs: &ExtHandshake) -> Result<(), Rejected> {
         let size = hs.metadata_size.filter(|&s| s > 0);
         if let Some(s) = size.filter(|&s| s > MAX_SIZE) {
-            self.drop_peer(
-                peer,
-                protocol(format!("metadata_size {s} exceeds {MAX_SIZE}")),
-            );
-            return;
+            let why = protocol(format!("metadata_size {s} exceeds {MAX_SIZE}"));
+            return self.reject_peer(peer, why);
         }
         let p = self.source(peer);
         p.id = hs.id_of(EXT_NAME);
         // A later handshake may repeat fields or leave them out; keep what we learned.
         p.size = size.or(p.size);
+        Ok(())
     }
 
-    fn on_metadata(&mut self, now: Instant, peer: PeerKey, msg: MetadataMsg) {
+    fn on_metadata(
+        &mut self,
+        now: Instant,
+        peer: PeerKey,
+        msg: MetadataMsg,
+    ) -> Result<(), Rejected> {
         match msg {
             MetadataMsg::Request { piece } => {
                 // We have nothing to serve yet.
@@ -391,9 +446,8 @@ impl Fetcher {
             }
             MetadataMsg::Reject { piece } => {
                 let p = self.source(peer);
-                if p.requests.remove(&piece).is_some() {
-                    p.idle_until = now + BACKOFF;
-                }
+                p.requests.remove(&piece).ok_or(Rejected::NotRequested)?;
+                p.idle_until = now + BACKOFF;
             }
             MetadataMsg::Data {
                 piece,
@@ -401,21 +455,23 @@ impl Fetcher {
                 data,
             } => {
                 // Late answers to requests we gave up on are dropped: the piece went elsewhere.
-                if self.source(peer).requests.remove(&piece).is_none() {
-                    return;
-                }
-                let Some(size) = self.size else { return };
+                let sent = self.source(peer).requests.remove(&piece);
+                sent.ok_or(Rejected::NotRequested)?;
+                // Requests exist only while an attempt (with its size) is under way.
+                let Some(size) = self.size else {
+                    return Err(Rejected::NotRequested);
+                };
                 let want = piece_size(size, piece);
                 if total_size != size || data.len() != want {
                     let why = format!(
                         "ut_metadata piece {piece}: {} of {total_size} bytes, expected {want} of {size}",
                         data.len()
                     );
-                    self.drop_peer(peer, protocol(why));
-                    return;
+                    return self.reject_peer(peer, protocol(why));
                 }
+                // In range: requests are only sent for pieces of the current attempt.
                 let Some(slot) = self.pieces.get_mut(piece as usize) else {
-                    return;
+                    return Err(Rejected::NotRequested);
                 };
                 if slot.is_none() {
                     *slot = Some((data, peer));
@@ -427,15 +483,16 @@ impl Fetcher {
                 }
             }
         }
+        Ok(())
     }
 
-    fn on_verified(&mut self, ok: bool) {
+    fn on_verified(&mut self, ok: bool) -> Result<(), Rejected> {
         if self.assembled.is_none() {
-            return;
+            return Err(Rejected::NotAwaitingVerify);
         }
         if ok {
             self.complete = true;
-            return;
+            return Ok(());
         }
         let senders: BTreeSet<PeerKey> = self
             .pieces
@@ -456,6 +513,7 @@ impl Fetcher {
             }
         }
         self.single_source |= !alone;
+        Ok(())
     }
 
     fn on_timeout(&mut self, now: Instant) {
@@ -553,8 +611,8 @@ impl Fetcher {
 
     /// Forgets a peer; in single-source mode its pieces go too, so an attempt never mixes
     /// senders.
-    fn forget(&mut self, peer: PeerKey) {
-        self.peers.remove(&peer);
+    fn forget(&mut self, peer: PeerKey) -> Option<()> {
+        self.peers.remove(&peer)?;
         if self.single_source && self.assembled.is_none() {
             for slot in &mut self.pieces {
                 if slot.as_ref().is_some_and(|&(_, p)| p == peer) {
@@ -562,11 +620,18 @@ impl Fetcher {
                 }
             }
         }
+        Some(())
     }
 
     fn drop_peer(&mut self, peer: PeerKey, reason: DisconnectReason) {
         self.forget(peer);
         self.out.push_back(Output::Disconnect { peer, reason });
+    }
+
+    /// Drops a peer for a protocol violation in the input being handled.
+    fn reject_peer(&mut self, peer: PeerKey, reason: DisconnectReason) -> Result<(), Rejected> {
+        self.drop_peer(peer, reason);
+        Err(Rejected::BadMessage)
     }
 
     /// Callers check membership first.
@@ -580,388 +645,6 @@ fn protocol(what: impl ToString) -> DisconnectReason {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    const T0: Instant = Instant::ZERO;
-
-    fn meta(len: usize) -> Vec<u8> {
-        (0..len).map(|i| (i * 7 % 251) as u8).collect()
-    }
-
-    fn ext(id: u8, payload: Vec<u8>) -> Message {
-        Message::Extended {
-            id,
-            payload: payload.into(),
-        }
-    }
-
-    /// A peer's extended handshake offering ut_metadata under id 9.
-    fn their_handshake(size: Option<u64>) -> Message {
-        let mut hs = ExtHandshake::default();
-        hs.m.insert(EXT_NAME.into(), 9);
-        hs.metadata_size = size;
-        ext(0, hs.to_payload())
-    }
-
-    fn join(f: &mut Fetcher, now: Instant, peer: PeerKey, size: u64) {
-        f.handle_input(
-            now,
-            Input::Connected {
-                peer,
-                extensions: true,
-            },
-        );
-        let msg = their_handshake(Some(size));
-        f.handle_input(now, Input::Message { peer, msg });
-    }
-
-    fn outputs(f: &mut Fetcher) -> Vec<Output> {
-        std::iter::from_fn(|| f.poll_output()).collect()
-    }
-
-    /// The pieces requested of each peer, from `outs`.
-    fn requests(outs: &[Output]) -> Vec<(PeerKey, u32)> {
-        outs.iter()
-            .filter_map(|o| match o {
-                Output::Send {
-                    peer,
-                    msg: Message::Extended { id: 9, payload },
-                } => match MetadataMsg::decode(payload) {
-                    Ok(MetadataMsg::Request { piece }) => Some((*peer, piece)),
-                    _ => None,
-                },
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn reply(f: &mut Fetcher, now: Instant, peer: PeerKey, msg: MetadataMsg) {
-        let msg = ext(LOCAL_ID, msg.encode());
-        f.handle_input(now, Input::Message { peer, msg });
-    }
-
-    /// Answers every request in `outs` with pieces of `m`; returns the new outputs.
-    fn serve(f: &mut Fetcher, outs: &[Output], m: &[u8]) -> Vec<Output> {
-        for (peer, piece) in requests(outs) {
-            reply(f, T0, peer, answer(Some(m), piece, 0));
-        }
-        outputs(f)
-    }
-
-    fn disconnects(outs: &[Output]) -> Vec<(PeerKey, DisconnectReason)> {
-        outs.iter()
-            .filter_map(|o| match o {
-                Output::Disconnect { peer, reason } => Some((*peer, reason.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn codec_examples_from_bep_9() {
-        let req = MetadataMsg::Request { piece: 0 };
-        assert_eq!(req.encode(), b"d8:msg_typei0e5:piecei0ee");
-        let data = MetadataMsg::Data {
-            piece: 0,
-            total_size: 3425,
-            data: Bytes::from_static(b"xyz"),
-        };
-        assert_eq!(
-            data.encode(),
-            b"d8:msg_typei1e5:piecei0e10:total_sizei3425eexyz"
-        );
-        assert_eq!(MetadataMsg::decode(&data.encode()), Ok(data));
-        assert_eq!(
-            MetadataMsg::decode(b"d8:msg_typei2e5:piecei0ee"),
-            Ok(MetadataMsg::Reject { piece: 0 })
-        );
-    }
-
-    #[test]
-    fn codec_rejects_bad_messages() {
-        let err = |p: &[u8]| MetadataMsg::decode(p).expect_err("should fail");
-        assert_eq!(err(b"le"), MetadataError::NotADict);
-        assert!(matches!(err(b"d8:msg_type"), MetadataError::Bencode(_)));
-        assert_eq!(err(b"d5:piecei0ee"), MetadataError::Field("msg_type"));
-        assert_eq!(err(b"d8:msg_typei0ee"), MetadataError::Field("piece"));
-        assert_eq!(
-            err(b"d8:msg_typei7e5:piecei0ee"),
-            MetadataError::UnknownType(7)
-        );
-        assert_eq!(
-            err(b"d8:msg_typei0e5:piecei-1ee"),
-            MetadataError::BadPiece(-1)
-        );
-        assert_eq!(
-            err(b"d8:msg_typei0e5:piecei512ee"),
-            MetadataError::BadPiece(512)
-        );
-        assert_eq!(
-            err(b"d8:msg_typei0e5:piecei0eexyz"),
-            MetadataError::TrailingData(3)
-        );
-        assert_eq!(
-            err(b"d8:msg_typei1e5:piecei0ee"),
-            MetadataError::Field("total_size")
-        );
-        assert_eq!(
-            err(b"d8:msg_typei1e5:piecei0e10:total_sizei8388609ee"),
-            MetadataError::BadSize(8388609)
-        );
-        let mut long = b"d8:msg_typei1e5:piecei0e10:total_sizei99999ee".to_vec();
-        long.extend_from_slice(&[0; 16385]);
-        assert_eq!(err(&long), MetadataError::TooLong(16385));
-    }
-
-    #[test]
-    fn answers_pieces_and_rejects_the_rest() {
-        let m = meta(40_000);
-        let piece = |p, served| answer(Some(&m), p, served);
-        assert!(
-            matches!(piece(0, 0), MetadataMsg::Data { ref data, total_size: 40_000, .. } if data.len() == 16384)
-        );
-        assert!(
-            matches!(piece(2, 0), MetadataMsg::Data { ref data, .. } if data[..] == m[32768..])
-        );
-        assert_eq!(piece(3, 0), MetadataMsg::Reject { piece: 3 });
-        assert_eq!(piece(0, 6), MetadataMsg::Reject { piece: 0 });
-        assert_eq!(answer(None, 0, 0), MetadataMsg::Reject { piece: 0 });
-    }
-
-    #[test]
-    fn fetches_from_two_peers_and_verifies() {
-        let m = meta(100_000);
-        let mut f = Fetcher::new();
-        join(&mut f, T0, 1, m.len() as u64);
-        join(&mut f, T0, 2, m.len() as u64);
-        let outs = outputs(&mut f);
-        // Seven pieces: as many as peer 1 may have in flight, the rest from peer 2.
-        let asked = requests(&outs);
-        assert_eq!(asked.len(), 7);
-        assert_eq!(asked.iter().filter(|r| r.0 == 1).count(), MAX_IN_FLIGHT);
-        let outs = serve(&mut f, &outs, &m);
-        assert_eq!(outs, [Output::Verify]);
-        assert_eq!(f.metadata(), Some(&m[..]));
-        assert!(!f.is_complete());
-        f.handle_input(T0, Input::Verified { ok: true });
-        assert!(f.is_complete());
-        assert_eq!(f.poll_timeout(), None);
-    }
-
-    #[test]
-    fn reject_timeout_and_disconnect_move_requests_elsewhere() {
-        let m = meta(100);
-        let mut f = Fetcher::new();
-        join(&mut f, T0, 1, 100);
-        assert_eq!(requests(&outputs(&mut f)), [(1, 0)]);
-        join(&mut f, T0, 2, 100);
-        join(&mut f, T0, 3, 100);
-        assert!(requests(&outputs(&mut f)).is_empty(), "piece 0 is asked");
-        // Peer 1 rejects: peer 2 is asked.
-        reply(&mut f, T0, 1, MetadataMsg::Reject { piece: 0 });
-        assert_eq!(requests(&outputs(&mut f)), [(2, 0)]);
-        // Peer 2 stays silent: after the timeout, peer 1's backoff is over and it is asked.
-        assert_eq!(f.poll_timeout(), Some(T0 + BACKOFF));
-        let late = T0 + REQUEST_TIMEOUT;
-        f.handle_input(late, Input::Timeout);
-        assert_eq!(requests(&outputs(&mut f)), [(1, 0)]);
-        // Peer 1 goes away: peer 3 is asked (peer 2 is backing off).
-        f.handle_input(late, Input::Disconnected { peer: 1 });
-        assert_eq!(requests(&outputs(&mut f)), [(3, 0)]);
-        // Peer 2's late answer is ignored; peer 3's completes it.
-        reply(&mut f, late, 2, answer(Some(&m), 0, 0));
-        assert!(outputs(&mut f).is_empty());
-        reply(&mut f, late, 3, answer(Some(&m), 0, 0));
-        assert_eq!(outputs(&mut f), [Output::Verify]);
-    }
-
-    #[test]
-    fn a_bad_sole_sender_is_dropped_and_another_peer_asked() {
-        let good = meta(100);
-        let bad = vec![0u8; 100];
-        let mut f = Fetcher::new();
-        join(&mut f, T0, 1, 100);
-        let outs = outputs(&mut f);
-        let outs = serve(&mut f, &outs, &bad);
-        assert_eq!(outs, [Output::Verify]);
-        join(&mut f, T0, 2, 100);
-        f.handle_input(T0, Input::Verified { ok: false });
-        let outs = outputs(&mut f);
-        assert_eq!(disconnects(&outs), [(1, DisconnectReason::BadData)]);
-        assert_eq!(requests(&outs), [(2, 0)]);
-        assert_eq!(serve(&mut f, &outs, &good), [Output::Verify]);
-        assert_eq!(f.metadata(), Some(&good[..]));
-    }
-
-    #[test]
-    fn shared_blame_then_one_source_at_a_time() {
-        let good = meta(70_000); // five pieces
-        let mut bad = good.clone();
-        bad[69_999] ^= 1;
-        let mut f = Fetcher::new();
-        join(&mut f, T0, 1, 70_000); // honest
-        join(&mut f, T0, 2, 70_000); // lies in the last piece
-        let outs = outputs(&mut f);
-        assert_eq!(requests(&outs), [(1, 0), (1, 1), (1, 2), (1, 3), (2, 4)]);
-        for (peer, piece) in requests(&outs) {
-            let m = if peer == 1 { &good } else { &bad };
-            reply(&mut f, T0, peer, answer(Some(m), piece, 0));
-        }
-        assert_eq!(outputs(&mut f), [Output::Verify]);
-        f.handle_input(T0, Input::Verified { ok: false });
-        // Nobody can be told apart yet: both get a strike, and now one peer serves it all.
-        let outs = outputs(&mut f);
-        assert!(disconnects(&outs).is_empty());
-        assert_eq!(requests(&outs), [(1, 0), (1, 1), (1, 2), (1, 3)]);
-        let outs = serve(&mut f, &outs, &good);
-        assert_eq!(requests(&outs), [(1, 4)]);
-        assert_eq!(serve(&mut f, &outs, &good), [Output::Verify]);
-        f.handle_input(T0, Input::Verified { ok: true });
-        assert!(f.is_complete());
-        assert_eq!(f.metadata(), Some(&good[..]));
-    }
-
-    #[test]
-    fn hostile_peers_are_disconnected() {
-        let m = meta(100);
-        let protocol_drop = |f: &mut Fetcher, peer| {
-            let d = disconnects(&outputs(f));
-            assert!(
-                matches!(d[..], [(p, DisconnectReason::Protocol(_))] if p == peer),
-                "{d:?}"
-            );
-        };
-        let mut f = Fetcher::new();
-        f.handle_input(
-            T0,
-            Input::Connected {
-                peer: 1,
-                extensions: false,
-            },
-        );
-        protocol_drop(&mut f, 1);
-        join(&mut f, T0, 2, MAX_SIZE + 1);
-        protocol_drop(&mut f, 2);
-        join(&mut f, T0, 3, 100);
-        outputs(&mut f);
-        let garbage = ext(LOCAL_ID, b"d8:msg_typei0e5:piece".to_vec());
-        f.handle_input(
-            T0,
-            Input::Message {
-                peer: 3,
-                msg: garbage,
-            },
-        );
-        protocol_drop(&mut f, 3);
-        join(&mut f, T0, 4, 100);
-        outputs(&mut f);
-        // Data of the wrong length for the advertised size.
-        let short = MetadataMsg::Data {
-            piece: 0,
-            total_size: 100,
-            data: Bytes::from_static(b"short"),
-        };
-        reply(&mut f, T0, 4, short);
-        protocol_drop(&mut f, 4);
-        // Unknown types are ignored; requests to us are rejected.
-        join(&mut f, T0, 5, 100);
-        outputs(&mut f);
-        let unknown = ext(LOCAL_ID, b"d8:msg_typei9e5:piecei0ee".to_vec());
-        f.handle_input(
-            T0,
-            Input::Message {
-                peer: 5,
-                msg: unknown,
-            },
-        );
-        reply(&mut f, T0, 5, MetadataMsg::Request { piece: 0 });
-        let outs = outputs(&mut f);
-        assert_eq!(
-            outs,
-            [Output::Send {
-                peer: 5,
-                msg: ext(9, MetadataMsg::Reject { piece: 0 }.encode()),
-            }]
-        );
-        reply(&mut f, T0, 5, answer(Some(&m), 0, 0));
-        assert_eq!(outputs(&mut f), [Output::Verify]);
-    }
-
-    fn arb_msg() -> impl Strategy<Value = MetadataMsg> {
-        let piece = 0..piece_count(MAX_SIZE);
-        prop_oneof![
-            piece
-                .clone()
-                .prop_map(|piece| MetadataMsg::Request { piece }),
-            piece
-                .clone()
-                .prop_map(|piece| MetadataMsg::Reject { piece }),
-            (
-                piece,
-                1..=MAX_SIZE,
-                proptest::collection::vec(any::<u8>(), 0..=PIECE_LEN as usize)
-            )
-                .prop_map(|(piece, total_size, data)| MetadataMsg::Data {
-                    piece,
-                    total_size,
-                    data: data.into(),
-                }),
-        ]
-    }
-
-    proptest! {
-        #[test]
-        fn codec_round_trips(msg in arb_msg()) {
-            prop_assert_eq!(MetadataMsg::decode(&msg.encode()), Ok(msg));
-        }
-
-        #[test]
-        fn decode_is_total(bytes in proptest::collection::vec(any::<u8>(), 0..128)) {
-            let _ = MetadataMsg::decode(&bytes);
-            let mut prefixed = b"d8:msg_typei1e5:piecei0e10:total_sizei5ee".to_vec();
-            prefixed.extend_from_slice(&bytes);
-            let _ = MetadataMsg::decode(&prefixed);
-        }
-
-        /// Whatever peers send, the fetcher never panics and never asks the driver to verify
-        /// more bytes than a size some peer advertised.
-        #[test]
-        fn fetcher_is_total(
-            events in proptest::collection::vec(
-                (1u64..4, any::<u8>(), proptest::collection::vec(any::<u8>(), 0..48)),
-                0..40,
-            )
-        ) {
-            let mut f = Fetcher::new();
-            let mut now = T0;
-            for peer in 1..4 {
-                join(&mut f, now, peer, 20_000);
-            }
-            for (peer, kind, bytes) in events {
-                now = now + Duration::from_secs(3);
-                let msg = match kind % 4 {
-                    0 => ext(LOCAL_ID, bytes),
-                    1 => ext(0, bytes),
-                    2 => ext(LOCAL_ID, MetadataMsg::Data {
-                        piece: u32::from(kind % 3),
-                        total_size: 20_000,
-                        data: meta(if kind % 3 == 1 { 20_000 - 16384 } else { 16384 }).into(),
-                    }.encode()),
-                    _ => {
-                        f.handle_input(now, Input::Timeout);
-                        continue;
-                    }
-                };
-                f.handle_input(now, Input::Message { peer, msg });
-                for o in outputs(&mut f) {
-                    if o == Output::Verify {
-                        prop_assert_eq!(f.metadata().map(<[u8]>::len), Some(20_000));
-                        f.handle_input(now, Input::Verified { ok: false });
-                    }
-                }
-            }
-        }
-    }
-}
+mod model;
+#[cfg(test)]
+mod tests;

@@ -2,6 +2,13 @@
 //!
 //! Shared by the simulator's tracker node and the real HTTP tracker, so both hand out peers
 //! the same way: a uniformly random subset of up to `numwant` other live peers.
+//!
+//! Every announce is applied or refused with a typed [`AnnounceError`]; none panics or skews
+//! the counts. Decided per input: a `Stopped` from a peer not in the swarm (it may have
+//! expired) is applied as a no-op with an empty reply; a repeated `Completed` counts one
+//! download only (on the leecher → seed transition); a `now` earlier than one already seen is
+//! clamped to it, so expiry never runs against a clock that went back. `model.rs` checks this
+//! against a reference model.
 
 use std::collections::BTreeMap;
 
@@ -85,6 +92,8 @@ pub struct Swarm<K: Ord + Clone, A: Clone> {
     downloaded: u64,
     /// Expiry scans all peers, so announces run it at most every quarter timeout.
     next_expire: Instant,
+    /// The latest `now` seen (inputs with an earlier one are clamped to it).
+    now: Instant,
 }
 
 impl<K: Ord + Clone, A: Clone> Swarm<K, A> {
@@ -95,6 +104,7 @@ impl<K: Ord + Clone, A: Clone> Swarm<K, A> {
             seeds: 0,
             downloaded: 0,
             next_expire: Instant::ZERO,
+            now: Instant::ZERO,
         }
     }
 
@@ -126,6 +136,7 @@ impl<K: Ord + Clone, A: Clone> Swarm<K, A> {
         numwant: Option<usize>,
         rng: &mut impl Rng,
     ) -> Result<AnnounceReply<A>, AnnounceError> {
+        let now = self.clamp(now);
         if now >= self.next_expire {
             self.expire(now);
             self.next_expire = now + Duration(self.cfg.peer_timeout.0 / 4);
@@ -208,8 +219,14 @@ impl<K: Ord + Clone, A: Clone> Swarm<K, A> {
         }
     }
 
+    fn clamp(&mut self, now: Instant) -> Instant {
+        self.now = self.now.max(now);
+        self.now
+    }
+
     /// Drops peers that have not announced within `peer_timeout`.
     pub fn expire(&mut self, now: Instant) {
+        let now = self.clamp(now);
         let timeout = self.cfg.peer_timeout;
         let mut dropped_seeds = 0;
         self.peers.retain(|_, e| {
@@ -222,6 +239,9 @@ impl<K: Ord + Clone, A: Clone> Swarm<K, A> {
         self.seeds -= dropped_seeds;
     }
 }
+
+#[cfg(test)]
+mod model;
 
 #[cfg(test)]
 mod tests {

@@ -128,7 +128,7 @@ pub(super) async fn fetch(
                     if !ok {
                         eprintln!("bt: assembled metadata does not match the info-hash: discarded");
                     }
-                    fetcher.handle_input(now_core(), Input::Verified { ok });
+                    let _ = fetcher.handle_input(now_core(), Input::Verified { ok });
                 }
             }
         }
@@ -183,18 +183,20 @@ pub(super) async fn fetch(
                     log(format_args!("connected to {} for metadata (conn {conn})", c.addr));
                     addrs.connected(c.addr);
                     c.commands = Some(commands);
-                    fetcher.handle_input(now_core(), Input::Connected { peer: conn, extensions });
+                    // Rejections need nothing from us: a protocol violation among them also
+                    // came out as `Output::Disconnect`.
+                    let _ = fetcher.handle_input(now_core(), Input::Connected { peer: conn, extensions });
                 }
                 Event::Message { conn, msg } => {
                     if conns.get(&conn).is_some_and(|c| c.commands.is_some()) {
-                        fetcher.handle_input(now_core(), Input::Message { peer: conn, msg });
+                        let _ = fetcher.handle_input(now_core(), Input::Message { peer: conn, msg });
                     }
                 }
                 Event::Closed { conn, error } => {
                     if let Some(c) = conns.remove(&conn) {
                         log(format_args!("{}: {}", c.addr, error.as_deref().unwrap_or("closed")));
                         addrs.closed(c.addr, Instant::now(), error.is_some());
-                        fetcher.handle_input(now_core(), Input::Disconnected { peer: conn });
+                        let _ = fetcher.handle_input(now_core(), Input::Disconnected { peer: conn });
                     }
                 }
             },
@@ -220,7 +222,7 @@ pub(super) async fn fetch(
                         conns.values().filter(|c| c.commands.is_some()).count()
                     );
                 }
-                fetcher.handle_input(now_core(), Input::Timeout);
+                let _ = fetcher.handle_input(now_core(), Input::Timeout);
             }
         }
     }

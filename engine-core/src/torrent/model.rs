@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use super::{Input, Output, Rejected, Torrent, TorrentConfig};
 use crate::bitfield::Bitfield;
 use crate::block::{BlockRequest, Geometry};
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
 use crate::wire::Message;
 use crate::PeerKey;
 
@@ -244,10 +244,10 @@ impl Model {
                     Message::RejectRequest(r) => {
                         p.requested.remove(r);
                     }
-                    Message::Request(r) => {
-                        if !(geo.is_valid_block(r) && self.have.contains(&r.index)) {
-                            return Err(Rejected::InvalidRequest);
-                        }
+                    Message::Request(r)
+                        if !(geo.is_valid_block(r) && self.have.contains(&r.index)) =>
+                    {
+                        return Err(Rejected::InvalidRequest);
                     }
                     _ => {}
                 }
@@ -304,10 +304,8 @@ impl Model {
                             ));
                         }
                     }
-                    Message::Cancel(r) => {
-                        if !p.requested.remove(r) {
-                            return Err(format!("cancelled {r:?} at {peer}, never requested"));
-                        }
+                    Message::Cancel(r) if !p.requested.remove(r) => {
+                        return Err(format!("cancelled {r:?} at {peer}, never requested"));
                     }
                     _ => {}
                 }
@@ -494,7 +492,6 @@ fn run(
         if completed {
             prop_assert!(model.peers.values().all(|p| p.requested.is_empty()));
         }
-        let _ = Duration::ZERO;
     }
     Ok(())
 }
