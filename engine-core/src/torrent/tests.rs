@@ -153,19 +153,24 @@ fn leecher_with_seed() -> (Torrent, Vec<BlockRequest>) {
         [0; 32],
         Instant::ZERO,
     );
+    let requested = connect_seed(&mut t, 1);
+    assert_eq!(requested.len(), 2);
+    (t, requested)
+}
+
+/// Connects `peer` as a seed that unchokes us; returns what we requested from it.
+fn connect_seed(t: &mut Torrent, peer: PeerKey) -> Vec<BlockRequest> {
     let now = Instant::ZERO;
     let connect = Input::Connected {
-        peer: 1,
+        peer,
         fast: true,
         extensions: false,
     };
     assert_eq!(t.handle_input(now, connect), Ok(()));
     for msg in [Message::HaveAll, Message::Unchoke] {
-        assert_eq!(t.handle_input(now, Input::Message { peer: 1, msg }), Ok(()));
+        assert_eq!(t.handle_input(now, Input::Message { peer, msg }), Ok(()));
     }
-    let requested = requests(&mut t);
-    assert_eq!(requested.len(), 2);
-    (t, requested)
+    requests(t)
 }
 
 fn requests(t: &mut Torrent) -> Vec<BlockRequest> {
@@ -235,16 +240,7 @@ fn duplicate_connect_keeps_requests_and_availability() {
         t.handle_input(now, Input::Disconnected { peer: 1 }),
         Err(Rejected::UnknownPeer)
     );
-    let seed2 = Input::Connected {
-        peer: 2,
-        fast: true,
-        extensions: false,
-    };
-    assert_eq!(t.handle_input(now, seed2), Ok(()));
-    for msg in [Message::HaveAll, Message::Unchoke] {
-        assert_eq!(t.handle_input(now, Input::Message { peer: 2, msg }), Ok(()));
-    }
-    let mut again = requests(&mut t);
+    let mut again = connect_seed(&mut t, 2);
     again.sort();
     assert_eq!(again, requested);
     t.check_invariants().unwrap();
