@@ -9,6 +9,10 @@ use proptest::prelude::*;
 
 use super::tests::{ext, meta};
 use super::*;
+use crate::extension::ExtHandshake;
+use crate::time::Instant;
+use crate::wire::Message;
+use crate::PeerKey;
 
 /// The info dictionary being fetched: three pieces, the last one short.
 const SIZE: u64 = 40_000;

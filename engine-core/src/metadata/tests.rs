@@ -1,6 +1,11 @@
 //! Codec and fetcher examples, and totality properties.
 
 use super::*;
+use crate::extension::ExtHandshake;
+use crate::time::Instant;
+use crate::torrent::DisconnectReason;
+use crate::wire::Message;
+use crate::PeerKey;
 use proptest::prelude::*;
 
 const T0: Instant = Instant::ZERO;
