@@ -14,6 +14,7 @@ pub mod metadata;
 pub mod metainfo;
 pub mod ondemand;
 pub mod peer_map;
+pub mod peer_set;
 pub mod picker;
 pub mod time;
 pub mod torrent;
