@@ -7,11 +7,10 @@
 //! flows or their caps mark the network dirty, and the solve runs once before time advances.
 //! Rate changes reschedule a flow's completion with a new version; stale events are skipped.
 
-use std::collections::BTreeSet;
-
 use engine_core::bitfield::Bitfield;
 use engine_core::block::{BlockRequest, Geometry};
 use engine_core::ondemand;
+use engine_core::peer_set::{Action, PeerSet, PeerSetConfig, Retry};
 use engine_core::time::{Duration, Instant};
 use engine_core::torrent::{Input, Output, Torrent, TorrentConfig};
 use engine_core::tracker::{AnnounceEvent, Swarm, TrackerConfig};
@@ -106,7 +105,8 @@ struct Node {
     /// `None` for a pool seeder the on-demand controller has not started.
     join_at: Option<Instant>,
     torrent: Option<Torrent>,
-    peers: BTreeSet<u32>,
+    /// Who it is connected to and when it announces (engine-core's policy, shared with `bt`).
+    peer_set: PeerSet<u32>,
     /// `(peer, flow)` for every peer this node ever connected to, sorted by peer: the flow
     /// `this → peer`, looked up when a pair connects or disconnects. Messages need no lookup:
     /// the engine-core key of a peer carries the flow (see [`World::key`]).
@@ -164,7 +164,7 @@ impl World {
                 spec,
                 join_at,
                 torrent: None,
-                peers: BTreeSet::new(),
+                peer_set: PeerSet::new(peer_set_config(sc)),
                 flows_out: Vec::new(),
                 timer_at: None,
                 timer_version: 0,
@@ -325,7 +325,7 @@ impl World {
     fn handle(&mut self, ev: Event) {
         match ev {
             Event::Join(n) => self.join(n),
-            Event::Announce(n) => self.announce(n, AnnounceEvent::Update),
+            Event::Announce(n) => self.peer_actions(n),
             Event::Connect { from, to } => self.accept(from, to),
             Event::Connected { flow, epoch } => {
                 if self.live_epoch(flow) == Some(epoch) {
@@ -396,52 +396,68 @@ impl World {
         };
         let seed = stream_seed(sc.seed, node.spec.id as u64);
         self.nodes[n as usize].torrent = Some(Torrent::new(cfg, have, seed, self.now));
-        self.announce(n, AnnounceEvent::Started);
+        self.nodes[n as usize].peer_set.start_announcing(self.now);
+        self.peer_actions(n);
         self.drain(n);
     }
 
-    fn announce(&mut self, n: u32, event: AnnounceEvent) {
+    /// Carries out node `n`'s peer-set actions: the simulated tracker answers an announce at
+    /// once, a dial reaches its peer one latency later. The periodic announce is an event at
+    /// the time the peer set names after each `started` or `update`.
+    fn peer_actions(&mut self, n: u32) {
         let Some(t) = self.nodes[n as usize].torrent.as_ref() else {
             return;
         };
-        let left = if t.is_complete() { 0 } else { 1 };
-        let reply = self
-            .tracker
-            .announce(self.now, n, n, event, left, None, &mut self.tracker_rng);
-        if event == AnnounceEvent::Stopped {
-            return;
-        }
-        let max = self.sc.engine.max_connections as usize;
-        if let Ok(reply) = reply {
-            let mut open = self.nodes[n as usize].peers.len();
-            for p in reply.peers {
-                if open >= max {
-                    break;
+        let left = u64::from(!t.is_complete());
+        let now = self.now;
+        let mut next_announce = None;
+        while let Some(action) = self.nodes[n as usize].peer_set.poll_action(now) {
+            match action {
+                Action::Dial(to) => {
+                    let at = now + self.latency(n, to);
+                    self.push(at, Event::Connect { from: n, to });
                 }
-                if !self.nodes[n as usize].peers.contains(&p) {
-                    open += 1;
-                    let at = self.now + self.latency(n, p);
-                    self.push(at, Event::Connect { from: n, to: p });
+                Action::Announce(a) => {
+                    let numwant = Some(a.numwant as usize);
+                    let reply = self.tracker.announce(
+                        now,
+                        n,
+                        n,
+                        a.event,
+                        left,
+                        numwant,
+                        &mut self.tracker_rng,
+                    );
+                    let ps = &mut self.nodes[n as usize].peer_set;
+                    ps.announced(now, a.event, reply.as_ref().ok().map(|r| r.interval));
+                    if let Ok(r) = reply {
+                        ps.learn(now, r.peers);
+                    }
+                    if a.event != AnnounceEvent::Completed {
+                        next_announce = ps.next_announce();
+                    }
                 }
             }
         }
-        let at = self.now + self.sc.tracker.interval.0;
-        self.push(at, Event::Announce(n));
+        if let Some(at) = next_announce {
+            self.push(at, Event::Announce(n));
+        }
     }
 
+    /// `from`'s dial reaches `to`: both peer sets must admit the connection.
     fn accept(&mut self, from: u32, to: u32) {
-        let max = self.sc.engine.max_connections as usize;
         let (a, b) = (&self.nodes[from as usize], &self.nodes[to as usize]);
         if a.torrent.is_none()
             || b.torrent.is_none()
-            || a.peers.contains(&to)
-            || a.peers.len() >= max
-            || b.peers.len() >= max
+            || !a.peer_set.completes(&to)
+            || !b.peer_set.accepts(&from)
         {
+            let now = self.now;
+            self.nodes[from as usize].peer_set.dial_refused(now, &to);
             return;
         }
-        self.nodes[from as usize].peers.insert(to);
-        self.nodes[to as usize].peers.insert(from);
+        self.nodes[from as usize].peer_set.connected(to);
+        self.nodes[to as usize].peer_set.connected(from);
         let [there, back] = [(from, to), (to, from)].map(|(x, y)| {
             let id = match self.flow_id(x, y) {
                 Some(id) => id,
@@ -523,11 +539,12 @@ impl World {
     }
 
     fn disconnect(&mut self, a: u32, b: u32) {
-        if !self.nodes[a as usize].peers.contains(&b) {
+        if !self.nodes[a as usize].peer_set.is_connected(&b) {
             return;
         }
+        let now = self.now;
         for (x, y) in [(a, b), (b, a)] {
-            self.nodes[x as usize].peers.remove(&y);
+            self.nodes[x as usize].peer_set.closed(now, &y, false);
             if let Some(id) = self.flow_id(x, y) {
                 let f = &mut self.flows[id as usize];
                 f.alive = false;
@@ -551,8 +568,13 @@ impl World {
         if self.nodes[n as usize].torrent.is_none() {
             return;
         }
-        self.announce(n, AnnounceEvent::Stopped);
-        let peers: Vec<u32> = self.nodes[n as usize].peers.iter().copied().collect();
+        for a in self.nodes[n as usize].peer_set.stop() {
+            let numwant = Some(a.numwant as usize);
+            let _ =
+                (self.tracker).announce(self.now, n, n, a.event, 0, numwant, &mut self.tracker_rng);
+        }
+        let peer_set = &self.nodes[n as usize].peer_set;
+        let peers: Vec<u32> = peer_set.connected_peers().copied().collect();
         for p in peers {
             self.disconnect(n, p);
         }
@@ -626,15 +648,8 @@ impl World {
         node.completed_at = Some(self.now);
         self.pending_leechers -= 1;
         let leave = node.spec.leave;
-        let _ = self.tracker.announce(
-            self.now,
-            n,
-            n,
-            AnnounceEvent::Completed,
-            0,
-            Some(0),
-            &mut self.tracker_rng,
-        );
+        node.peer_set.completed(self.now);
+        self.peer_actions(n);
         match leave {
             Leave::Stay => {}
             Leave::Immediately => self.leave(n),
@@ -872,5 +887,21 @@ impl World {
             progress: std::mem::take(&mut self.progress),
             stats: self.stats,
         }
+    }
+}
+
+/// The peer-set policy with the simulator's settings: the limit is the scenario's; dials are
+/// in flight for one latency, so slots are counted at connection time; an address is tried
+/// once, since every announce brings a fresh random sample and simulated dials fail only when
+/// the other side is full or gone; the tracker's interval is taken as it is.
+fn peer_set_config(sc: &Scenario) -> PeerSetConfig {
+    PeerSetConfig {
+        max_connections: sc.engine.max_connections as usize,
+        dials_hold_slots: false,
+        retry: Retry::Never,
+        numwant: sc.tracker.numwant,
+        min_interval: Duration::ZERO,
+        max_interval: None,
+        announce_retry: sc.tracker.interval.0,
     }
 }
