@@ -8,17 +8,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
+use engine_core::peer_set::{Action, Announce, PeerSet};
 use engine_core::time::Instant as CoreInstant;
 use engine_core::torrent::{DisconnectReason, Input, Output, Torrent};
+use engine_core::tracker::AnnounceEvent;
 use indicatif::ProgressBar;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
-use crate::announce::{self, Event as AnnounceEvent};
+use crate::announce;
 use crate::peer::{self, Command, ConnId, Event};
 use crate::ratelimit::Bucket;
-use crate::session::addrs::Addrs;
-use crate::session::announcer::Announcer;
+use crate::session::announcer::{core_duration, core_time, wire_event, Trackers};
 use crate::session::seniority;
 
 /// Blocks handed to a connection's writer ahead of the socket: enough to keep it busy, few
@@ -70,8 +71,9 @@ pub struct Actor {
     pub internal_tx: mpsc::UnboundedSender<Internal>,
     pub internal: mpsc::UnboundedReceiver<Internal>,
     pub permits: Arc<Semaphore>,
-    pub addrs: Addrs,
-    pub announcer: Announcer,
+    /// Whom to dial and accept, and when to announce (engine-core's policy).
+    pub peer_set: PeerSet<SocketAddr>,
+    pub trackers: Trackers,
     pub bar: ProgressBar,
     /// Exit when the download completes (`bt download`), or keep seeding.
     pub exit_on_complete: bool,
@@ -101,7 +103,8 @@ impl Actor {
         ctx: Arc<peer::Shared>,
         events: mpsc::Receiver<Event>,
         permits: Arc<Semaphore>,
-        announcer: Announcer,
+        peer_set: PeerSet<SocketAddr>,
+        trackers: Trackers,
         bar: ProgressBar,
         start: Instant,
     ) -> Self {
@@ -113,8 +116,8 @@ impl Actor {
             internal_tx,
             internal,
             permits,
-            addrs: Addrs::default(),
-            announcer,
+            peer_set,
+            trackers,
             bar,
             exit_on_complete: true,
             deadline: None,
@@ -149,7 +152,7 @@ impl Actor {
             if self.exit_on_complete && self.torrent.is_complete() {
                 return Ok(Finish::Completed);
             }
-            self.dial_due();
+            self.peer_actions();
             let wake = self.next_wake();
             tokio::select! {
                 Some(ev) = self.events.recv() => {
@@ -169,7 +172,7 @@ impl Actor {
     }
 
     fn now(&self) -> CoreInstant {
-        CoreInstant(self.start.elapsed().as_micros() as u64)
+        core_time(self.start, Instant::now())
     }
 
     fn input(&mut self, input: Input) {
@@ -194,7 +197,8 @@ impl Actor {
                 }
                 Output::Disconnect { peer, reason } => self.disconnect(peer, reason),
                 Output::Completed => {
-                    self.announcer.completed();
+                    let now = self.now();
+                    self.peer_set.completed(now);
                     if let Some(n) = &self.completed {
                         n.notify_one();
                     }
@@ -210,15 +214,16 @@ impl Actor {
                 let dup = self.peers.values().any(|p| p.peer_id == c.peer_id);
                 self.dialing.remove(&c.conn);
                 if c.peer_id == self.ctx.peer_id {
-                    self.addrs.ban(c.addr);
+                    self.peer_set.ban(c.addr);
                     return Ok(());
                 }
                 if dup {
                     // Dropping `c.commands` closes the connection.
-                    self.addrs.closed(c.addr, Instant::now(), false);
+                    let now = self.now();
+                    self.peer_set.closed(now, &c.addr, false);
                     return Ok(());
                 }
-                self.addrs.connected(c.addr);
+                self.peer_set.connected(c.addr);
                 self.log(format_args!("connected to {} (conn {})", c.addr, c.conn));
                 self.peers.insert(
                     c.conn,
@@ -283,15 +288,16 @@ impl Actor {
                     if let Some(w) = &r.warning {
                         self.log(format_args!("tracker warning: {w}"));
                     }
-                    let now = Instant::now();
-                    for a in &r.peers {
-                        self.addrs.add(*a, now);
-                    }
-                    self.announcer.answered(event, Some(r.interval));
+                    let now = self.now();
+                    self.peer_set.learn(now, r.peers);
+                    self.peer_set
+                        .announced(now, event, Some(core_duration(r.interval)));
                 }
                 Err(e) => {
                     self.bar.suspend(|| eprintln!("warning: {e:#}"));
-                    self.announcer.answered(event, None);
+                    self.trackers.failed();
+                    let now = self.now();
+                    self.peer_set.announced(now, event, None);
                 }
             },
             Internal::Seniority { conn, result } => match result {
@@ -309,8 +315,11 @@ impl Actor {
                 addr,
                 permit,
             } => {
+                if !self.peer_set.accepts(&addr) {
+                    return Ok(()); // dropping the stream refuses the peer
+                }
+                self.peer_set.connected(addr);
                 let conn = self.next_conn();
-                self.addrs.mark_busy(addr);
                 self.dialing.insert(conn, addr);
                 tokio::spawn(peer::run(
                     self.ctx.clone(),
@@ -337,21 +346,14 @@ impl Actor {
             );
         }
         self.input(Input::Timeout);
-        if let Some(ev) = self.announcer.due(now) {
-            self.announce(ev);
-        }
         Ok(())
     }
 
     fn next_wake(&self) -> Instant {
-        let core = self
-            .torrent
-            .poll_timeout()
-            .map(|t| self.start + Duration::from_micros(t.0));
+        let at = |t: CoreInstant| self.start + Duration::from_micros(t.0);
         [
-            core,
-            self.announcer.next(),
-            self.addrs.next_due(),
+            self.torrent.poll_timeout().map(at),
+            self.peer_set.poll_timeout().map(at),
             self.deadline,
         ]
         .into_iter()
@@ -361,19 +363,19 @@ impl Actor {
     }
 
     /// Spawns an announce with current counters; the answer comes back as `Internal`.
-    pub fn announce(&mut self, event: AnnounceEvent) {
-        let Some(url) = self.announcer.url() else {
+    fn announce(&mut self, a: Announce) {
+        let Some(url) = self.trackers.url() else {
             return;
         };
-        let req = self.announce_request(event);
-        let tx = self.internal_tx.clone();
+        let req = self.announce_request(a);
+        let (tx, event) = (self.internal_tx.clone(), a.event);
         tokio::spawn(async move {
             let result = announce::announce(&url, &req).await;
             let _ = tx.send(Internal::Announced { event, result });
         });
     }
 
-    pub fn announce_request(&self, event: AnnounceEvent) -> announce::Request {
+    pub fn announce_request(&self, a: Announce) -> announce::Request {
         let g = self.ctx.geometry;
         let have_bytes: u64 = self
             .torrent
@@ -385,28 +387,33 @@ impl Actor {
         announce::Request {
             info_hash: self.ctx.info_hash,
             peer_id: self.ctx.peer_id,
-            port: self.announcer.port,
+            port: self.trackers.port,
             uploaded: stats.uploaded,
             downloaded: stats.downloaded,
             left: g.total_len - have_bytes,
-            event,
-            numwant: self.announcer.numwant,
+            event: wire_event(a.event),
+            numwant: a.numwant,
         }
     }
 
-    fn dial_due(&mut self) {
-        let free = self.permits.available_permits();
-        if free == 0 || self.torrent.is_complete() && self.exit_on_complete {
-            return;
-        }
-        for addr in self.addrs.take_due(Instant::now(), free) {
-            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
-                self.addrs.closed(addr, Instant::now(), false);
-                break;
-            };
-            let conn = self.next_conn();
-            self.dialing.insert(conn, addr);
-            tokio::spawn(peer::run(self.ctx.clone(), conn, addr, None, permit));
+    /// Carries out what the peer set asks now: dials (each holding a connection permit; the
+    /// semaphore is also what the accept loop takes) and announces.
+    fn peer_actions(&mut self) {
+        let now = self.now();
+        while let Some(action) = self.peer_set.poll_action(now) {
+            match action {
+                Action::Dial(addr) => {
+                    let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+                        // An accepted connection took the slot first: retry later.
+                        self.peer_set.closed(now, &addr, false);
+                        continue;
+                    };
+                    let conn = self.next_conn();
+                    self.dialing.insert(conn, addr);
+                    tokio::spawn(peer::run(self.ctx.clone(), conn, addr, None, permit));
+                }
+                Action::Announce(a) => self.announce(a),
+            }
         }
     }
 
@@ -464,24 +471,24 @@ impl Actor {
         };
         self.log(format_args!("disconnecting {}: {reason:?}", p.addr));
         if reason == DisconnectReason::BadData {
-            self.addrs.ban(p.addr);
+            self.peer_set.ban(p.addr);
         }
         self.input(Input::Disconnected { peer: conn });
     }
 
     fn closed(&mut self, conn: ConnId, error: Option<String>) {
-        let now = Instant::now();
+        let now = self.now();
         if let Some(addr) = self.dialing.remove(&conn) {
             self.log(format_args!(
                 "{addr}: {}",
                 error.as_deref().unwrap_or("closed")
             ));
-            self.addrs.closed(addr, now, true);
+            self.peer_set.closed(now, &addr, true);
         }
         if let Some(p) = self.peers.remove(&conn) {
             let why = error.as_deref().unwrap_or("closed by peer");
             self.log(format_args!("{} disconnected: {why}", p.addr));
-            self.addrs.closed(p.addr, now, error.is_some());
+            self.peer_set.closed(now, &p.addr, error.is_some());
             self.input(Input::Disconnected { peer: conn });
         }
     }

@@ -1,105 +1,89 @@
-//! When to announce to the torrent's HTTP trackers: `started` first, `completed` once the last
-//! piece verifies, periodic updates at the tracker's interval, retries after failures.
+//! The client's settings of engine-core's peer-set and announce policy
+//! ([`engine_core::peer_set`]), and which HTTP tracker an announce goes to.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use engine_core::peer_set::{PeerSetConfig, Retry};
+use engine_core::time::{Duration as CoreDuration, Instant as CoreInstant};
+use engine_core::tracker::AnnounceEvent;
 
 use crate::announce::Event;
 
-/// Retry delay after a failed announce, and the floor on a tracker's interval.
-const RETRY: Duration = Duration::from_secs(30);
-const MIN_INTERVAL: Duration = Duration::from_secs(10);
+/// The floor on a tracker's interval, protecting real trackers from a session that would
+/// re-announce in a loop; `Options::min_announce_interval`, and printed by `bt swarm`.
+pub const MIN_ANNOUNCE_INTERVAL: Duration = Duration::from_secs(10);
+/// The wait after a failed announce.
+const ANNOUNCE_RETRY: Duration = Duration::from_secs(30);
+/// Redial backoff: real dials fail and real peers restart.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const MAX_RETRY: Duration = Duration::from_secs(60);
 
-pub struct Announcer {
-    /// `http://` trackers in preference order; a failing one moves to the back.
+/// The policy with a real client's settings; `max_interval` bounds the tracker's interval
+/// from above (the magnet metadata phase).
+pub fn policy(
+    max_connections: usize,
+    numwant: u32,
+    min_interval: Duration,
+    max_interval: Option<Duration>,
+) -> PeerSetConfig {
+    PeerSetConfig {
+        max_connections,
+        dials_hold_slots: true,
+        retry: Retry::Backoff {
+            first: core_duration(FIRST_RETRY),
+            max: core_duration(MAX_RETRY),
+        },
+        numwant,
+        min_interval: core_duration(min_interval),
+        max_interval: max_interval.map(core_duration),
+        announce_retry: core_duration(ANNOUNCE_RETRY),
+    }
+}
+
+/// A wall-clock duration as engine-core's.
+pub fn core_duration(d: Duration) -> CoreDuration {
+    CoreDuration(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// Engine-core time of `t`, counted from `start`.
+pub fn core_time(start: std::time::Instant, t: std::time::Instant) -> CoreInstant {
+    CoreInstant(core_duration(t.saturating_duration_since(start)).0)
+}
+
+/// The tracker-protocol spelling of an engine-core announce event.
+pub fn wire_event(e: AnnounceEvent) -> Event {
+    match e {
+        AnnounceEvent::Started => Event::Started,
+        AnnounceEvent::Completed => Event::Completed,
+        AnnounceEvent::Stopped => Event::Stopped,
+        AnnounceEvent::Update => Event::Update,
+    }
+}
+
+/// The torrent's `http://` trackers in preference order; a failing one moves to the back.
+pub struct Trackers {
     urls: Vec<String>,
     /// The listen port we announce.
     pub port: u16,
-    /// Peers we ask each announce for.
-    pub numwant: u32,
-    next: Option<Instant>,
-    in_flight: bool,
-    started: bool,
-    completed_pending: bool,
 }
 
-impl Announcer {
-    pub fn new(urls: Vec<String>, port: u16, numwant: u32) -> Self {
-        Announcer {
-            numwant,
-            next: (!urls.is_empty()).then(Instant::now),
-            urls,
-            port,
-            in_flight: false,
-            started: false,
-            completed_pending: false,
-        }
+impl Trackers {
+    pub fn new(urls: Vec<String>, port: u16) -> Self {
+        Trackers { urls, port }
     }
 
     pub fn url(&self) -> Option<String> {
         self.urls.first().cloned()
     }
 
-    /// When the next announce is due (none while one is in flight).
-    pub fn next(&self) -> Option<Instant> {
-        self.next.filter(|_| !self.in_flight)
+    pub fn is_empty(&self) -> bool {
+        self.urls.is_empty()
     }
 
-    /// The event to announce now, if one is due; the caller sends it and calls `answered`.
-    pub fn due(&mut self, now: Instant) -> Option<Event> {
-        if self.next()? > now {
-            return None;
-        }
-        self.in_flight = true;
-        Some(if !self.started {
-            Event::Started
-        } else if self.completed_pending {
-            Event::Completed
-        } else {
-            Event::Update
-        })
-    }
-
-    /// Records the outcome: `Some(interval)` on success.
-    pub fn answered(&mut self, event: Event, interval: Option<Duration>) {
-        self.in_flight = false;
-        let now = Instant::now();
-        match interval {
-            Some(i) => {
-                self.started |= event == Event::Started;
-                self.completed_pending &= event != Event::Completed;
-                let soon = self.completed_pending;
-                self.next = Some(if soon { now } else { now + i.max(MIN_INTERVAL) });
-            }
-            None => {
-                let n = 1.min(self.urls.len());
-                self.urls.rotate_left(n);
-                self.next = Some(now + RETRY);
-            }
-        }
-    }
-
-    /// The download finished: tell the tracker soon.
-    pub fn completed(&mut self) {
-        if self.urls.is_empty() {
-            return;
-        }
-        self.completed_pending = true;
-        if self.started {
-            self.next = Some(Instant::now());
-        }
-    }
-
-    /// Events still owed to the tracker when the session ends, in order.
-    pub fn final_events(&self) -> Vec<Event> {
-        if !self.started || self.urls.is_empty() {
-            return Vec::new();
-        }
-        let mut v = Vec::new();
-        if self.completed_pending {
-            v.push(Event::Completed);
-        }
-        v.push(Event::Stopped);
-        v
+    /// The current tracker failed: try the next one first from now on.
+    pub fn failed(&mut self) {
+        let n = 1.min(self.urls.len());
+        self.urls.rotate_left(n);
     }
 }
 
@@ -108,17 +92,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn started_then_completed_then_updates() {
-        let mut a = Announcer::new(vec!["http://t/a".into()], 1, 50);
-        let now = Instant::now();
-        assert_eq!(a.due(now), Some(Event::Started));
-        assert_eq!(a.due(now), None, "one in flight");
-        a.answered(Event::Started, Some(Duration::from_secs(1800)));
-        assert!(a.due(Instant::now()).is_none());
-        a.completed();
-        assert_eq!(a.due(Instant::now()), Some(Event::Completed));
-        a.answered(Event::Completed, None);
-        assert_eq!(a.final_events(), [Event::Completed, Event::Stopped]);
-        assert!(Announcer::new(vec![], 1, 50).next().is_none());
+    fn a_failing_tracker_moves_to_the_back() {
+        let mut t = Trackers::new(vec!["http://a".into(), "http://b".into()], 1);
+        t.failed();
+        assert_eq!(t.url().as_deref(), Some("http://b"));
+        assert!(Trackers::new(vec![], 1).url().is_none());
+    }
+
+    #[test]
+    fn time_converts_to_microseconds() {
+        let t0 = std::time::Instant::now();
+        assert_eq!(
+            core_time(t0, t0 + Duration::from_millis(1500)),
+            CoreInstant(1_500_000)
+        );
+        assert_eq!(core_time(t0 + Duration::from_secs(1), t0), CoreInstant(0));
     }
 }

@@ -152,6 +152,7 @@ impl Common {
             peers,
             max_peers: self.max_peers,
             numwant: self.numwant,
+            min_announce_interval: super::announcer::MIN_ANNOUNCE_INTERVAL,
             timeout: self.timeout,
             incentive: self.incentive,
             contribution: Contribution {

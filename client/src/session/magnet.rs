@@ -12,20 +12,20 @@ use bytes::BytesMut;
 use engine_core::magnet::MagnetLink;
 use engine_core::metadata::{Fetcher, Input, Output};
 use engine_core::metainfo::Metainfo;
-use engine_core::time::Instant as CoreInstant;
+use engine_core::peer_set::{Action, PeerSet};
 use engine_core::torrent::DisconnectReason;
 use engine_core::wire::{self, Message};
 use sha1::{Digest, Sha1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::addrs::Addrs;
+use super::announcer::{self, core_time, wire_event};
 use super::Options;
-use crate::announce::{self, Event as AnnounceEvent};
+use crate::announce;
 use crate::peer::{self, ConnId};
 use crate::units::{fmt_size, hex};
 
-/// Trackers are asked again this often until the metadata arrives.
+/// Trackers are asked again at least this often until the metadata arrives.
 const REANNOUNCE: Duration = Duration::from_secs(30);
 
 enum Event {
@@ -53,7 +53,8 @@ struct Conn {
 }
 
 /// Fetches and verifies the link's info dictionary within `--timeout`; returns the torrent
-/// (with the link's trackers) and every peer address learned. `port` is announced.
+/// (with the link's trackers) and every peer address learned and not banned. `port` is
+/// announced.
 pub(super) async fn fetch(
     opts: &Options,
     link: &MagnetLink,
@@ -68,8 +69,7 @@ pub(super) async fn fetch(
         .iter()
         .filter(|u| u.starts_with("http://"))
         .collect();
-    let mut known = opts.peers.clone();
-    if trackers.is_empty() && known.is_empty() {
+    if trackers.is_empty() && opts.peers.is_empty() {
         bail!("the magnet link names no http:// tracker (tr=) or peer (x.pe=); add --peer");
     }
     let t0 = Instant::now();
@@ -78,12 +78,19 @@ pub(super) async fn fetch(
         hex(&link.info_hash),
         link.name.as_deref().unwrap_or("no name"),
         trackers.len(),
-        known.len()
+        opts.peers.len()
     );
-    let now_core = || CoreInstant(t0.elapsed().as_micros() as u64);
-    let mut addrs = Addrs::default();
-    for a in &known {
-        addrs.add(*a, t0);
+    let now_core = || core_time(t0, Instant::now());
+    let policy = announcer::policy(
+        opts.max_peers.max(1),
+        opts.numwant,
+        opts.min_announce_interval,
+        Some(REANNOUNCE),
+    );
+    let mut peer_set = PeerSet::new(policy);
+    peer_set.learn(now_core(), opts.peers.iter().copied());
+    if !trackers.is_empty() {
+        peer_set.start_announcing(now_core());
     }
     let (events_tx, mut events) = mpsc::channel(256);
     let (answers_tx, mut answers) = mpsc::unbounded_channel();
@@ -93,7 +100,6 @@ pub(super) async fn fetch(
     let interrupted = super::actor::shutdown_signal();
     tokio::pin!(interrupted);
     let mut next_conn: ConnId = 0;
-    let mut next_announce = (!trackers.is_empty()).then_some(t0);
     let log = |args: std::fmt::Arguments<'_>| {
         if opts.verbose {
             eprintln!("bt: {args}");
@@ -116,7 +122,7 @@ pub(super) async fn fetch(
                                 "bt: {} sent metadata that fails the info-hash: banned",
                                 c.addr
                             );
-                            addrs.ban(c.addr);
+                            peer_set.ban(c.addr);
                         }
                     }
                 }
@@ -135,53 +141,59 @@ pub(super) async fn fetch(
         if fetcher.is_complete() {
             break;
         }
-        let now = Instant::now();
-        for addr in addrs.take_due(now, opts.max_peers.saturating_sub(conns.len())) {
-            next_conn += 1;
-            let commands = None;
-            conns.insert(next_conn, Conn { addr, commands });
-            let ids = (link.info_hash, peer_id);
-            tokio::spawn(connection(ids, next_conn, addr, events_tx.clone()));
-        }
-        if next_announce.is_some_and(|t| t <= now) {
-            next_announce = Some(now + REANNOUNCE);
-            for url in &trackers {
-                let req = announce::Request {
-                    info_hash: link.info_hash,
-                    peer_id,
-                    port,
-                    uploaded: 0,
-                    downloaded: 0,
-                    // The size is unknown until the metadata arrives; non-zero marks a leecher.
-                    left: 1,
-                    event: AnnounceEvent::Update,
-                    numwant: opts.numwant,
-                };
-                let (url, tx) = (url.to_string(), answers_tx.clone());
-                tokio::spawn(async move {
-                    let result = announce::announce(&url, &req).await;
-                    let _ = tx.send(result);
-                });
+        while let Some(action) = peer_set.poll_action(now_core()) {
+            match action {
+                Action::Dial(addr) => {
+                    next_conn += 1;
+                    let commands = None;
+                    conns.insert(next_conn, Conn { addr, commands });
+                    let ids = (link.info_hash, peer_id);
+                    tokio::spawn(connection(ids, next_conn, addr, events_tx.clone()));
+                }
+                // Every tracker is asked; the first answer counts for the schedule.
+                Action::Announce(a) => {
+                    for url in &trackers {
+                        let req = announce::Request {
+                            info_hash: link.info_hash,
+                            peer_id,
+                            port,
+                            uploaded: 0,
+                            downloaded: 0,
+                            // The size is unknown until the metadata arrives; non-zero marks
+                            // a leecher.
+                            left: 1,
+                            event: wire_event(a.event),
+                            numwant: a.numwant,
+                        };
+                        let (url, tx) = (url.to_string(), answers_tx.clone());
+                        tokio::spawn(async move {
+                            let result = announce::announce(&url, &req).await;
+                            let _ = tx.send((a.event, result));
+                        });
+                    }
+                }
             }
         }
-        let core_wake = fetcher
-            .poll_timeout()
-            .map(|t| t0 + Duration::from_micros(t.0));
-        let wake = [core_wake, addrs.next_due(), next_announce, deadline]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(now + Duration::from_secs(60));
+        let at = |t: engine_core::time::Instant| t0 + Duration::from_micros(t.0);
+        let wake = [
+            fetcher.poll_timeout().map(at),
+            peer_set.poll_timeout().map(at),
+            deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(Instant::now() + Duration::from_secs(60));
         tokio::select! {
             Some(ev) = events.recv() => match ev {
                 Event::Connected { conn, peer_id: theirs, extensions, commands } => {
                     let Some(c) = conns.get_mut(&conn) else { continue };
                     if theirs == peer_id {
-                        addrs.ban(c.addr); // ourselves
+                        peer_set.ban(c.addr); // ourselves
                         continue;
                     }
                     log(format_args!("connected to {} for metadata (conn {conn})", c.addr));
-                    addrs.connected(c.addr);
+                    peer_set.connected(c.addr);
                     c.commands = Some(commands);
                     // Rejections need nothing from us: a protocol violation among them also
                     // came out as `Output::Disconnect`.
@@ -195,19 +207,20 @@ pub(super) async fn fetch(
                 Event::Closed { conn, error } => {
                     if let Some(c) = conns.remove(&conn) {
                         log(format_args!("{}: {}", c.addr, error.as_deref().unwrap_or("closed")));
-                        addrs.closed(c.addr, Instant::now(), error.is_some());
+                        peer_set.closed(now_core(), &c.addr, error.is_some());
                         let _ = fetcher.handle_input(now_core(), Input::Disconnected { peer: conn });
                     }
                 }
             },
-            Some(result) = answers.recv() => match result {
+            Some((event, result)) = answers.recv() => match result {
                 Ok(r) => {
-                    for a in r.peers {
-                        addrs.add(a, Instant::now());
-                        known.push(a);
-                    }
+                    peer_set.learn(now_core(), r.peers);
+                    peer_set.announced(now_core(), event, Some(announcer::core_duration(r.interval)));
                 }
-                Err(e) => eprintln!("warning: {e:#}"),
+                Err(e) => {
+                    eprintln!("warning: {e:#}");
+                    peer_set.announced(now_core(), event, None);
+                }
             },
             _ = &mut interrupted => {
                 let (got, of) = fetcher.progress();
@@ -241,9 +254,7 @@ pub(super) async fn fetch(
             .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("bt: saved {}", path.display());
     }
-    known.sort();
-    known.dedup();
-    Ok((meta, known))
+    Ok((meta, peer_set.known().copied().collect()))
 }
 
 async fn connection(

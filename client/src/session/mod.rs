@@ -6,8 +6,7 @@
 //! report back to it.
 
 mod actor;
-mod addrs;
-mod announcer;
+pub mod announcer;
 pub mod cli;
 pub mod disk;
 mod magnet;
@@ -25,6 +24,7 @@ use engine_core::allocator::{Contribution, Incentive};
 use engine_core::bitfield::Bitfield;
 use engine_core::magnet::MagnetLink;
 use engine_core::metainfo::{Info, Metainfo};
+use engine_core::peer_set::PeerSet;
 use engine_core::time::Instant as CoreInstant;
 use engine_core::torrent::{EngineSettings, Torrent, TorrentConfig, TorrentStats};
 use indicatif::ProgressBar;
@@ -36,7 +36,7 @@ use crate::progress::bytes_bar;
 use crate::ratelimit::Bucket;
 use crate::storage::{Mode, Storage};
 use actor::{Actor, Finish, Internal};
-use announcer::Announcer;
+use announcer::Trackers;
 use disk::Disk;
 
 /// Outstanding requests per peer on real sockets: 64 keeps a loopback link busy (the thesis,
@@ -59,6 +59,8 @@ pub struct Options {
     pub max_peers: usize,
     /// Peers asked of the tracker per announce (`bt swarm`: the scenario's `tracker.numwant`).
     pub numwant: u32,
+    /// The floor on the tracker's re-announce interval ([`announcer::MIN_ANNOUNCE_INTERVAL`]).
+    pub min_announce_interval: Duration,
     pub timeout: Option<Duration>,
     pub incentive: Incentive,
     pub contribution: Contribution,
@@ -109,6 +111,7 @@ impl Options {
             peers: Vec::new(),
             max_peers: 50,
             numwant: 50,
+            min_announce_interval: announcer::MIN_ANNOUNCE_INTERVAL,
             timeout: None,
             incentive: Incentive::None,
             contribution: Contribution {
@@ -244,7 +247,18 @@ pub async fn run(opts: Options) -> Result<Report> {
         received: opts.received.clone(),
     });
     let permits = Arc::new(Semaphore::new(opts.max_peers.max(1)));
-    let announcer = Announcer::new(http_trackers(&meta), local.port(), opts.numwant);
+    let trackers = Trackers::new(http_trackers(&meta), local.port());
+    let policy = announcer::policy(
+        opts.max_peers.max(1),
+        opts.numwant,
+        opts.min_announce_interval,
+        None,
+    );
+    let mut peer_set = PeerSet::new(policy);
+    if !trackers.is_empty() {
+        peer_set.start_announcing(CoreInstant(0));
+    }
+    peer_set.learn(CoreInstant(0), peers.iter().copied());
     let bar = if opts.seed || opts.quiet {
         ProgressBar::hidden()
     } else {
@@ -252,7 +266,16 @@ pub async fn run(opts: Options) -> Result<Report> {
         bar.set_position(verified_bytes(info, &have));
         bar
     };
-    let mut actor = Actor::new(torrent, ctx, events, permits.clone(), announcer, bar, start);
+    let mut actor = Actor::new(
+        torrent,
+        ctx,
+        events,
+        permits.clone(),
+        peer_set,
+        trackers,
+        bar,
+        start,
+    );
     actor.exit_on_complete = opts.exit_on_complete;
     actor.completed = opts.completed.clone();
     actor.deadline = opts.timeout.map(|t| start + t);
@@ -263,18 +286,15 @@ pub async fn run(opts: Options) -> Result<Report> {
         .is_some()
         .then_some(opts.seniority_query_port)
         .filter(|&p| p != 0);
-    for p in &peers {
-        actor.addrs.add(*p, start);
-    }
     let accept = tokio::spawn(accept_loop(listener, permits, actor.internal_tx.clone()));
     let finish = actor.run().await;
     accept.abort();
     if let Some(s) = seniority_server {
         s.abort();
     }
-    for ev in actor.announcer.final_events() {
-        if let Some(url) = actor.announcer.url() {
-            let req = actor.announce_request(ev);
+    for a in actor.peer_set.stop() {
+        if let Some(url) = actor.trackers.url() {
+            let req = actor.announce_request(a);
             let _ = tokio::time::timeout(
                 Duration::from_secs(5),
                 crate::announce::announce(&url, &req),

@@ -28,6 +28,9 @@ mod predict;
 use crate::experiment::bt_swarm::{verify, Swarm};
 use crate::experiment::{make_torrent, test_data};
 use crate::session::{self, Options};
+use limits::Limits;
+
+mod limits;
 
 /// Wall time `--scale auto` aims for.
 pub const AUTO_WALL: Duration = Duration::from_secs(45);
@@ -147,8 +150,13 @@ pub fn run(args: SwarmArgs) -> Result<()> {
         Some(end) => Duration::from_secs_f64(3.0 * end / k + 30.0),
         None => Duration::from_secs_f64(sc.max_time.0.as_secs_f64() / k),
     });
+    let limits = Limits::new(&sc, k);
     if !args.quiet {
         println!("# resolved configuration\n{}", sc.to_toml());
+        println!("{}", limits.to_toml());
+    }
+    for w in limits.warnings() {
+        eprintln!("{w}");
     }
     let expect = sim_end.map_or_else(String::new, |end| {
         format!(
@@ -162,7 +170,7 @@ pub fn run(args: SwarmArgs) -> Result<()> {
         timeout.as_secs_f64()
     );
     let t0 = Instant::now();
-    let real = Run::new(&sc, k, args.ports)?.run(nodes, timeout)?;
+    let real = Run::new(&sc, &limits, args.ports)?.run(nodes, timeout)?;
     let wall = t0.elapsed();
     if !args.quiet {
         println!("{}", node_table(&real));
@@ -172,6 +180,8 @@ pub fn run(args: SwarmArgs) -> Result<()> {
         println!("{}", predict::agreement(predicted, &real).text());
     }
     real.write(&out)?;
+    std::fs::write(out.join("bt-limits.toml"), limits.to_toml())
+        .with_context(|| format!("writing {}", out.display()))?;
     println!(
         "wrote {} ({:.1} s wall at scale {k}; every leecher's data verified)",
         out.display(),
@@ -213,6 +223,8 @@ struct Node {
 struct Run<'a> {
     sc: &'a Scenario,
     k: f64,
+    /// The sessions' floor on the announce interval ([`Limits`]).
+    min_announce_interval: Duration,
     ports: Option<u16>,
     /// The scenario's engine settings with every interval ÷ K.
     engine: EngineSettings,
@@ -225,9 +237,9 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(sc: &'a Scenario, k: f64, ports: Option<u16>) -> Result<Run<'a>> {
-        let interval = Duration::from_secs_f64(sc.tracker.interval.0.as_secs_f64() / k);
-        let swarm = Swarm::start(interval.max(Duration::from_secs(1)))?;
+    fn new(sc: &'a Scenario, limits: &Limits, ports: Option<u16>) -> Result<Run<'a>> {
+        let k = limits.scale();
+        let swarm = Swarm::start(limits.tracker_interval)?;
         let work = tempfile::Builder::new()
             .prefix("bt-swarm-")
             .tempdir()
@@ -248,6 +260,7 @@ impl<'a> Run<'a> {
         Ok(Run {
             sc,
             k,
+            min_announce_interval: limits.min_announce_interval,
             ports,
             engine: scaled(sc.engine.settings(), k),
             swarm,
@@ -284,6 +297,7 @@ impl<'a> Run<'a> {
             engine: self.engine.clone(),
             incentive: e.incentive(spec.incentive),
             contribution: spec.contribution(),
+            min_announce_interval: self.min_announce_interval,
             received: node.received.clone(),
             stop: Some(node.stop.clone()),
             exit_on_complete: spec.leave == Leave::Immediately,
