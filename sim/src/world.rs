@@ -10,10 +10,10 @@
 use engine_core::bitfield::Bitfield;
 use engine_core::block::{BlockRequest, Geometry};
 use engine_core::ondemand;
-use engine_core::peer_set::{Action, PeerSet, PeerSetConfig, Retry};
+use engine_core::peer_set::{Action, Announce, PeerSet, PeerSetConfig, Retry};
 use engine_core::time::{Duration, Instant};
 use engine_core::torrent::{Input, Output, Torrent, TorrentConfig};
-use engine_core::tracker::{AnnounceEvent, Swarm, TrackerConfig};
+use engine_core::tracker::{AnnounceError, AnnounceEvent, AnnounceReply, Swarm, TrackerConfig};
 use engine_core::wire::Message;
 use engine_core::PeerKey;
 use rand::{Rng, SeedableRng};
@@ -418,16 +418,7 @@ impl World {
                     self.push(at, Event::Connect { from: n, to });
                 }
                 Action::Announce(a) => {
-                    let numwant = Some(a.numwant as usize);
-                    let reply = self.tracker.announce(
-                        now,
-                        n,
-                        n,
-                        a.event,
-                        left,
-                        numwant,
-                        &mut self.tracker_rng,
-                    );
+                    let reply = self.tell_tracker(n, a, left);
                     let ps = &mut self.nodes[n as usize].peer_set;
                     ps.announced(now, a.event, reply.as_ref().ok().map(|r| r.interval));
                     if let Ok(r) = reply {
@@ -442,6 +433,18 @@ impl World {
         if let Some(at) = next_announce {
             self.push(at, Event::Announce(n));
         }
+    }
+
+    fn tell_tracker(
+        &mut self,
+        n: u32,
+        a: Announce,
+        left: u64,
+    ) -> Result<AnnounceReply<u32>, AnnounceError> {
+        let numwant = Some(a.numwant as usize);
+        let rng = &mut self.tracker_rng;
+        self.tracker
+            .announce(self.now, n, n, a.event, left, numwant, rng)
     }
 
     /// `from`'s dial reaches `to`: both peer sets must admit the connection.
@@ -569,9 +572,7 @@ impl World {
             return;
         }
         for a in self.nodes[n as usize].peer_set.stop() {
-            let numwant = Some(a.numwant as usize);
-            let _ =
-                (self.tracker).announce(self.now, n, n, a.event, 0, numwant, &mut self.tracker_rng);
+            let _ = self.tell_tracker(n, a, 0);
         }
         let peer_set = &self.nodes[n as usize].peer_set;
         let peers: Vec<u32> = peer_set.connected_peers().copied().collect();
