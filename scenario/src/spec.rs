@@ -244,7 +244,8 @@ impl EngineSpec {
 #[serde(deny_unknown_fields, default)]
 pub struct TrackerSpec {
     pub numwant: u32,
-    /// Re-announce interval (a node also re-announces when it has few peers).
+    /// Re-announce interval (engine-core's `peer_set` re-announces on this schedule only; no early
+    /// announce when peers run low, in the simulator or in `bt`).
     pub interval: Dur,
 }
 
