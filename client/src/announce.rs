@@ -3,11 +3,12 @@
 //! A minimal HTTP/1.0 GET over tokio is enough for trackers and avoids a TLS/HTTP stack;
 //! `https://` and `udp://` trackers are reported as unsupported so the caller can skip them.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use engine_core::bencode::{self, Options, Value};
+use engine_core::tracker_proto::{parse_compact_peers, parse_compact_peers6};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -102,13 +103,13 @@ pub fn parse_response(body: &[u8]) -> Result<Response> {
         .ok_or_else(|| anyhow!("missing \"interval\""))?;
     let mut peers = Vec::new();
     match v.get("peers") {
-        Some(Value::Bytes(b)) => peers.extend(compact_v4(b)?),
+        Some(Value::Bytes(b)) => peers.extend(parse_compact_peers(b)?),
         Some(Value::List(list)) => peers.extend(list.iter().filter_map(dict_peer)),
         Some(_) => bail!("\"peers\" is neither a string nor a list"),
         None => {}
     }
     if let Some(b) = v.get("peers6").and_then(Value::as_bytes) {
-        peers.extend(compact_v6(b)?);
+        peers.extend(parse_compact_peers6(b)?);
     }
     Ok(Response {
         interval: Duration::from_secs(interval.clamp(0, 86_400) as u64),
@@ -131,28 +132,6 @@ pub fn decode_reply(body: &[u8]) -> Result<Value<'_>> {
         bail!("tracker refused: {text}");
     }
     Ok(v)
-}
-
-fn compact_v4(b: &[u8]) -> Result<impl Iterator<Item = SocketAddr> + '_> {
-    if b.len() % 6 != 0 {
-        bail!("compact peers are {} bytes, not a multiple of 6", b.len());
-    }
-    Ok(b.chunks_exact(6).map(|c| {
-        let ip = Ipv4Addr::new(c[0], c[1], c[2], c[3]);
-        SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be_bytes([c[4], c[5]])))
-    }))
-}
-
-fn compact_v6(b: &[u8]) -> Result<impl Iterator<Item = SocketAddr> + '_> {
-    if b.len() % 18 != 0 {
-        bail!("compact peers6 are {} bytes, not a multiple of 18", b.len());
-    }
-    Ok(b.chunks_exact(18).map(|c| {
-        let mut ip = [0; 16];
-        ip.copy_from_slice(&c[..16]);
-        let port = u16::from_be_bytes([c[16], c[17]]);
-        SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(ip), port, 0, 0))
-    }))
 }
 
 /// A BEP 3 dictionary peer `{ip, port, peer id}`; entries with a hostname or bad port are

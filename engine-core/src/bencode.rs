@@ -545,6 +545,17 @@ pub(crate) mod tests {
             prop_assert_eq!(decode(&bytes), Ok(v));
         }
 
+        /// The lenient decoder and the prefix decoder give back the same value, the latter
+        /// claiming exactly the encoding and not what follows it.
+        #[test]
+        fn round_trips_leniently_and_as_prefix(v in arb_value(), tail in proptest::collection::vec(any::<u8>(), 0..8)) {
+            let mut bytes = v.to_bytes();
+            let n = bytes.len();
+            prop_assert_eq!(decode_with(&bytes, &Options::lenient()), Ok(v.clone()));
+            bytes.extend_from_slice(&tail);
+            prop_assert_eq!(decode_prefix(&bytes, &Options::default()), Ok((v, n)));
+        }
+
         /// Strict decoding accepts only canonical encodings, so re-encoding is the identity.
         #[test]
         fn decoder_is_total_and_canonical(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {

@@ -254,6 +254,21 @@ mod tests {
             prop_assert_eq!(ExtHandshake::from_payload(&hs.to_payload()), Ok(hs));
         }
 
+        /// The handshake as it travels: extended message 0 in a wire frame.
+        #[test]
+        fn framed_handshake_round_trips(hs in arb_handshake()) {
+            use crate::wire::{self, Message, DEFAULT_MAX_MESSAGE_LEN};
+            let mut frame = Vec::new();
+            Message::Extended { id: 0, payload: hs.to_payload().into() }.encode(&mut frame);
+            let Ok(Some((Message::Extended { id: 0, payload }, used))) =
+                wire::decode(&frame, DEFAULT_MAX_MESSAGE_LEN)
+            else {
+                return Err(TestCaseError::fail("not an extended handshake frame"));
+            };
+            prop_assert_eq!(used, frame.len());
+            prop_assert_eq!(ExtHandshake::from_payload(&payload), Ok(hs));
+        }
+
         #[test]
         fn seniority_round_trips_exactly(x in 1.0f64..=std::f64::consts::E) {
             prop_assert_eq!(parse_seniority_payload(&seniority_payload(x)), Ok(x));

@@ -19,6 +19,7 @@ pub mod picker;
 pub mod time;
 pub mod torrent;
 pub mod tracker;
+pub mod tracker_proto;
 pub mod wire;
 
 /// A driver-chosen handle for one peer connection (node index in `sim`, connection id in `bt`).

@@ -755,6 +755,16 @@ mod tests {
             let _ = Handshake::decode(&bytes);
         }
 
+        #[test]
+        fn handshake_round_trips(
+            reserved in any::<[u8; 8]>(),
+            info_hash in any::<[u8; 20]>(),
+            peer_id in any::<[u8; 20]>(),
+        ) {
+            let hs = Handshake { reserved, info_hash, peer_id };
+            prop_assert_eq!(Handshake::decode(&hs.encode()), Ok(Some((hs, HANDSHAKE_LEN))));
+        }
+
         /// Same, starting from valid frames with a corrupted prefix region.
         #[test]
         fn corrupted_headers_are_total(m in arb_message(), at in 0usize..6, byte in any::<u8>()) {

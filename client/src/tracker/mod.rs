@@ -5,7 +5,6 @@
 //! header read time; silent peers expire; every bad request gets a bencoded `failure reason`.
 
 mod http;
-mod query;
 mod state;
 
 use std::collections::HashSet;

@@ -10,10 +10,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use engine_core::time::{Duration, Instant};
 use engine_core::tracker::{AnnounceEvent, AnnounceReply, ScrapeCounts, Swarm, TrackerConfig};
+use engine_core::tracker_proto::{encode_compact_peers, scrape_hashes, Announce};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-
-use super::query::{scrape_hashes, Announce};
 
 const SHARDS: usize = 16;
 
@@ -251,19 +250,7 @@ impl Tracker {
         out.extend_from_slice(b"5:peers");
         if a.compact {
             // BEP 23 for IPv4, BEP 7 `peers6` for IPv6.
-            let (mut v4, mut v6) = (Vec::new(), Vec::new());
-            for p in &r.peers {
-                match p.addr {
-                    SocketAddr::V4(s) => {
-                        v4.extend_from_slice(&s.ip().octets());
-                        v4.extend_from_slice(&s.port().to_be_bytes());
-                    }
-                    SocketAddr::V6(s) => {
-                        v6.extend_from_slice(&s.ip().octets());
-                        v6.extend_from_slice(&s.port().to_be_bytes());
-                    }
-                }
-            }
+            let (v4, v6) = encode_compact_peers(r.peers.iter().map(|p| p.addr));
             bytes(&mut out, &v4);
             if !v6.is_empty() {
                 out.extend_from_slice(b"6:peers6");

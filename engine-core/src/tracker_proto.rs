@@ -1,12 +1,14 @@
-//! Announce and scrape query strings, parsed from raw bytes.
+//! HTTP tracker protocol parsing, free of I/O so both the tracker and the client (and the
+//! fuzzers) share it: announce and scrape query strings, and BEP 23 / BEP 7 compact peers.
 //!
 //! `info_hash` and `peer_id` are arbitrary binary, percent-encoded byte by byte, so the query
 //! is decoded as bytes and never as UTF-8. Every input yields a value or a [`QueryError`] whose
 //! text becomes the bencoded `failure reason`; nothing here panics.
 
 use std::borrow::Cow;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-use engine_core::tracker::AnnounceEvent;
+use crate::tracker::AnnounceEvent;
 
 /// Most info-hashes one scrape may ask for; bounds the work and the response size.
 pub const MAX_SCRAPE_HASHES: usize = 64;
@@ -134,7 +136,7 @@ fn pairs(query: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
 
 /// Percent-decodes `raw`. `+` stays `+`: clients escape binary bytes, and reading `+` as a
 /// space would corrupt a hash sent by a client that left it unescaped.
-pub fn decode(raw: &[u8]) -> Result<Cow<'_, [u8]>, QueryError> {
+fn decode(raw: &[u8]) -> Result<Cow<'_, [u8]>, QueryError> {
     if !raw.contains(&b'%') {
         return Ok(Cow::Borrowed(raw));
     }
@@ -200,6 +202,71 @@ fn set<T>(slot: &mut Option<T>, field: &'static str, v: T) -> Result<(), QueryEr
         return Err(E::Duplicate(field));
     }
     Ok(())
+}
+
+/// A compact peer string whose length is not a whole number of entries.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("compact {field} are {len} bytes, not a multiple of {stride}")]
+pub struct CompactPeersError {
+    pub field: &'static str,
+    pub len: usize,
+    pub stride: usize,
+}
+
+/// BEP 23 `peers`: 4 address bytes and a big-endian port per peer.
+pub fn parse_compact_peers(b: &[u8]) -> Result<Vec<SocketAddr>, CompactPeersError> {
+    Ok(compact_entries(b, "peers", 6)?
+        .map(|c| {
+            let ip = Ipv4Addr::new(c[0], c[1], c[2], c[3]);
+            SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be_bytes([c[4], c[5]])))
+        })
+        .collect())
+}
+
+/// BEP 7 `peers6`: 16 address bytes and a big-endian port per peer.
+pub fn parse_compact_peers6(b: &[u8]) -> Result<Vec<SocketAddr>, CompactPeersError> {
+    Ok(compact_entries(b, "peers6", 18)?
+        .map(|c| {
+            let mut ip = [0; 16];
+            ip.copy_from_slice(&c[..16]);
+            let port = u16::from_be_bytes([c[16], c[17]]);
+            SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(ip), port, 0, 0))
+        })
+        .collect())
+}
+
+fn compact_entries<'a>(
+    b: &'a [u8],
+    field: &'static str,
+    stride: usize,
+) -> Result<std::slice::ChunksExact<'a, u8>, CompactPeersError> {
+    if b.len() % stride != 0 {
+        return Err(CompactPeersError {
+            field,
+            len: b.len(),
+            stride,
+        });
+    }
+    Ok(b.chunks_exact(stride))
+}
+
+/// The compact `peers` and `peers6` strings for `peers`, in their order; IPv6 flow info and
+/// scope ids are not part of the format and are dropped.
+pub fn encode_compact_peers(peers: impl IntoIterator<Item = SocketAddr>) -> (Vec<u8>, Vec<u8>) {
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for addr in peers {
+        match addr {
+            SocketAddr::V4(s) => {
+                v4.extend_from_slice(&s.ip().octets());
+                v4.extend_from_slice(&s.port().to_be_bytes());
+            }
+            SocketAddr::V6(s) => {
+                v6.extend_from_slice(&s.ip().octets());
+                v6.extend_from_slice(&s.port().to_be_bytes());
+            }
+        }
+    }
+    (v4, v6)
 }
 
 #[cfg(test)]
@@ -310,7 +377,42 @@ mod tests {
         assert_eq!(scrape_hashes(many.as_bytes()), Err(E::TooManyHashes));
     }
 
+    #[test]
+    fn compact_peers_known_bytes_and_bad_lengths() {
+        let want: Vec<SocketAddr> = vec![
+            "127.0.0.1:6881".parse().unwrap(),
+            "10.0.0.2:80".parse().unwrap(),
+        ];
+        let bytes = b"\x7f\0\0\x01\x1a\xe1\x0a\0\0\x02\0\x50";
+        assert_eq!(parse_compact_peers(bytes), Ok(want.clone()));
+        assert_eq!(encode_compact_peers(want), (bytes.to_vec(), vec![]));
+        let e = parse_compact_peers6(&[0; 19]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "compact peers6 are 19 bytes, not a multiple of 18"
+        );
+        assert_eq!(parse_compact_peers(b""), Ok(vec![]));
+    }
+
+    fn arb_addr() -> impl Strategy<Value = SocketAddr> {
+        prop_oneof![
+            any::<([u8; 4], u16)>().prop_map(|(ip, port)| SocketAddr::from((ip, port))),
+            any::<([u8; 16], u16)>().prop_map(|(ip, port)| SocketAddr::from((ip, port))),
+        ]
+    }
+
     proptest! {
+        /// decode ∘ encode = id, with the IPv4 and IPv6 peers split apart in order.
+        #[test]
+        fn compact_peers_round_trip(peers in proptest::collection::vec(arb_addr(), 0..20)) {
+            let (v4, v6) = encode_compact_peers(peers.iter().copied());
+            let mut back = parse_compact_peers(&v4).unwrap();
+            back.extend(parse_compact_peers6(&v6).unwrap());
+            let (mut want4, want6): (Vec<_>, Vec<_>) = peers.into_iter().partition(SocketAddr::is_ipv4);
+            want4.extend(want6);
+            prop_assert_eq!(back, want4);
+        }
+
         #[test]
         fn never_panics_on_arbitrary_bytes(q in proptest::collection::vec(any::<u8>(), 0..400)) {
             let _ = Announce::parse(&q);
