@@ -4,6 +4,7 @@
 //! through exactly the same checks.
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 
 use bytes::BytesMut;
 use engine_core::bencode::{self, Options};
@@ -16,8 +17,11 @@ use engine_core::tracker_proto::{self, Announce, MAX_SCRAPE_HASHES};
 use engine_core::wire::{self, Handshake, Message, DEFAULT_MAX_MESSAGE_LEN, HANDSHAKE_LEN};
 use sim::scenario::Scenario;
 
+/// A property: panics if `data` shows a parser breaking it.
+pub type Property = fn(&[u8]);
+
 /// Every target, by the name of its `fuzz_targets/` file and corpus directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Property)] = &[
     ("bencode", bencode),
     ("metainfo", metainfo),
     ("wire", wire),
@@ -64,7 +68,10 @@ pub fn metainfo(data: &[u8]) {
     let again = Metainfo::from_bytes(&rebuilt.to_bytes()).expect("rebuilt torrent parses");
     assert_eq!(again.info, m.info);
     let from_info = Metainfo::from_info(&m.info_raw, &[]).expect("info alone parses");
-    assert_eq!((from_info.info, from_info.info_hash), (m.info.clone(), m.info_hash));
+    assert_eq!(
+        (from_info.info, from_info.info_hash),
+        (m.info.clone(), m.info_hash)
+    );
     let pieces = m.info.geometry().num_pieces();
     assert_eq!(pieces as usize, m.info.pieces.len());
 }
@@ -180,48 +187,55 @@ pub fn tracker_query(data: &[u8]) {
 
 /// Every field of `a`, binary ones escaped byte by byte.
 fn announce_query(a: &Announce) -> String {
-    let esc = |b: &[u8]| b.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "%{b:02x}");
-        s
-    });
-    let mut q = format!(
-        "info_hash={}&peer_id={}&port={}&uploaded={}&downloaded={}&left={}&compact={}&no_peer_id={}",
-        esc(&a.info_hash),
-        esc(&a.peer_id),
-        a.port,
-        a.uploaded,
-        a.downloaded,
-        a.left,
-        u8::from(a.compact),
-        u8::from(a.no_peer_id),
-    );
+    let esc = |b: &[u8]| {
+        b.iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "%{b:02x}");
+            s
+        })
+    };
     let event = match a.event {
         AnnounceEvent::Started => "started",
         AnnounceEvent::Completed => "completed",
         AnnounceEvent::Stopped => "stopped",
         AnnounceEvent::Update => "",
     };
-    let _ = write!(q, "&event={event}");
-    if let Some(n) = a.numwant {
-        let _ = write!(q, "&numwant={n}");
-    }
-    q
+    let fields = [
+        ("info_hash", esc(&a.info_hash)),
+        ("peer_id", esc(&a.peer_id)),
+        ("port", a.port.to_string()),
+        ("uploaded", a.uploaded.to_string()),
+        ("downloaded", a.downloaded.to_string()),
+        ("left", a.left.to_string()),
+        ("event", event.to_string()),
+        ("compact", u8::from(a.compact).to_string()),
+        ("no_peer_id", u8::from(a.no_peer_id).to_string()),
+    ];
+    let numwant = a.numwant.map(|n| ("numwant", n.to_string()));
+    let pairs: Vec<String> = fields
+        .into_iter()
+        .chain(numwant)
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    pairs.join("&")
 }
 
 /// Both compact forms accept exactly the whole multiples of their entry size, one peer per
 /// entry, and encoding gives back the input in the right field.
 pub fn compact_peers(data: &[u8]) {
-    let v4 = tracker_proto::parse_compact_peers(data);
-    assert_eq!(v4.is_ok(), data.len() % 6 == 0);
-    if let Ok(peers) = v4 {
-        assert_eq!(peers.len(), data.len() / 6);
-        assert_eq!(tracker_proto::encode_compact_peers(peers), (data.to_vec(), vec![]));
-    }
-    let v6 = tracker_proto::parse_compact_peers6(data);
-    assert_eq!(v6.is_ok(), data.len() % 18 == 0);
-    if let Ok(peers) = v6 {
-        assert_eq!(peers.len(), data.len() / 18);
-        assert_eq!(tracker_proto::encode_compact_peers(peers), (vec![], data.to_vec()));
+    type Parse = fn(&[u8]) -> Result<Vec<SocketAddr>, tracker_proto::CompactPeersError>;
+    let forms: [(Parse, usize); 2] = [
+        (tracker_proto::parse_compact_peers, 6),
+        (tracker_proto::parse_compact_peers6, 18),
+    ];
+    for (parse, stride) in forms {
+        let parsed = parse(data);
+        assert_eq!(parsed.is_ok(), data.len() % stride == 0);
+        if let Ok(peers) = parsed {
+            assert_eq!(peers.len(), data.len() / stride);
+            let (v4, v6) = tracker_proto::encode_compact_peers(peers);
+            let (own, other) = if stride == 6 { (v4, v6) } else { (v6, v4) };
+            assert_eq!((own.as_slice(), other.len()), (data, 0));
+        }
     }
 }
 

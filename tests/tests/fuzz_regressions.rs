@@ -8,7 +8,7 @@ mod props;
 use std::path::Path;
 
 /// Runs `check` on every file in `dir` (if it exists); returns how many there were.
-fn replay(dir: &Path, check: fn(&[u8])) -> usize {
+fn replay(dir: &Path, check: props::Property) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
