@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
+use ::scenario::Scenario;
 use bytes::BytesMut;
 use engine_core::bencode::{self, Options};
 use engine_core::extension::{parse_seniority_payload, seniority_payload, ExtHandshake};
@@ -15,7 +16,6 @@ use engine_core::metainfo::Metainfo;
 use engine_core::tracker::AnnounceEvent;
 use engine_core::tracker_proto::{self, Announce, MAX_SCRAPE_HASHES};
 use engine_core::wire::{self, Handshake, Message, DEFAULT_MAX_MESSAGE_LEN, HANDSHAKE_LEN};
-use sim::scenario::Scenario;
 
 /// A property: panics if `data` shows a parser breaking it.
 pub type Property = fn(&[u8]);
