@@ -7,5 +7,4 @@
 #   scripts/crash_resume.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec cargo nextest run --release -p client --test crash_resume --run-ignored ignored-only \
-    --no-capture
+exec cargo test --release -p client --test crash_resume -- --ignored --nocapture
