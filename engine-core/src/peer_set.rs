@@ -122,6 +122,9 @@ struct Schedule {
 pub struct PeerSet<A> {
     cfg: PeerSetConfig,
     entries: BTreeMap<A, Entry>,
+    /// The idle learned entries by learning order: the dial queue, so choosing the next dial
+    /// is not a scan of every entry (a scan per dial made joining a 1,000-peer swarm quadratic).
+    idle: BTreeMap<u64, A>,
     banned: BTreeSet<A>,
     connected: usize,
     dialing: usize,
@@ -134,6 +137,7 @@ impl<A: Ord + Clone> PeerSet<A> {
         PeerSet {
             cfg,
             entries: BTreeMap::new(),
+            idle: BTreeMap::new(),
             banned: BTreeSet::new(),
             connected: 0,
             dialing: 0,
@@ -153,7 +157,7 @@ impl<A: Ord + Clone> PeerSet<A> {
                 continue;
             }
             let seq = self.learned;
-            let e = self.entries.entry(a).or_insert(Entry {
+            let e = self.entries.entry(a.clone()).or_insert(Entry {
                 state: State::Idle,
                 next_try: now,
                 failures: 0,
@@ -162,6 +166,9 @@ impl<A: Ord + Clone> PeerSet<A> {
             if e.learned.is_none() {
                 e.learned = Some(seq);
                 self.learned += 1;
+                if e.state == State::Idle {
+                    self.idle.insert(seq, a);
+                }
             }
         }
     }
@@ -205,7 +212,11 @@ impl<A: Ord + Clone> PeerSet<A> {
         match e.state {
             State::Connected => return,
             State::Dialing => self.dialing -= 1,
-            State::Idle => {}
+            State::Idle => {
+                if let Some(seq) = e.learned {
+                    self.idle.remove(&seq);
+                }
+            }
         }
         e.state = State::Connected;
         e.failures = 0;
@@ -227,7 +238,10 @@ impl<A: Ord + Clone> PeerSet<A> {
             e.failures = e.failures.saturating_add(1);
         }
         match (self.cfg.retry.delay(e.failures), e.learned) {
-            (Some(wait), Some(_)) => e.next_try = now + wait,
+            (Some(wait), Some(seq)) => {
+                e.next_try = now + wait;
+                self.idle.insert(seq, addr.clone());
+            }
             _ => {
                 self.entries.remove(addr);
             }
@@ -274,15 +288,18 @@ impl<A: Ord + Clone> PeerSet<A> {
 
     /// The next thing to do now: due dials first (learning order), then a due announce.
     pub fn poll_action(&mut self, now: Instant) -> Option<Action<A>> {
-        if let Some(addr) = self.next_dial(now) {
-            let e = self.entries.get_mut(&addr).expect("chosen from entries");
+        if let Some((seq, addr)) = self.next_dial(now) {
+            let e = self.entries.get_mut(&addr).expect("queued entries exist");
             e.state = State::Dialing;
+            self.idle.remove(&seq);
             self.dialing += 1;
             return Some(Action::Dial(addr));
         }
         if self.cfg.retry == Retry::Never {
             // Candidates not dialed when learned are forgotten (see `Retry::Never`).
-            self.entries.retain(|_, e| e.state != State::Idle);
+            for addr in std::mem::take(&mut self.idle).into_values() {
+                self.entries.remove(&addr);
+            }
         }
         let s = &mut self.schedule;
         if !s.on || s.in_flight.is_some() {
@@ -306,16 +323,15 @@ impl<A: Ord + Clone> PeerSet<A> {
             .saturating_sub(self.connected + self.dialing)
     }
 
-    fn next_dial(&self, now: Instant) -> Option<A> {
+    /// The earliest-learned idle address whose retry time has come, with its learning order.
+    fn next_dial(&self, now: Instant) -> Option<(u64, A)> {
         if self.free_slots() == 0 {
             return None;
         }
-        self.entries
+        self.idle
             .iter()
-            .filter(|(_, e)| e.state == State::Idle && e.next_try <= now)
-            .filter_map(|(a, e)| Some((e.learned?, a)))
-            .min_by_key(|&(seq, _)| seq)
-            .map(|(_, a)| a.clone())
+            .find(|(_, a)| self.entries[*a].next_try <= now)
+            .map(|(seq, a)| (*seq, a.clone()))
     }
 
     /// When [`PeerSet::poll_action`] next has something to do, if ever.
@@ -416,10 +432,26 @@ impl<A: Ord + Clone> PeerSet<A> {
         Announce { event, numwant }
     }
 
+    /// The dial queue holds exactly the idle learned entries (checked by the model test).
+    #[cfg(test)]
+    fn dial_queue_is_consistent(&self) -> bool {
+        let want: BTreeMap<u64, &A> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.state == State::Idle)
+            .filter_map(|(a, e)| Some((e.learned?, a)))
+            .collect();
+        want.len() == self.idle.len() && want.iter().all(|(seq, a)| self.idle.get(seq) == Some(*a))
+    }
+
     fn forget(&mut self, addr: &A) {
         if let Some(e) = self.entries.remove(addr) {
             match e.state {
-                State::Idle => {}
+                State::Idle => {
+                    if let Some(seq) = e.learned {
+                        self.idle.remove(&seq);
+                    }
+                }
                 State::Dialing => self.dialing -= 1,
                 State::Connected => self.connected -= 1,
             }

@@ -258,6 +258,7 @@ proptest! {
             prop_assert!(p.num_connected() <= max);
             prop_assert_eq!(p.num_connected(), p.connected_peers().count());
             prop_assert!(p.connected_peers().all(|a| !banned.contains(a)));
+            prop_assert!(p.dial_queue_is_consistent());
         }
     }
 }
