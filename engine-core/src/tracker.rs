@@ -249,33 +249,46 @@ mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
+    use AnnounceEvent::{Completed, Started, Stopped, Update};
+
+    /// A swarm of `u32` peers whose address is their key, and the rng its announces draw from.
+    struct T {
+        s: Swarm<u32, u32>,
+        rng: ChaCha8Rng,
+    }
+
+    impl T {
+        fn new(cfg: TrackerConfig) -> T {
+            T {
+                s: Swarm::new(cfg),
+                rng: ChaCha8Rng::seed_from_u64(1),
+            }
+        }
+
+        fn at(
+            &mut self,
+            now: Instant,
+            k: u32,
+            event: AnnounceEvent,
+            left: u64,
+            numwant: Option<usize>,
+        ) -> Result<AnnounceReply<u32>, AnnounceError> {
+            self.s
+                .announce(now, k, k, event, left, numwant, &mut self.rng)
+        }
+
+        fn ann(&mut self, k: u32, event: AnnounceEvent, left: u64) -> AnnounceReply<u32> {
+            self.at(Instant::ZERO, k, event, left, None).unwrap()
+        }
+    }
+
     #[test]
     fn announce_returns_random_subset_without_self() {
-        let mut s: Swarm<u32, u32> = Swarm::new(TrackerConfig::default());
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut t = T::new(TrackerConfig::default());
         for k in 0..100 {
-            s.announce(
-                Instant::ZERO,
-                k,
-                k,
-                AnnounceEvent::Started,
-                10,
-                Some(0),
-                &mut rng,
-            )
-            .unwrap();
+            t.at(Instant::ZERO, k, Started, 10, Some(0)).unwrap();
         }
-        let r = s
-            .announce(
-                Instant::ZERO,
-                5,
-                5,
-                AnnounceEvent::Update,
-                10,
-                Some(30),
-                &mut rng,
-            )
-            .unwrap();
+        let r = t.at(Instant::ZERO, 5, Update, 10, Some(30)).unwrap();
         assert_eq!(r.peers.len(), 30);
         assert!(!r.peers.contains(&5));
         assert_eq!(r.incomplete, 100);
@@ -283,94 +296,37 @@ mod tests {
 
     #[test]
     fn seeds_counted_and_stopped_removed() {
-        let mut s: Swarm<u32, u32> = Swarm::new(TrackerConfig::default());
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        s.announce(
-            Instant::ZERO,
-            1,
-            1,
-            AnnounceEvent::Started,
-            0,
-            None,
-            &mut rng,
-        )
-        .unwrap();
-        s.announce(
-            Instant::ZERO,
-            2,
-            2,
-            AnnounceEvent::Started,
-            5,
-            None,
-            &mut rng,
-        )
-        .unwrap();
-        s.announce(
-            Instant::ZERO,
-            2,
-            2,
-            AnnounceEvent::Completed,
-            0,
-            None,
-            &mut rng,
-        )
-        .unwrap();
+        let mut t = T::new(TrackerConfig::default());
+        t.ann(1, Started, 0);
+        t.ann(2, Started, 5);
+        t.ann(2, Completed, 0);
         assert_eq!(
-            s.scrape(),
+            t.s.scrape(),
             ScrapeCounts {
                 complete: 2,
                 incomplete: 0,
                 downloaded: 1
             }
         );
-        s.announce(
-            Instant::ZERO,
-            1,
-            1,
-            AnnounceEvent::Stopped,
-            0,
-            None,
-            &mut rng,
-        )
-        .unwrap();
-        assert_eq!(s.scrape().complete, 1);
+        t.ann(1, Stopped, 0);
+        assert_eq!(t.s.scrape().complete, 1);
     }
 
     #[test]
     fn stale_peers_expire_and_swarm_is_bounded() {
-        let cfg = TrackerConfig {
+        let mut t = T::new(TrackerConfig {
             max_peers: 2,
             ..TrackerConfig::default()
-        };
-        let mut s: Swarm<u32, u32> = Swarm::new(cfg);
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        });
         for k in 0..2 {
-            s.announce(
-                Instant::ZERO,
-                k,
-                k,
-                AnnounceEvent::Started,
-                1,
-                None,
-                &mut rng,
-            )
-            .unwrap();
+            t.ann(k, Started, 1);
         }
         assert_eq!(
-            s.announce(
-                Instant::ZERO,
-                9,
-                9,
-                AnnounceEvent::Started,
-                1,
-                None,
-                &mut rng
-            ),
+            t.at(Instant::ZERO, 9, Started, 1, None),
             Err(AnnounceError::SwarmFull(2))
         );
         let later = Instant::ZERO + Duration::from_secs(4000);
-        s.announce(later, 9, 9, AnnounceEvent::Started, 1, None, &mut rng)
-            .unwrap();
-        assert_eq!(s.len(), 1);
+        t.at(later, 9, Started, 1, None).unwrap();
+        assert_eq!(t.s.len(), 1);
     }
 }
