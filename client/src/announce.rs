@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use engine_core::bencode::{self, Options, Value};
-use engine_core::tracker_proto::{parse_compact_peers, parse_compact_peers6};
+use engine_core::tracker::AnnounceEvent;
+use engine_core::tracker_proto::{event_query_value, parse_compact_peers, parse_compact_peers6};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -16,15 +17,6 @@ use tokio::net::TcpStream;
 const MAX_RESPONSE: u64 = 1 << 20;
 /// A tracker that does not answer within this is skipped for this round.
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Event {
-    Started,
-    Completed,
-    Stopped,
-    /// A periodic re-announce (no `event` parameter).
-    Update,
-}
 
 #[derive(Clone, Debug)]
 pub struct Request {
@@ -34,7 +26,7 @@ pub struct Request {
     pub uploaded: u64,
     pub downloaded: u64,
     pub left: u64,
-    pub event: Event,
+    pub event: AnnounceEvent,
     pub numwant: u32,
 }
 
@@ -68,13 +60,7 @@ pub fn announce_url(url: &str, r: &Request) -> String {
         r.left,
         r.numwant
     );
-    let event = match r.event {
-        Event::Started => Some("started"),
-        Event::Completed => Some("completed"),
-        Event::Stopped => Some("stopped"),
-        Event::Update => None,
-    };
-    if let Some(e) = event {
+    if let Some(e) = event_query_value(r.event) {
         s.push_str("&event=");
         s.push_str(e);
     }
@@ -239,7 +225,7 @@ mod tests {
             uploaded: 1,
             downloaded: 2,
             left: 3,
-            event: Event::Started,
+            event: AnnounceEvent::Started,
             numwant: 50,
         }
     }
@@ -253,7 +239,7 @@ mod tests {
         let u = announce_url(
             "http://t/a?k=1",
             &Request {
-                event: Event::Update,
+                event: AnnounceEvent::Update,
                 ..req()
             },
         );

@@ -185,6 +185,17 @@ fn number(field: &'static str, raw: &[u8]) -> Result<u64, QueryError> {
         .ok_or(E::BadNumber(field))
 }
 
+/// The `event` query value a client sends for `e` (none for a periodic update); the inverse
+/// of what [`Announce::parse`] accepts.
+pub fn event_query_value(e: AnnounceEvent) -> Option<&'static str> {
+    match e {
+        AnnounceEvent::Started => Some("started"),
+        AnnounceEvent::Completed => Some("completed"),
+        AnnounceEvent::Stopped => Some("stopped"),
+        AnnounceEvent::Update => None,
+    }
+}
+
 fn parse_event(raw: &[u8]) -> Result<AnnounceEvent, QueryError> {
     match &*decode(raw)? {
         b"started" => Ok(AnnounceEvent::Started),

@@ -13,8 +13,7 @@ use engine_core::extension::{parse_seniority_payload, seniority_payload, ExtHand
 use engine_core::magnet::MagnetLink;
 use engine_core::metadata::{self, MetadataMsg};
 use engine_core::metainfo::Metainfo;
-use engine_core::tracker::AnnounceEvent;
-use engine_core::tracker_proto::{self, Announce, MAX_SCRAPE_HASHES};
+use engine_core::tracker_proto::{self, event_query_value, Announce, MAX_SCRAPE_HASHES};
 use engine_core::wire::{self, Handshake, Message, DEFAULT_MAX_MESSAGE_LEN, HANDSHAKE_LEN};
 
 /// A property: panics if `data` shows a parser breaking it.
@@ -195,12 +194,8 @@ fn announce_query(a: &Announce) -> String {
             s
         })
     };
-    let event = match a.event {
-        AnnounceEvent::Started => "started",
-        AnnounceEvent::Completed => "completed",
-        AnnounceEvent::Stopped => "stopped",
-        AnnounceEvent::Update => "",
-    };
+    // The spelling `bt`'s announce client sends, so the property also checks it parses back.
+    let event = event_query_value(a.event).unwrap_or("");
     let fields = [
         ("info_hash", esc(&a.info_hash)),
         ("peer_id", esc(&a.peer_id)),

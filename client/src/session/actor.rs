@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use crate::announce;
 use crate::peer::{self, Command, ConnId, Event};
 use crate::ratelimit::Bucket;
-use crate::session::announcer::{core_duration, core_time, wire_event, Trackers};
+use crate::session::announcer::{core_duration, core_time, Trackers};
 use crate::session::seniority;
 
 /// Blocks handed to a connection's writer ahead of the socket: enough to keep it busy, few
@@ -391,7 +391,7 @@ impl Actor {
             uploaded: stats.uploaded,
             downloaded: stats.downloaded,
             left: g.total_len - have_bytes,
-            event: wire_event(a.event),
+            event: a.event,
             numwant: a.numwant,
         }
     }

@@ -5,9 +5,6 @@ use std::time::Duration;
 
 use engine_core::peer_set::{PeerSetConfig, Retry};
 use engine_core::time::{Duration as CoreDuration, Instant as CoreInstant};
-use engine_core::tracker::AnnounceEvent;
-
-use crate::announce::Event;
 
 /// The floor on a tracker's interval, protecting real trackers from a session that would
 /// re-announce in a loop; `Options::min_announce_interval`, and printed by `bt swarm`.
@@ -48,16 +45,6 @@ pub fn core_duration(d: Duration) -> CoreDuration {
 /// Engine-core time of `t`, counted from `start`.
 pub fn core_time(start: std::time::Instant, t: std::time::Instant) -> CoreInstant {
     CoreInstant(core_duration(t.saturating_duration_since(start)).0)
-}
-
-/// The tracker-protocol spelling of an engine-core announce event.
-pub fn wire_event(e: AnnounceEvent) -> Event {
-    match e {
-        AnnounceEvent::Started => Event::Started,
-        AnnounceEvent::Completed => Event::Completed,
-        AnnounceEvent::Stopped => Event::Stopped,
-        AnnounceEvent::Update => Event::Update,
-    }
 }
 
 /// The torrent's `http://` trackers in preference order; a failing one moves to the back.

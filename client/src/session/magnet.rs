@@ -19,7 +19,7 @@ use sha1::{Digest, Sha1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::announcer::{self, core_time, wire_event};
+use super::announcer::{self, core_time};
 use super::Options;
 use crate::announce;
 use crate::peer::{self, ConnId};
@@ -162,7 +162,7 @@ pub(super) async fn fetch(
                             // The size is unknown until the metadata arrives; non-zero marks
                             // a leecher.
                             left: 1,
-                            event: wire_event(a.event),
+                            event: a.event,
                             numwant: a.numwant,
                         };
                         let (url, tx) = (url.to_string(), answers_tx.clone());
