@@ -143,16 +143,11 @@ impl Common {
             .map(|p| resolve(p).context("--peer"))
             .collect::<Result<_>>()?;
         Ok(Options {
-            torrent,
-            dir,
-            seed,
-            listen,
             up: self.up,
             down: self.down,
             peers,
             max_peers: self.max_peers,
             numwant: self.numwant,
-            min_announce_interval: super::announcer::MIN_ANNOUNCE_INTERVAL,
             timeout: self.timeout,
             incentive: self.incentive,
             contribution: Contribution {
@@ -165,19 +160,11 @@ impl Common {
             seniority_port: self.seniority_port,
             seniority_query_port: self.seniority_query_port.unwrap_or(self.seniority_port),
             verbose: self.verbose,
-            received: Default::default(),
-            stop: None,
-            magnet: None,
-            save_torrent: None,
-            exit_on_complete: !seed,
-            completed: None,
             engine: EngineSettings {
                 pipeline_depth: self.pipeline,
                 ..EngineSettings::default()
             },
-            quiet: false,
-            burst: crate::ratelimit::DEFAULT_BURST,
-            peer_id: None,
+            ..Options::in_process(&torrent, &dir, seed, listen)
         })
     }
 }

@@ -98,8 +98,9 @@ pub struct Options {
 }
 
 impl Options {
-    /// A session started from code rather than the command line (`bt experiment`,
-    /// `bt ondemand`): plain BitTorrent, the command line's defaults, no seniority server.
+    /// A session's defaults: plain BitTorrent, the command line's defaults, no seniority
+    /// server. Sessions started from code (`bt experiment`, `bt ondemand`) run them as they
+    /// are; `bt seed`/`bt download` override them from their flags.
     pub fn in_process(torrent: &Path, dir: &Path, seed: bool, listen: SocketAddr) -> Options {
         Options {
             torrent: torrent.to_owned(),
