@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use crate::announce;
 use crate::peer::{self, Command, ConnId, Event};
 use crate::ratelimit::Bucket;
-use crate::session::announcer::{core_duration, core_time, Trackers};
+use crate::session::announcer::{core_duration, core_time, wall_time, Trackers};
 use crate::session::seniority;
 
 /// Blocks handed to a connection's writer ahead of the socket: enough to keep it busy, few
@@ -350,7 +350,7 @@ impl Actor {
     }
 
     fn next_wake(&self) -> Instant {
-        let at = |t: CoreInstant| self.start + Duration::from_micros(t.0);
+        let at = |t| wall_time(self.start, t);
         [
             self.torrent.poll_timeout().map(at),
             self.peer_set.poll_timeout().map(at),

@@ -47,6 +47,12 @@ pub fn core_time(start: std::time::Instant, t: std::time::Instant) -> CoreInstan
     CoreInstant(core_duration(t.saturating_duration_since(start)).0)
 }
 
+/// The wall-clock instant of engine-core time `t` (the inverse of [`core_time`]), for a
+/// driver's timer.
+pub fn wall_time(start: std::time::Instant, t: CoreInstant) -> std::time::Instant {
+    start + Duration::from_micros(t.0)
+}
+
 /// The torrent's `http://` trackers in preference order; a failing one moves to the back.
 pub struct Trackers {
     urls: Vec<String>,
@@ -94,5 +100,9 @@ mod tests {
             CoreInstant(1_500_000)
         );
         assert_eq!(core_time(t0 + Duration::from_secs(1), t0), CoreInstant(0));
+        assert_eq!(
+            wall_time(t0, CoreInstant(1_500_000)),
+            t0 + Duration::from_millis(1500)
+        );
     }
 }

@@ -19,7 +19,7 @@ use sha1::{Digest, Sha1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::announcer::{self, core_time};
+use super::announcer::{self, core_time, wall_time};
 use super::Options;
 use crate::announce;
 use crate::peer::{self, ConnId};
@@ -174,7 +174,7 @@ pub(super) async fn fetch(
                 }
             }
         }
-        let at = |t: engine_core::time::Instant| t0 + Duration::from_micros(t.0);
+        let at = |t| wall_time(t0, t);
         let wake = [
             fetcher.poll_timeout().map(at),
             peer_set.poll_timeout().map(at),
