@@ -7,9 +7,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use engine_core::bencode::{self, Options, Value};
+use engine_core::protocol::bencode::{self, Options, Value};
+use engine_core::protocol::tracker_proto::{
+    event_query_value, parse_compact_peers, parse_compact_peers6,
+};
 use engine_core::tracker::AnnounceEvent;
-use engine_core::tracker_proto::{event_query_value, parse_compact_peers, parse_compact_peers6};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, ensure, Context, Result};
-use engine_core::bencode::{self, Value};
-use engine_core::metainfo::{FileEntry, Info, Metainfo};
+use engine_core::protocol::bencode::{self, Value};
+use engine_core::protocol::metainfo::{FileEntry, Info, Metainfo};
 
 use crate::progress::bytes_bar;
 use crate::storage::{is_safe_component, Mode, Storage};

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::BytesMut;
-use engine_core::block::{BlockRequest, Geometry};
-use engine_core::wire::{self, Handshake, Message, HANDSHAKE_LEN};
+use engine_core::protocol::block::{BlockRequest, Geometry};
+use engine_core::protocol::wire::{self, Handshake, Message, HANDSHAKE_LEN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;

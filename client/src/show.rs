@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use engine_core::metainfo::Metainfo;
+use engine_core::protocol::metainfo::Metainfo;
 use serde::Serialize;
 
 use crate::torrent_file::{load_with_extras, Extras};

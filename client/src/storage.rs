@@ -16,7 +16,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use engine_core::metainfo::Info;
+use engine_core::protocol::metainfo::Info;
 use rayon::prelude::*;
 use sha1::{Digest, Sha1};
 

@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use engine_core::bencode::{self, Options};
-use engine_core::metainfo::Metainfo;
+use engine_core::protocol::bencode::{self, Options};
+use engine_core::protocol::metainfo::Metainfo;
 
 /// Reads and validates a torrent; errors name the file.
 pub fn load(path: &Path) -> Result<Metainfo> {

@@ -10,8 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{bt_ok, data, esc, get, wait_for, write, TrackerProc};
-use engine_core::bencode::decode;
-use engine_core::metainfo::Metainfo;
+use engine_core::protocol::bencode::decode;
+use engine_core::protocol::metainfo::Metainfo;
 use session_util::{missing_libtorrent, missing_program, skipped, PY};
 use tempfile::TempDir;
 

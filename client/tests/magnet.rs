@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine_core::extension::ExtHandshake;
-use engine_core::metadata::{self, MetadataMsg};
-use engine_core::metainfo::Metainfo;
-use engine_core::wire::{self, Handshake, Message};
+use engine_core::protocol::extension::ExtHandshake;
+use engine_core::protocol::metadata::{self, MetadataMsg};
+use engine_core::protocol::metainfo::Metainfo;
+use engine_core::protocol::wire::{self, Handshake, Message};
 use session_util::*;
 
 fn load(torrent: &Path) -> Metainfo {

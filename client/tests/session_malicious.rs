@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use engine_core::block::BlockRequest;
-use engine_core::metainfo::Metainfo;
-use engine_core::wire::{self, Handshake, Message};
+use engine_core::protocol::block::BlockRequest;
+use engine_core::protocol::metainfo::Metainfo;
+use engine_core::protocol::wire::{self, Handshake, Message};
 use session_util::*;
 
 fn info_hash(torrent: &Path) -> [u8; 20] {

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use engine_core::allocator::{own_weight, Contribution, SeniorityVariant};
+use engine_core::policy::seniority::{own_weight, Contribution, SeniorityVariant};
 use session_util::*;
 
 fn days(d: f64) -> f64 {

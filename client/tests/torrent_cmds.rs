@@ -5,7 +5,7 @@ mod common;
 use std::fs;
 
 use common::{bt_err, bt_ok, data, write};
-use engine_core::metainfo::Metainfo;
+use engine_core::protocol::metainfo::Metainfo;
 use tempfile::TempDir;
 
 const TRACKER: &str = "http://127.0.0.1:6969/announce";

@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::{announce_query, get, wait_for, Http, TrackerProc};
-use engine_core::bencode::{decode, Value};
+use engine_core::protocol::bencode::{decode, Value};
 
 /// `(torrents, peers per torrent)` from a full scrape.
 fn scrape_all(addr: SocketAddr) -> Vec<i64> {

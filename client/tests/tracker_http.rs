@@ -3,7 +3,7 @@
 mod common;
 
 use common::{announce_query, esc, get, Http, TrackerProc};
-use engine_core::bencode::{decode, Value};
+use engine_core::protocol::bencode::{decode, Value};
 
 fn field<'a>(v: &'a Value<'a>, k: &str) -> &'a Value<'a> {
     v.get(k).unwrap_or_else(|| panic!("no {k:?} in {v:?}"))

@@ -8,13 +8,15 @@ use std::net::SocketAddr;
 
 use ::scenario::Scenario;
 use bytes::BytesMut;
-use engine_core::bencode::{self, Options};
-use engine_core::extension::{parse_seniority_payload, seniority_payload, ExtHandshake};
-use engine_core::magnet::MagnetLink;
-use engine_core::metadata::{self, MetadataMsg};
-use engine_core::metainfo::Metainfo;
-use engine_core::tracker_proto::{self, event_query_value, Announce, MAX_SCRAPE_HASHES};
-use engine_core::wire::{self, Handshake, Message, DEFAULT_MAX_MESSAGE_LEN, HANDSHAKE_LEN};
+use engine_core::protocol::bencode::{self, Options};
+use engine_core::protocol::extension::{parse_seniority_payload, seniority_payload, ExtHandshake};
+use engine_core::protocol::magnet::MagnetLink;
+use engine_core::protocol::metadata::{self, MetadataMsg};
+use engine_core::protocol::metainfo::Metainfo;
+use engine_core::protocol::tracker_proto::{self, event_query_value, Announce, MAX_SCRAPE_HASHES};
+use engine_core::protocol::wire::{
+    self, Handshake, Message, DEFAULT_MAX_MESSAGE_LEN, HANDSHAKE_LEN,
+};
 
 /// A property: panics if `data` shows a parser breaking it.
 pub type Property = fn(&[u8]);
@@ -57,7 +59,7 @@ pub fn bencode(data: &[u8]) {
 }
 
 /// A parsed torrent survives writing out, both as read (original info bytes) and rebuilt
-/// from the typed [`engine_core::metainfo::Info`]; its geometry is computable.
+/// from the typed [`engine_core::protocol::metainfo::Info`]; its geometry is computable.
 pub fn metainfo(data: &[u8]) {
     let Ok(m) = Metainfo::from_bytes(data) else {
         return;

@@ -12,7 +12,7 @@ pub mod draws;
 pub mod load;
 pub mod result;
 pub mod spec;
-pub mod units;
+pub use engine_core::units;
 
 pub use load::{apply_overrides, ScenarioError};
 pub use result::RunResult;

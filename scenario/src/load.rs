@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use engine_core::policy::spec::PolicySpec;
+
 use crate::spec::*;
 use crate::units::Dur;
 
@@ -60,6 +62,17 @@ impl Scenario {
             return Err(
                 "no seeder group: nobody starts with the data, so no download can finish".into(),
             );
+        }
+        if let Some(i) = self
+            .groups
+            .iter()
+            .position(|g| g.policy.is_some() && g.incentive.is_some())
+        {
+            return Err(format!(
+                "group {} sets both policy and incentive: keep one (incentive = \"seniority\" \
+                 is policy = \"seniority\")",
+                i + 1
+            ));
         }
         let total: u64 = self.groups.iter().map(|g| g.count.0 as u64).sum();
         if total < 2 {
@@ -141,6 +154,22 @@ impl Scenario {
         Ok(())
     }
 
+    /// The policy of nodes that set none: `defaults.policy`, else `defaults.incentive`'s.
+    fn default_policy(&self) -> PolicySpec {
+        let d = &self.defaults;
+        let p = d.policy.clone().unwrap_or_else(|| d.incentive.policy());
+        p.with_default_variant(self.engine.seniority)
+    }
+
+    /// A group's policy: its `policy`, else its `incentive`'s, else the default.
+    fn policy_of(&self, g: &Group) -> PolicySpec {
+        match (&g.policy, g.incentive) {
+            (Some(p), _) => p.clone().with_default_variant(self.engine.seniority),
+            (None, Some(i)) => i.policy().with_default_variant(self.engine.seniority),
+            (None, None) => self.default_policy(),
+        }
+    }
+
     /// Every node, numbered from 1 in group order.
     pub fn nodes(&self) -> Vec<NodeSpec> {
         let d = &self.defaults;
@@ -159,7 +188,7 @@ impl Scenario {
                     id: out.len() as u32 + 1,
                     role: g.role,
                     online_days: g.online_days.as_ref().map_or(0.0, |o| o.value(i)),
-                    incentive: g.incentive.unwrap_or(d.incentive),
+                    policy: self.policy_of(g),
                     upload: g.upload.unwrap_or(d.upload).0,
                     download: g.download.unwrap_or(d.download).0,
                     join,
@@ -174,7 +203,7 @@ impl Scenario {
                     id: out.len() as u32 + 1,
                     role: Role::Seeder,
                     online_days: 0.0,
-                    incentive: d.incentive,
+                    policy: self.default_policy(),
                     upload: od.upload.unwrap_or(d.upload).0,
                     download: d.download.0,
                     join: JoinTime::OnDemand,
@@ -256,7 +285,7 @@ fn set_path(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use engine_core::allocator::SeniorityVariant;
+    use engine_core::policy::seniority::SeniorityVariant;
     use proptest::prelude::*;
 
     const BASE: &str = "name = \"t\"\n[torrent]\nsize = \"1MiB\"\n[[group]]\nrole = \"seeder\"\ncount = 1\n[[group]]\nrole = \"leecher\"\ncount = 3\n";
@@ -283,9 +312,9 @@ mod tests {
     /// Every `[engine]` knob reaches the engine-core configuration both drivers build.
     #[test]
     fn engine_knobs_reach_the_torrent_config() {
-        use engine_core::allocator::Incentive;
-        use engine_core::block::Geometry;
-        use engine_core::choker::SeedChoke;
+        use engine_core::policy::choker::SeedChoke;
+        use engine_core::policy::spec::PolicySpec;
+        use engine_core::protocol::block::Geometry;
         use engine_core::torrent::TorrentConfig;
         let sets = [
             "engine.pipeline_depth=7",
@@ -308,7 +337,7 @@ mod tests {
         let cfg = TorrentConfig::for_node(
             Geometry::new(1 << 20, 1 << 16),
             &e.settings(),
-            e.incentive(node.incentive),
+            node.policy.clone(),
             node.contribution(),
             Some(node.upload),
         );
@@ -321,8 +350,10 @@ mod tests {
         assert_eq!(c.snub_timeout.as_secs_f64(), 45.0);
         assert_eq!(c.seed_choke, SeedChoke::RoundRobin);
         assert_eq!(
-            cfg.incentive,
-            Incentive::Seniority(SeniorityVariant::WorkConserving)
+            cfg.policy,
+            PolicySpec::Seniority {
+                variant: Some(SeniorityVariant::WorkConserving)
+            }
         );
         assert_eq!(cfg.contribution.online_secs, 2.0 * 86_400.0);
         assert_eq!(cfg.upload_limit, Some(100_000.0));

@@ -8,7 +8,7 @@ use reports::stats;
 use reports::table::{fmt_f64, render_table};
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{IncentiveSpec, NodeSpec, Role, Scenario};
+use crate::spec::{NodeSpec, Role, Scenario};
 
 /// One node's outcome.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -38,7 +38,7 @@ impl NodeResult {
             id: spec.id,
             role: spec.role,
             online_days: spec.online_days,
-            incentive: spec.incentive == IncentiveSpec::Seniority,
+            incentive: spec.policy.serves_seniority(),
             upload: spec.upload,
             download: spec.download,
             join_s: None,

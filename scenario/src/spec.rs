@@ -2,9 +2,10 @@
 
 use std::fmt;
 
-use engine_core::allocator::{Contribution, Incentive, SeniorityVariant};
-use engine_core::choker::{ChokerConfig, SeedChoke};
-use engine_core::picker::PickerConfig;
+use engine_core::policy::choker::{ChokerConfig, SeedChoke};
+use engine_core::policy::picker::PickerConfig;
+use engine_core::policy::seniority::{Contribution, SeniorityVariant};
+use engine_core::policy::spec::PolicySpec;
 use engine_core::torrent::EngineSettings;
 use serde::{Deserialize, Serialize};
 
@@ -185,7 +186,8 @@ pub struct EngineSpec {
     /// libtorrent 0.14/0.15, whose seeds unchoke the peers they upload to fastest
     /// (round-robin seeding arrived in libtorrent 0.16). See ARCHITECTURE.md.
     pub seed_choke: SeedChoke,
-    /// Which seniority variant nodes with `incentive = "seniority"` run.
+    /// Which seniority variant nodes with `incentive = "seniority"` (or a seniority policy
+    /// that names no variant) run.
     pub seniority: SeniorityVariant,
     /// Connections a node keeps at most.
     pub max_connections: u32,
@@ -230,14 +232,6 @@ impl EngineSpec {
             pipeline_depth: self.pipeline_depth as usize,
         }
     }
-
-    /// The allocator a node runs: the scenario's seniority variant if it runs the mechanism.
-    pub fn incentive(&self, node: IncentiveSpec) -> Incentive {
-        match node {
-            IncentiveSpec::None => Incentive::None,
-            IncentiveSpec::Seniority => Incentive::Seniority(self.seniority),
-        }
-    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -258,12 +252,22 @@ impl Default for TrackerSpec {
     }
 }
 
-/// Whether a node runs the incentive mechanism.
+/// Whether a node runs the thesis's incentive mechanism: the thesis scenarios' shorthand for
+/// `policy = "tft"` or `policy = "seniority"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum IncentiveSpec {
     None,
     Seniority,
+}
+
+impl IncentiveSpec {
+    pub fn policy(self) -> PolicySpec {
+        match self {
+            IncentiveSpec::None => PolicySpec::Tft,
+            IncentiveSpec::Seniority => PolicySpec::Seniority { variant: None },
+        }
+    }
 }
 
 /// What a node does once it has the whole file.
@@ -309,6 +313,9 @@ pub struct NodeDefaults {
     pub upload: Bandwidth,
     pub download: Bandwidth,
     pub incentive: IncentiveSpec,
+    /// The incentive policy (`NAME[:key=value,...]` or a table); overrides `incentive`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicySpec>,
     pub leave: Leave,
     /// Files each node seeds (the counter's `F`).
     pub files_seeding: u32,
@@ -323,6 +330,7 @@ impl Default for NodeDefaults {
             upload: Bandwidth(100_000.0),
             download: Bandwidth(200_000.0),
             incentive: IncentiveSpec::None,
+            policy: None,
             leave: Leave::Stay,
             files_seeding: 1,
             bandwidth_spread: 0.0,
@@ -391,6 +399,9 @@ pub struct Group {
     pub online_days: Option<PerNode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incentive: Option<IncentiveSpec>,
+    /// The incentive policy; a group sets this or `incentive`, not both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicySpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload: Option<Bandwidth>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -428,7 +439,8 @@ pub struct NodeSpec {
     pub id: u32,
     pub role: Role,
     pub online_days: f64,
-    pub incentive: IncentiveSpec,
+    /// The policy it runs, with the scenario's seniority variant filled in.
+    pub policy: PolicySpec,
     pub upload: f64,
     pub download: f64,
     pub join: JoinTime,

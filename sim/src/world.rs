@@ -7,14 +7,14 @@
 //! flows or their caps mark the network dirty, and the solve runs once before time advances.
 //! Rate changes reschedule a flow's completion with a new version; stale events are skipped.
 
-use engine_core::bitfield::Bitfield;
-use engine_core::block::{BlockRequest, Geometry};
-use engine_core::ondemand;
-use engine_core::peer_set::{Action, Announce, PeerSet, PeerSetConfig, Retry};
+use engine_core::policy::ondemand;
+use engine_core::policy::peer_set::{Action, Announce, PeerSet, PeerSetConfig, Retry};
+use engine_core::protocol::bitfield::Bitfield;
+use engine_core::protocol::block::{BlockRequest, Geometry};
+use engine_core::protocol::wire::Message;
 use engine_core::time::{Duration, Instant};
 use engine_core::torrent::{Input, Output, Torrent, TorrentConfig};
 use engine_core::tracker::{AnnounceError, AnnounceEvent, AnnounceReply, Swarm, TrackerConfig};
-use engine_core::wire::Message;
 use engine_core::PeerKey;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -385,7 +385,7 @@ impl World {
         let cfg = TorrentConfig::for_node(
             self.geo,
             &e.settings(),
-            e.incentive(node.spec.incentive),
+            node.spec.policy.clone(),
             node.spec.contribution(),
             Some(node.spec.upload),
         );

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use engine_core::metainfo::Metainfo;
-use engine_core::ondemand::{self, Decision, Exit};
+use engine_core::policy::ondemand::{self, Decision, Exit};
+use engine_core::protocol::metainfo::Metainfo;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 

@@ -1,7 +1,7 @@
 //! BEP 48 scrape client: the swarm's seeder and leecher counts for one info-hash.
 
 use anyhow::{anyhow, bail, Context, Result};
-use engine_core::bencode::Value;
+use engine_core::protocol::bencode::Value;
 
 use crate::announce::{decode_reply, http_get, percent_encode, HTTP_TIMEOUT};
 

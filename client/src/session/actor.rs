@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
-use engine_core::peer_set::{Action, Announce, PeerSet};
+use engine_core::policy::peer_set::{Action, Announce, PeerSet};
 use engine_core::time::Instant as CoreInstant;
 use engine_core::torrent::{DisconnectReason, Input, Output, Torrent};
 use engine_core::tracker::AnnounceEvent;

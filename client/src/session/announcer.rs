@@ -1,9 +1,9 @@
 //! The client's settings of engine-core's peer-set and announce policy
-//! ([`engine_core::peer_set`]), and which HTTP tracker an announce goes to.
+//! ([`engine_core::policy::peer_set`]), and which HTTP tracker an announce goes to.
 
 use std::time::Duration;
 
-use engine_core::peer_set::{PeerSetConfig, Retry};
+use engine_core::policy::peer_set::{PeerSetConfig, Retry};
 use engine_core::time::{Duration as CoreDuration, Instant as CoreInstant};
 
 /// The floor on a tracker's interval, protecting real trackers from a session that would

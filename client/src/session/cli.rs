@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use engine_core::allocator::{Contribution, Incentive, SeniorityVariant};
-use engine_core::magnet::MagnetLink;
+use engine_core::policy::seniority::{Contribution, SeniorityVariant};
+use engine_core::policy::spec::{PolicyError, PolicySpec};
+use engine_core::protocol::magnet::MagnetLink;
 use engine_core::torrent::EngineSettings;
 
 use super::{seniority, Options};
@@ -68,10 +69,14 @@ pub struct Common {
     /// Log connections and protocol errors to stderr.
     #[arg(short, long)]
     pub verbose: bool,
-    /// Upload allocation: `none` (plain BitTorrent) or `seniority[=formula|thesis-code|
+    /// Incentive policy: `NAME[:key=value,...]`, one of tft (mainline, the default),
+    /// seniority[:variant=formula|thesis-code|work-conserving], seniority-liar, free-rider.
+    #[arg(long, value_parser = parse_policy, conflicts_with = "incentive")]
+    pub policy: Option<PolicySpec>,
+    /// The thesis's shorthand: `none` (= --policy tft) or `seniority[=formula|thesis-code|
     /// work-conserving]` (bare `seniority` is `thesis-code`, what the thesis experiments ran).
-    #[arg(long, default_value = "none", value_parser = parse_incentive)]
-    pub incentive: Incentive,
+    #[arg(long, value_parser = parse_incentive)]
+    pub incentive: Option<PolicySpec>,
     /// Days this node has been online seeding (the seniority counter's S).
     #[arg(long, conflicts_with = "online_secs")]
     pub online_days: Option<f64>,
@@ -149,7 +154,11 @@ impl Common {
             max_peers: self.max_peers,
             numwant: self.numwant,
             timeout: self.timeout,
-            incentive: self.incentive,
+            policy: self
+                .policy
+                .clone()
+                .or_else(|| self.incentive.clone())
+                .unwrap_or(PolicySpec::Tft),
             contribution: Contribution {
                 online_secs: self
                     .online_secs
@@ -169,10 +178,15 @@ impl Common {
     }
 }
 
+/// `--policy`: the scenario files' policy grammar.
+fn parse_policy(s: &str) -> Result<PolicySpec, String> {
+    s.parse().map_err(|e: PolicyError| e.to_string())
+}
+
 /// `none`, `seniority`, `seniority=formula|thesis-code|work-conserving`.
-pub fn parse_incentive(s: &str) -> Result<Incentive, String> {
+pub fn parse_incentive(s: &str) -> Result<PolicySpec, String> {
     let variant = match s {
-        "none" => return Ok(Incentive::None),
+        "none" => return Ok(PolicySpec::Tft),
         "seniority" | "seniority=thesis-code" => SeniorityVariant::ThesisCode,
         "seniority=formula" => SeniorityVariant::Formula,
         "seniority=work-conserving" => SeniorityVariant::WorkConserving,
@@ -182,7 +196,9 @@ pub fn parse_incentive(s: &str) -> Result<Incentive, String> {
             ))
         }
     };
-    Ok(Incentive::Seniority(variant))
+    Ok(PolicySpec::Seniority {
+        variant: Some(variant),
+    })
 }
 
 #[cfg(test)]
@@ -236,8 +252,8 @@ mod tests {
 
     #[test]
     fn incentives() {
-        let s = |v| Ok(Incentive::Seniority(v));
-        assert_eq!(parse_incentive("none"), Ok(Incentive::None));
+        let s = |v| Ok(PolicySpec::Seniority { variant: Some(v) });
+        assert_eq!(parse_incentive("none"), Ok(PolicySpec::Tft));
         assert_eq!(
             parse_incentive("seniority"),
             s(SeniorityVariant::ThesisCode)
@@ -251,5 +267,16 @@ mod tests {
             s(SeniorityVariant::WorkConserving)
         );
         assert!(parse_incentive("seniority=x").is_err());
+    }
+
+    #[test]
+    fn policies_use_the_scenario_grammar() {
+        assert_eq!(parse_policy("free-rider"), Ok(PolicySpec::FreeRider));
+        assert_eq!(
+            parse_policy("seniority:variant=formula"),
+            parse_incentive("seniority=formula")
+        );
+        let e = parse_policy("tyrant").unwrap_err();
+        assert!(e.contains("known policies"), "{e}");
     }
 }

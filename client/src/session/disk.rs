@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
-use engine_core::bitfield::Bitfield;
-use engine_core::block::{BlockRequest, Geometry};
-use engine_core::metainfo::Info;
+use engine_core::protocol::bitfield::Bitfield;
+use engine_core::protocol::block::{BlockRequest, Geometry};
+use engine_core::protocol::metainfo::Info;
 use sha1::{Digest, Sha1};
 
 use crate::storage::Storage;
@@ -314,7 +314,7 @@ impl PieceBuf {
 mod tests {
     use super::*;
     use crate::storage::Mode;
-    use engine_core::metainfo::FileEntry;
+    use engine_core::protocol::metainfo::FileEntry;
     use proptest::prelude::*;
 
     const PIECE: u32 = 32 * 1024;

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::BytesMut;
-use engine_core::magnet::MagnetLink;
-use engine_core::metadata::{Fetcher, Input, Output};
-use engine_core::metainfo::Metainfo;
-use engine_core::peer_set::{Action, PeerSet};
+use engine_core::policy::peer_set::{Action, PeerSet};
+use engine_core::protocol::magnet::MagnetLink;
+use engine_core::protocol::metadata::{Fetcher, Input, Output};
+use engine_core::protocol::metainfo::Metainfo;
+use engine_core::protocol::wire::{self, Message};
 use engine_core::torrent::DisconnectReason;
-use engine_core::wire::{self, Message};
 use sha1::{Digest, Sha1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;

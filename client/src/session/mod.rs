@@ -20,11 +20,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use engine_core::allocator::{Contribution, Incentive};
-use engine_core::bitfield::Bitfield;
-use engine_core::magnet::MagnetLink;
-use engine_core::metainfo::{Info, Metainfo};
-use engine_core::peer_set::PeerSet;
+use engine_core::policy::peer_set::PeerSet;
+use engine_core::policy::seniority::Contribution;
+use engine_core::policy::spec::PolicySpec;
+use engine_core::protocol::bitfield::Bitfield;
+use engine_core::protocol::magnet::MagnetLink;
+use engine_core::protocol::metainfo::{Info, Metainfo};
 use engine_core::time::Instant as CoreInstant;
 use engine_core::torrent::{EngineSettings, Torrent, TorrentConfig, TorrentStats};
 use indicatif::ProgressBar;
@@ -62,7 +63,8 @@ pub struct Options {
     /// The floor on the tracker's re-announce interval ([`announcer::MIN_ANNOUNCE_INTERVAL`]).
     pub min_announce_interval: Duration,
     pub timeout: Option<Duration>,
-    pub incentive: Incentive,
+    /// The incentive policy (`bt --policy`).
+    pub policy: PolicySpec,
     pub contribution: Contribution,
     /// Where our seniority server listens, and the port we query on peers' IPs.
     pub seniority_port: u16,
@@ -114,7 +116,7 @@ impl Options {
             numwant: 50,
             min_announce_interval: announcer::MIN_ANNOUNCE_INTERVAL,
             timeout: None,
-            incentive: Incentive::None,
+            policy: PolicySpec::Tft,
             contribution: Contribution {
                 online_secs: 0.0,
                 files_seeding: 1,
@@ -218,7 +220,7 @@ pub async fn run(opts: Options) -> Result<Report> {
     let mut cfg = TorrentConfig::for_node(
         info.geometry(),
         &opts.engine,
-        opts.incentive,
+        opts.policy.clone(),
         opts.contribution,
         opts.up,
     );

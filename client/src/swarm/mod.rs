@@ -295,7 +295,7 @@ impl<'a> Run<'a> {
             max_peers: e.max_connections as usize,
             numwant: self.sc.tracker.numwant,
             engine: self.engine.clone(),
-            incentive: e.incentive(spec.incentive),
+            policy: spec.policy.clone(),
             contribution: spec.contribution(),
             min_announce_interval: self.min_announce_interval,
             received: node.received.clone(),

@@ -8,9 +8,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use engine_core::protocol::tracker_proto::{encode_compact_peers, scrape_hashes, Announce};
 use engine_core::time::{Duration, Instant};
 use engine_core::tracker::{AnnounceEvent, AnnounceReply, ScrapeCounts, Swarm, TrackerConfig};
-use engine_core::tracker_proto::{encode_compact_peers, scrape_hashes, Announce};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -343,7 +343,7 @@ fn int(out: &mut Vec<u8>, n: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use engine_core::bencode::{decode, Value};
+    use engine_core::protocol::bencode::{decode, Value};
     use std::net::Ipv4Addr;
 
     fn tracker(max_torrents: usize) -> Tracker {

@@ -2,13 +2,13 @@
 
 use super::SENIORITY_LOCAL_ID;
 use super::{DisconnectReason, Output, Peer, RateMeter, Rejected, Torrent, MAX_HASH_FAILURES};
-use crate::bitfield::Bitfield;
-use crate::block::BlockRequest;
-use crate::extension::{self, ExtHandshake, SENIORITY_EXT_NAME};
-use crate::metadata::{self, MetadataError, MetadataMsg};
-use crate::picker::Received;
+use crate::policy::picker::Received;
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::block::BlockRequest;
+use crate::protocol::extension::{self, ExtHandshake, SENIORITY_EXT_NAME};
+use crate::protocol::metadata::{self, MetadataError, MetadataMsg};
+use crate::protocol::wire::Message;
 use crate::time::Instant;
-use crate::wire::Message;
 use crate::PeerKey;
 
 impl Torrent {
@@ -41,6 +41,8 @@ impl Torrent {
                 snubbed: false,
                 down: RateMeter::default(),
                 up: RateMeter::default(),
+                total_down: 0,
+                round_haves: 0,
                 total_up: 0,
                 seniority: None,
                 seniority_ext_id: None,
@@ -77,7 +79,7 @@ impl Torrent {
         for r in &p.requests_out {
             self.picker.release(r);
         }
-        self.choker.forget(key);
+        self.policy.forget(key);
         for c in self.contributors.values_mut() {
             c.remove(&key);
         }
@@ -123,7 +125,7 @@ impl Torrent {
                 self.peer(key).peer_interested = true;
                 // Fill a free upload slot at once rather than idle until the next rechoke.
                 let unchoked = self.peers.values().filter(|p| !p.am_choking).count();
-                if self.peer(key).am_choking && unchoked < self.choker.slots() {
+                if self.peer(key).am_choking && self.policy.unchoke_on_interest(unchoked) {
                     self.set_choke(key, false);
                     self.update_caps();
                 }
@@ -135,6 +137,7 @@ impl Torrent {
                     return Err(Rejected::PieceOutOfRange);
                 }
                 if self.peer(key).has.set(index) {
+                    self.peer(key).round_haves += 1;
                     self.picker.add_have(index, 1);
                     if !self.picker.have().get(index) {
                         self.peer(key).wanted += 1;
@@ -295,6 +298,7 @@ impl Torrent {
         p.requests_out.retain(|q| *q != block);
         let unsolicited = p.requests_out.len() == before;
         p.down.add(block.length as u64);
+        p.total_down += block.length as u64;
         p.last_block_at = now;
         p.snubbed = false;
         self.stats.downloaded += block.length as u64;

@@ -47,8 +47,11 @@ impl Torrent {
             })?;
         }
         let unchoked = self.peers.values().filter(|p| !p.am_choking).count();
-        check(unchoked <= self.choker.slots(), &|| {
-            format!("{unchoked} peers unchoked, {} slots", self.choker.slots())
+        check(unchoked <= self.policy.max_unchoked(), &|| {
+            format!(
+                "{unchoked} peers unchoked, {} slots",
+                self.policy.max_unchoked()
+            )
         })?;
         self.picker.check_block_states(|r| {
             self.peers

@@ -20,12 +20,12 @@
 //! `model.rs` drives random input sequences against a reference model and checks the
 //! invariants (`invariants.rs`) after every step.
 
+mod choking;
 mod handlers;
 #[cfg(test)]
 mod invariants;
 #[cfg(test)]
 mod model;
-mod policy;
 #[cfg(test)]
 mod tests;
 
@@ -34,16 +34,18 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::allocator::{self, Contribution, Incentive};
-use crate::bitfield::Bitfield;
-use crate::block::{BlockRequest, Geometry};
-use crate::choker::{Choker, ChokerConfig};
-use crate::extension::{ExtHandshake, SENIORITY_EXT_NAME};
-use crate::metadata;
 use crate::peer_map::PeerMap;
-use crate::picker::{Picker, PickerConfig};
+use crate::policy::choker::ChokerConfig;
+use crate::policy::picker::{Picker, PickerConfig};
+use crate::policy::seniority::Contribution;
+use crate::policy::spec::{PolicyEnv, PolicySpec};
+use crate::policy::Policy;
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::block::{BlockRequest, Geometry};
+use crate::protocol::extension::{ExtHandshake, SENIORITY_EXT_NAME};
+use crate::protocol::metadata;
+use crate::protocol::wire::Message;
 use crate::time::{Duration, Instant};
-use crate::wire::Message;
 use crate::PeerKey;
 
 /// Our local id for the seniority extension message (BEP 10 `m` dictionary).
@@ -59,9 +61,11 @@ pub struct TorrentConfig {
     pub pipeline_depth: usize,
     /// Requests a peer may queue with us before further ones are rejected (bounds memory).
     pub max_queued_requests: usize,
-    pub incentive: Incentive,
+    /// The incentive mechanism (its choking and upload allocation).
+    pub policy: PolicySpec,
     pub contribution: Contribution,
-    /// The node's upload limit for this torrent in bytes/s (the thesis's `L`).
+    /// The node's upload limit for this torrent in bytes/s (the thesis's `L`, the capacity
+    /// BitTyrant and PropShare divide).
     pub upload_limit: Option<f64>,
     /// Send `have` also to peers that already have the piece. They ignore it (nothing of ours
     /// depends on it), so the default saves messages; libtorrent's `send_redundant_have`.
@@ -72,7 +76,7 @@ pub struct TorrentConfig {
 }
 
 impl TorrentConfig {
-    /// Mainline's policy ([`EngineSettings::default`]), no incentive, no upload limit.
+    /// Mainline's settings ([`EngineSettings::default`]), tit-for-tat, no upload limit.
     pub fn new(geometry: Geometry) -> Self {
         let EngineSettings {
             picker,
@@ -85,7 +89,7 @@ impl TorrentConfig {
             choker,
             pipeline_depth,
             max_queued_requests: 250,
-            incentive: Incentive::None,
+            policy: PolicySpec::Tft,
             contribution: Contribution {
                 online_secs: 0.0,
                 files_seeding: 1,
@@ -121,11 +125,11 @@ impl Default for EngineSettings {
 
 impl TorrentConfig {
     /// One node's configuration: the driver's `settings` plus what differs between nodes
-    /// (incentive, the seniority counter's inputs, the upload limit `L`).
+    /// (policy, the seniority counter's inputs, the upload limit `L`).
     pub fn for_node(
         geometry: Geometry,
         settings: &EngineSettings,
-        incentive: Incentive,
+        policy: PolicySpec,
         contribution: Contribution,
         upload_limit: Option<f64>,
     ) -> Self {
@@ -133,7 +137,7 @@ impl TorrentConfig {
             picker: settings.picker.clone(),
             choker: settings.choker.clone(),
             pipeline_depth: settings.pipeline_depth.max(1),
-            incentive,
+            policy,
             contribution,
             upload_limit,
             ..TorrentConfig::new(geometry)
@@ -299,6 +303,9 @@ struct Peer {
     snubbed: bool,
     down: RateMeter,
     up: RateMeter,
+    total_down: u64,
+    /// `have`s it sent since the last rechoke.
+    round_haves: u32,
     total_up: u64,
     /// Seniority weight it reported; `None` if it runs no mechanism.
     seniority: Option<f64>,
@@ -315,7 +322,7 @@ struct Peer {
 pub struct Torrent {
     cfg: TorrentConfig,
     picker: Picker,
-    choker: Choker,
+    policy: Box<dyn Policy>,
     peers: PeerMap<Peer>,
     /// Peers that sent blocks of each partial piece: blamed if the piece fails its hash.
     contributors: BTreeMap<u32, BTreeSet<PeerKey>>,
@@ -352,15 +359,16 @@ const MAX_HASH_FAILURES: u32 = 2;
 impl Torrent {
     /// `have`: pieces already verified on disk. `rng_seed`: the driver's per-node stream.
     pub fn new(cfg: TorrentConfig, have: Bitfield, rng_seed: [u8; 32], now: Instant) -> Self {
-        let own_weight = match cfg.incentive {
-            Incentive::None => None,
-            Incentive::Seniority(v) => Some(allocator::own_weight(v, &cfg.contribution)),
-        };
+        let policy = cfg.policy.build(&PolicyEnv {
+            choker: cfg.choker.clone(),
+            contribution: cfg.contribution,
+        });
+        let own_weight = policy.advertised_weight();
         let completed = have.is_full();
         let ext_handshake = ext_handshake(&cfg, own_weight);
         Torrent {
             picker: Picker::new(cfg.geometry, cfg.picker.clone(), have),
-            choker: Choker::new(cfg.choker.clone()),
+            policy,
             cfg,
             peers: PeerMap::default(),
             contributors: BTreeMap::new(),
@@ -443,7 +451,7 @@ impl Torrent {
                 // An early wake-up is applied as a no-op: the rechoke is simply not due.
                 if now >= self.next_rechoke {
                     self.rechoke(now);
-                    self.next_rechoke = now + self.choker.config().rechoke_interval;
+                    self.next_rechoke = now + self.cfg.choker.rechoke_interval;
                 }
                 Ok(())
             }

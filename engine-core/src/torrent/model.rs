@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use proptest::prelude::*;
 
 use super::{Input, Output, Rejected, Torrent, TorrentConfig};
-use crate::bitfield::Bitfield;
-use crate::block::{BlockRequest, Geometry};
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::block::{BlockRequest, Geometry};
+use crate::protocol::wire::Message;
 use crate::time::Instant;
-use crate::wire::Message;
 use crate::PeerKey;
 
 /// 6 pieces of two 16 KiB blocks, the last piece one short block.

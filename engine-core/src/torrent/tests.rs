@@ -1,8 +1,8 @@
 //! Unit tests of the controller, and regression tests for defects found in it.
 
 use super::*;
-use crate::allocator::SeniorityVariant;
-use crate::metadata::MetadataMsg;
+use crate::policy::seniority::SeniorityVariant;
+use crate::protocol::metadata::MetadataMsg;
 
 fn caps(t: &mut Torrent) -> Vec<(PeerKey, Option<f64>)> {
     std::iter::from_fn(|| t.poll_output())
@@ -16,7 +16,9 @@ fn caps(t: &mut Torrent) -> Vec<(PeerKey, Option<f64>)> {
 #[test]
 fn out_of_band_seniority_sets_caps() {
     let mut cfg = TorrentConfig::new(Geometry::new(1 << 20, 1 << 16));
-    cfg.incentive = Incentive::Seniority(SeniorityVariant::ThesisCode);
+    cfg.policy = PolicySpec::Seniority {
+        variant: Some(SeniorityVariant::ThesisCode),
+    };
     cfg.upload_limit = Some(100.0);
     let mut t = Torrent::new(cfg, Bitfield::full(16), [0; 32], Instant::ZERO);
     for peer in [1, 2] {

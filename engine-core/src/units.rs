@@ -10,7 +10,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use engine_core::time::Duration;
+use crate::time::Duration;
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
 const SIZE_UNITS: &[(&str, u64)] = &[

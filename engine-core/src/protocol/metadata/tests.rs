@@ -1,10 +1,10 @@
 //! Codec and fetcher examples, and totality properties.
 
 use super::*;
-use crate::extension::ExtHandshake;
+use crate::protocol::extension::ExtHandshake;
+use crate::protocol::wire::Message;
 use crate::time::Instant;
 use crate::torrent::DisconnectReason;
-use crate::wire::Message;
 use crate::PeerKey;
 use proptest::prelude::*;
 

@@ -9,10 +9,10 @@ use super::{
     answer, parse_extended, piece_count, piece_size, MetadataError, MetadataMsg, BACKOFF, EXT_NAME,
     LOCAL_ID, MAX_IN_FLIGHT, MAX_SIZE, MAX_STRIKES, REQUEST_TIMEOUT,
 };
-use crate::extension::ExtHandshake;
+use crate::protocol::extension::ExtHandshake;
+use crate::protocol::wire::Message;
 use crate::time::Instant;
 use crate::torrent::DisconnectReason;
-use crate::wire::Message;
 use crate::PeerKey;
 
 /// What arrives at the [`Fetcher`].

@@ -3,7 +3,7 @@
 //! The seniority weight is a float in `[1, e]`. Bencode has no floats, so it travels as the
 //! decimal text Rust's `{}` produces for an `f64`, which parses back to the identical value.
 
-use crate::bencode::{self, Options, Value};
+use crate::protocol::bencode::{self, Options, Value};
 use std::collections::BTreeMap;
 
 /// Name under which the seniority extension is advertised in the handshake's `m` dictionary.
@@ -257,7 +257,7 @@ mod tests {
         /// The handshake as it travels: extended message 0 in a wire frame.
         #[test]
         fn framed_handshake_round_trips(hs in arb_handshake()) {
-            use crate::wire::{self, Message, DEFAULT_MAX_MESSAGE_LEN};
+            use crate::protocol::wire::{self, Message, DEFAULT_MAX_MESSAGE_LEN};
             let mut frame = Vec::new();
             Message::Extended { id: 0, payload: hs.to_payload().into() }.encode(&mut frame);
             let Ok(Some((Message::Extended { id: 0, payload }, used))) =

@@ -3,8 +3,8 @@
 //! Parsing validates everything later stages rely on: a consistent piece count, a non-empty
 //! torrent, and file paths that cannot escape the download directory on any platform.
 
-use crate::bencode::{self, Options, Value};
-use crate::block::Geometry;
+use crate::protocol::bencode::{self, Options, Value};
+use crate::protocol::block::Geometry;
 use sha1::{Digest, Sha1};
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use rand::Rng;
 
-use crate::bitfield::Bitfield;
-use crate::block::{BlockRequest, Geometry};
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::block::{BlockRequest, Geometry};
 
 /// How a piece picker behaves; defaults follow the thesis and mainline BitTorrent.
 #[derive(Clone, Debug, PartialEq)]

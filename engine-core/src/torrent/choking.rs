@@ -2,36 +2,65 @@
 //! changing state.
 
 use super::{DisconnectReason, Output, Peer, Torrent};
-use crate::allocator::{self, Incentive, Share};
-use crate::bitfield::Bitfield;
-use crate::choker::Candidate;
+use crate::policy::{Context, PeerView};
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::wire::Message;
 use crate::time::Instant;
-use crate::wire::Message;
 use crate::PeerKey;
 
 impl Torrent {
+    /// What the policy knows of its own node right now.
+    pub(super) fn policy_context(&self, now: Instant) -> Context {
+        Context {
+            now,
+            am_seed: self.picker.is_complete(),
+            upload_capacity: self.cfg.upload_limit,
+            round: self.cfg.choker.rechoke_interval,
+            piece_length: self.cfg.geometry.piece_len,
+        }
+    }
+
+    /// Every connected peer as the policy sees it, in peer order.
+    pub(super) fn peer_views(&self) -> Vec<PeerView> {
+        let window = self.cfg.choker.rechoke_interval;
+        self.peers
+            .iter()
+            .map(|(&key, p)| PeerView {
+                key,
+                interested: p.peer_interested,
+                am_interested: p.am_interested,
+                choking_us: p.peer_choking,
+                unchoked: !p.am_choking,
+                snubbed: p.snubbed,
+                connected_at: p.connected_at,
+                down_rate: p.down.rate(window),
+                up_rate: p.up.rate(window),
+                round_down: p.down.current,
+                round_up: p.up.current,
+                total_down: p.total_down,
+                total_up: p.total_up,
+                round_haves: p.round_haves,
+                pieces: p.has.count(),
+                seniority: p.seniority,
+            })
+            .collect()
+    }
+
     pub(super) fn rechoke(&mut self, now: Instant) {
-        let window = self.choker.config().rechoke_interval;
-        let snub = self.choker.config().snub_timeout;
-        let mut cands = Vec::with_capacity(self.peers.len());
-        for (&key, p) in self.peers.iter_mut() {
+        let snub = self.cfg.choker.snub_timeout;
+        for p in self.peers.iter_mut().map(|(_, p)| p) {
             if !p.peer_choking && p.am_interested && now.saturating_since(p.last_block_at) > snub {
                 p.snubbed = true;
             }
-            cands.push(Candidate {
-                key,
-                interested: p.peer_interested,
-                down_rate: p.down.rate(window),
-                up_rate: p.up.rate(window),
-                total_uploaded: p.total_up,
-                snubbed: p.snubbed,
-                connected_at: p.connected_at,
-            });
+        }
+        let views = self.peer_views();
+        for p in self.peers.iter_mut().map(|(_, p)| p) {
             p.down.roll();
             p.up.roll();
+            p.round_haves = 0;
         }
-        let am_seed = self.picker.is_complete();
-        let unchoke = self.choker.rechoke(now, &cands, am_seed, &mut self.rng);
+        let ctx = self.policy_context(now);
+        let unchoke = self.policy.rechoke(&ctx, &views, &mut self.rng);
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for k in keys {
             self.set_choke(k, !unchoke.contains(&k));
@@ -59,28 +88,17 @@ impl Torrent {
         }
     }
 
-    /// Recomputes per-peer upload caps from the allocator and emits the changed ones.
+    /// Asks the policy for per-peer upload caps and emits the changed ones.
     pub(super) fn update_caps(&mut self) {
-        let Incentive::Seniority(variant) = self.cfg.incentive else {
-            return;
-        };
-        let Some(limit) = self.cfg.upload_limit else {
-            return;
-        };
-        if self.peers.is_empty() {
+        if !self.policy.sets_caps() || self.peers.is_empty() {
             return;
         }
-        let shares: Vec<Share> = self
-            .peers
-            .iter()
-            .map(|(&key, p)| Share {
-                key,
-                weight: p.seniority,
-                can_use: !p.am_choking && p.peer_interested,
-            })
-            .collect();
-        for (key, cap) in allocator::caps(variant, limit, &shares) {
-            let p = self.peer(key);
+        let ctx = self.policy_context(self.now);
+        let views = self.peer_views();
+        for (key, cap) in self.policy.caps(&ctx, &views) {
+            let Some(p) = self.peers.get_mut(&key) else {
+                continue;
+            };
             if p.cap != cap {
                 p.cap = cap;
                 self.out.push_back(Output::SetUploadCap { peer: key, cap });

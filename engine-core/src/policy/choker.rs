@@ -1,4 +1,4 @@
-//! Chokers: which interested peers get upload slots.
+//! Mainline's choker: which interested peers get upload slots under tit-for-tat.
 //!
 //! A leecher runs tit-for-tat: every `rechoke_interval` it unchokes the `regular_slots` peers
 //! it downloads from fastest (snubbed peers excluded), plus `optimistic_slots` random choked
@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
+use super::{PeerView, Unchoke};
 use crate::time::{Duration, Instant};
 use crate::PeerKey;
 
@@ -50,21 +51,6 @@ impl Default for ChokerConfig {
     }
 }
 
-/// What the choker needs to know about one connected peer.
-#[derive(Clone, Debug)]
-pub struct Candidate {
-    pub key: PeerKey,
-    pub interested: bool,
-    /// Bytes/s we receive from it (tit-for-tat ranking).
-    pub down_rate: f64,
-    /// Bytes/s we send to it (seed ranking).
-    pub up_rate: f64,
-    /// Bytes sent to it in total (round-robin seeding).
-    pub total_uploaded: u64,
-    pub snubbed: bool,
-    pub connected_at: Instant,
-}
-
 /// Tit-for-tat and seed choker state: the current optimistic unchokes and their rotation time.
 #[derive(Clone, Debug)]
 pub struct Choker {
@@ -94,23 +80,23 @@ impl Choker {
         self.optimistic.remove(&key);
     }
 
-    /// Returns the set of peers to unchoke from now until the next rechoke.
+    /// The peers to unchoke from now until the next rechoke.
     pub fn rechoke(
         &mut self,
         now: Instant,
-        peers: &[Candidate],
+        peers: &[PeerView],
         am_seed: bool,
         rng: &mut impl Rng,
-    ) -> BTreeSet<PeerKey> {
+    ) -> Unchoke {
         // Shuffle first so equal rates (e.g. everyone at 0 at start) are broken fairly.
-        let mut cands: Vec<&Candidate> = peers.iter().filter(|c| c.interested).collect();
+        let mut cands: Vec<&PeerView> = peers.iter().filter(|c| c.interested).collect();
         cands.shuffle(rng);
         if am_seed {
             match self.cfg.seed_choke {
                 SeedChoke::UploadRate => {
                     cands.sort_by(|a, b| b.up_rate.total_cmp(&a.up_rate));
                 }
-                SeedChoke::RoundRobin => cands.sort_by_key(|c| c.total_uploaded),
+                SeedChoke::RoundRobin => cands.sort_by_key(|c| c.total_up),
             }
         } else {
             cands.retain(|c| !c.snubbed || self.optimistic.contains(&c.key));
@@ -135,13 +121,13 @@ impl Choker {
             self.next_optimistic = now + self.cfg.optimistic_interval;
         }
         while self.optimistic.len() < self.cfg.optimistic_slots {
-            let pool: Vec<&Candidate> = peers
+            let pool: Vec<&PeerView> = peers
                 .iter()
                 .filter(|c| {
                     c.interested && !regular.contains(&c.key) && !self.optimistic.contains(&c.key)
                 })
                 .collect();
-            let weight = |c: &Candidate| {
+            let weight = |c: &PeerView| {
                 if now.saturating_since(c.connected_at) < self.cfg.new_peer_age {
                     3
                 } else {
@@ -162,7 +148,10 @@ impl Choker {
                 pick -= w;
             }
         }
-        regular.union(&self.optimistic).copied().collect()
+        Unchoke {
+            regular,
+            optimistic: self.optimistic.clone(),
+        }
     }
 }
 
@@ -172,16 +161,17 @@ mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
-    fn cand(key: PeerKey, down: f64) -> Candidate {
-        Candidate {
+    fn cand(key: PeerKey, down: f64) -> PeerView {
+        PeerView {
             key,
             interested: true,
             down_rate: down,
-            up_rate: 0.0,
-            total_uploaded: 0,
-            snubbed: false,
-            connected_at: Instant::ZERO,
+            ..PeerView::default()
         }
+    }
+
+    fn all(u: Unchoke) -> BTreeSet<PeerKey> {
+        u.regular.union(&u.optimistic).copied().collect()
     }
 
     #[test]
@@ -189,7 +179,7 @@ mod tests {
         let mut ch = Choker::new(ChokerConfig::default());
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let peers: Vec<_> = (0..10).map(|k| cand(k, k as f64)).collect();
-        let un = ch.rechoke(Instant(100_000_000), &peers, false, &mut rng);
+        let un = all(ch.rechoke(Instant(100_000_000), &peers, false, &mut rng));
         assert_eq!(un.len(), 5);
         for k in 6..10 {
             assert!(un.contains(&k));
@@ -205,7 +195,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let mut peers: Vec<_> = (0..6).map(|k| cand(k, k as f64)).collect();
         peers[5].snubbed = true;
-        let un = ch.rechoke(Instant::ZERO, &peers, false, &mut rng);
+        let un = all(ch.rechoke(Instant::ZERO, &peers, false, &mut rng));
         assert_eq!(un, [1, 2, 3, 4].into_iter().collect());
     }
 
@@ -217,11 +207,11 @@ mod tests {
         });
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let peers: Vec<_> = (0..50).map(|k| cand(k, 0.0)).collect();
-        let a = ch.rechoke(Instant::ZERO, &peers, false, &mut rng);
-        let b = ch.rechoke(Instant(10_000_000), &peers, false, &mut rng);
+        let a = all(ch.rechoke(Instant::ZERO, &peers, false, &mut rng));
+        let b = all(ch.rechoke(Instant(10_000_000), &peers, false, &mut rng));
         assert_eq!(a, b);
         let picks: BTreeSet<_> = (1..20)
-            .flat_map(|i| ch.rechoke(Instant(i * 30_000_000), &peers, false, &mut rng))
+            .flat_map(|i| all(ch.rechoke(Instant(i * 30_000_000), &peers, false, &mut rng)))
             .collect();
         assert!(
             picks.len() > 5,
@@ -238,9 +228,9 @@ mod tests {
         });
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut peers: Vec<_> = (0..4).map(|k| cand(k, 0.0)).collect();
-        peers[0].total_uploaded = 10;
-        peers[1].total_uploaded = 5;
-        let un = ch.rechoke(Instant::ZERO, &peers, true, &mut rng);
+        peers[0].total_up = 10;
+        peers[1].total_up = 5;
+        let un = all(ch.rechoke(Instant::ZERO, &peers, true, &mut rng));
         assert_eq!(un, [2, 3].into_iter().collect());
     }
 }

@@ -6,7 +6,7 @@
 //! so a hostile peer cannot make us buffer more than [`DEFAULT_MAX_MESSAGE_LEN`] (or the chosen
 //! limit) per connection.
 
-use crate::block::BlockRequest;
+use crate::protocol::block::BlockRequest;
 use bytes::{Bytes, BytesMut};
 
 /// The protocol string that opens every handshake, after its length byte (19).
@@ -119,7 +119,7 @@ pub enum Message {
     Have {
         index: u32,
     },
-    /// Raw BEP 3 bitfield; validate with [`crate::bitfield::Bitfield::from_bytes`], which knows
+    /// Raw BEP 3 bitfield; validate with [`crate::protocol::bitfield::Bitfield::from_bytes`], which knows
     /// the piece count.
     Bitfield(Bytes),
     Request(BlockRequest),
@@ -642,7 +642,7 @@ mod tests {
 
     #[test]
     fn bitfield_is_carried_raw_and_validated_by_bitfield() {
-        use crate::bitfield::{Bitfield, BitfieldError};
+        use crate::protocol::bitfield::{Bitfield, BitfieldError};
         let (m, used) = decode(&[0, 0, 0, 2, 5, 0xff], 100)
             .expect("ok")
             .expect("complete");

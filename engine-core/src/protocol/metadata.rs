@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 
-use crate::bencode::{self, Options, Value};
+use crate::protocol::bencode::{self, Options, Value};
 use crate::time::Duration;
 
 /// Name of the extension in the BEP 10 handshake's `m` dictionary.

@@ -1,7 +1,8 @@
-//! Upload allocators: how much of a node's upload limit each associated peer may get.
+//! `seniority`: the thesis's incentive, choking as [`tft`](super::tft) does and capping each
+//! peer's upload by its reported online time; and `seniority-liar`, which reports the largest
+//! weight the mechanism allows.
 //!
-//! `Equal` sets no per-peer caps (peers share by TCP-like fairness). `Seniority` is the thesis's
-//! incentive (seed 004, §4.4–4.6): a node's contribution is its online time, turned into a
+//! The thesis's incentive (seed 004, §4.4–4.6): a node's contribution is its online time, turned into a
 //! weight `Y = (1 + 1/T)^T` between 1 and e, and an uploader caps each associated peer `n` at
 //! `D_n = Y_n / ΣY · L`. Peers that do not run the mechanism answer no query and count as 1.0.
 //!
@@ -14,6 +15,11 @@
 //! - [`SeniorityVariant::WorkConserving`]: thesis-code weights, but shares are divided (by the
 //!   float sum) only among peers that can use them: unchoked and interested.
 
+use rand_chacha::ChaCha8Rng;
+
+use super::choker::ChokerConfig;
+use super::tft::Tft;
+use super::{Context, PeerView, Policy, Unchoke};
 use crate::PeerKey;
 
 /// Which seniority variant a node runs.
@@ -25,14 +31,6 @@ pub enum SeniorityVariant {
     WorkConserving,
 }
 
-/// Whether (and how) a node runs the incentive mechanism.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Incentive {
-    /// Plain BitTorrent: no per-peer caps, no seniority value served.
-    None,
-    Seniority(SeniorityVariant),
-}
-
 /// What a node has contributed, the counter's input (thesis §4.4).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Contribution {
@@ -41,6 +39,9 @@ pub struct Contribution {
     /// `F`: files the node is seeding.
     pub files_seeding: u32,
 }
+
+/// The largest weight any node can have: `Y = (1 + 1/T)^T` tends to e as `T` grows.
+pub const MAX_WEIGHT: f64 = std::f64::consts::E;
 
 /// Weight a peer counts with when it does not answer the seniority query (thesis code).
 pub const MISSING_WEIGHT: f64 = 1.0;
@@ -107,6 +108,76 @@ pub fn caps(variant: SeniorityVariant, limit: f64, peers: &[Share]) -> Vec<(Peer
                 .map(|s| (s.key, s.can_use.then(|| w(s) / sum * limit)))
                 .collect()
         }
+    }
+}
+
+/// The `seniority` and `seniority-liar` policies: tit-for-tat choking, seniority caps.
+#[derive(Clone, Debug)]
+pub struct Seniority {
+    tft: Tft,
+    variant: SeniorityVariant,
+    own_weight: f64,
+}
+
+impl Seniority {
+    /// A node whose counter reads `contribution`; a `liar` serves [`MAX_WEIGHT`] instead.
+    pub fn new(
+        choker: ChokerConfig,
+        variant: SeniorityVariant,
+        contribution: &Contribution,
+        liar: bool,
+    ) -> Self {
+        Seniority {
+            tft: Tft::new(choker),
+            variant,
+            own_weight: if liar {
+                MAX_WEIGHT
+            } else {
+                own_weight(variant, contribution)
+            },
+        }
+    }
+}
+
+impl Policy for Seniority {
+    fn rechoke(&mut self, ctx: &Context, peers: &[PeerView], rng: &mut ChaCha8Rng) -> Unchoke {
+        self.tft.rechoke(ctx, peers, rng)
+    }
+
+    fn unchoke_on_interest(&mut self, unchoked: usize) -> bool {
+        self.tft.unchoke_on_interest(unchoked)
+    }
+
+    fn max_unchoked(&self) -> usize {
+        self.tft.max_unchoked()
+    }
+
+    fn sets_caps(&self) -> bool {
+        true
+    }
+
+    /// The thesis's `L` is our upload capacity; without one there is nothing to divide.
+    fn caps(&mut self, ctx: &Context, peers: &[PeerView]) -> Vec<(PeerKey, Option<f64>)> {
+        let Some(limit) = ctx.upload_capacity else {
+            return Vec::new();
+        };
+        let shares: Vec<Share> = peers
+            .iter()
+            .map(|p| Share {
+                key: p.key,
+                weight: p.seniority,
+                can_use: p.unchoked && p.interested,
+            })
+            .collect();
+        caps(self.variant, limit, &shares)
+    }
+
+    fn advertised_weight(&self) -> Option<f64> {
+        Some(self.own_weight)
+    }
+
+    fn forget(&mut self, key: PeerKey) {
+        self.tft.forget(key);
     }
 }
 

@@ -9,9 +9,9 @@ use proptest::prelude::*;
 
 use super::tests::{ext, meta};
 use super::*;
-use crate::extension::ExtHandshake;
+use crate::protocol::extension::ExtHandshake;
+use crate::protocol::wire::Message;
 use crate::time::Instant;
-use crate::wire::Message;
 use crate::PeerKey;
 
 /// The info dictionary being fetched: three pieces, the last one short.

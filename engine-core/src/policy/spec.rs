@@ -1,0 +1,416 @@
+//! Policy names and parameters: one grammar for scenario files and `bt --policy`.
+//!
+//! A policy is written `NAME` or `NAME:key=value,key=value` (`bittyrant:selfish=true`), or in
+//! TOML as a table `{ name = "bittyrant", selfish = true }`; both go through [`Params`], so a
+//! parameter means the same everywhere, unknown names and keys are errors that list what is
+//! accepted, and every spec prints back canonically with all its parameters
+//! (`seniority:variant=thesis-code`), which is what resolved configurations record.
+//!
+//! Adding a mechanism: a variant here (its parameters with the papers' defaults, parsed in
+//! [`PolicySpec::from_parts`], printed in [`PolicySpec::params`], built in
+//! [`PolicySpec::build`]) and one file beside this one.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+
+use super::choker::ChokerConfig;
+use super::free_rider::FreeRider;
+use super::seniority::{Contribution, Seniority, SeniorityVariant};
+use super::tft::Tft;
+use super::Policy;
+
+/// An incentive policy and its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PolicySpec {
+    /// Mainline tit-for-tat.
+    Tft,
+    /// The thesis's seniority incentive; `variant: None` takes the driver's default
+    /// (a scenario's `engine.seniority`).
+    Seniority { variant: Option<SeniorityVariant> },
+    /// Seniority that reports the largest weight the mechanism allows.
+    SeniorityLiar { variant: Option<SeniorityVariant> },
+    /// Downloads, never uploads.
+    FreeRider,
+}
+
+/// Every policy name, in the order `--help` and errors list them.
+pub const NAMES: &[&str] = &["tft", "seniority", "seniority-liar", "free-rider"];
+
+/// Why a policy spec was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("unknown policy {name:?}; known policies: {}", NAMES.join(", "))]
+    UnknownPolicy { name: String },
+    #[error("policy {policy} has no parameter {key:?}; it accepts: {accepted}")]
+    UnknownParam {
+        policy: String,
+        key: String,
+        accepted: String,
+    },
+    #[error("policy {policy}: {key} = {value:?}: {why}")]
+    BadValue {
+        policy: String,
+        key: String,
+        value: String,
+        why: String,
+    },
+    #[error("policy {policy}: parameter {key:?} given twice")]
+    Duplicate { policy: String, key: String },
+    #[error("{0}")]
+    Syntax(String),
+}
+
+/// The `key=value` pairs of one spec, consumed as the policy reads them; what is left over is
+/// an unknown key.
+pub struct Params {
+    policy: String,
+    given: BTreeMap<String, String>,
+    accepted: Vec<&'static str>,
+}
+
+impl Params {
+    pub fn new(policy: &str) -> Self {
+        Params {
+            policy: policy.to_string(),
+            given: BTreeMap::new(),
+            accepted: Vec::new(),
+        }
+    }
+
+    pub fn insert(&mut self, key: &str, value: String) -> Result<(), PolicyError> {
+        if self.given.insert(key.to_string(), value).is_some() {
+            return Err(PolicyError::Duplicate {
+                policy: self.policy.clone(),
+                key: key.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Parameter `key` parsed as `T`, or `default` when not given.
+    pub fn get<T: FromStr>(&mut self, key: &'static str, default: T) -> Result<T, PolicyError>
+    where
+        T::Err: fmt::Display,
+    {
+        Ok(self.opt(key)?.unwrap_or(default))
+    }
+
+    /// Parameter `key` parsed as `T`, if given.
+    pub fn opt<T: FromStr>(&mut self, key: &'static str) -> Result<Option<T>, PolicyError>
+    where
+        T::Err: fmt::Display,
+    {
+        self.accepted.push(key);
+        let Some(value) = self.given.remove(key) else {
+            return Ok(None);
+        };
+        value
+            .parse()
+            .map(Some)
+            .map_err(|e: T::Err| PolicyError::BadValue {
+                policy: self.policy.clone(),
+                key: key.to_string(),
+                value,
+                why: e.to_string(),
+            })
+    }
+
+    /// A value that parsed but is out of range.
+    pub fn invalid(&self, key: &str, value: impl fmt::Display, why: &str) -> PolicyError {
+        PolicyError::BadValue {
+            policy: self.policy.clone(),
+            key: key.to_string(),
+            value: value.to_string(),
+            why: why.to_string(),
+        }
+    }
+
+    fn finish(self) -> Result<(), PolicyError> {
+        match self.given.into_keys().next() {
+            None => Ok(()),
+            Some(key) => Err(PolicyError::UnknownParam {
+                policy: self.policy,
+                key,
+                accepted: if self.accepted.is_empty() {
+                    "no parameters".to_string()
+                } else {
+                    self.accepted.join(", ")
+                },
+            }),
+        }
+    }
+}
+
+impl FromStr for SeniorityVariant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "formula" => Ok(SeniorityVariant::Formula),
+            "thesis-code" => Ok(SeniorityVariant::ThesisCode),
+            "work-conserving" => Ok(SeniorityVariant::WorkConserving),
+            _ => Err("expected formula, thesis-code or work-conserving".to_string()),
+        }
+    }
+}
+
+impl fmt::Display for SeniorityVariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SeniorityVariant::Formula => "formula",
+            SeniorityVariant::ThesisCode => "thesis-code",
+            SeniorityVariant::WorkConserving => "work-conserving",
+        })
+    }
+}
+
+/// What a node brings to the policy it runs, beyond the spec.
+#[derive(Clone, Debug)]
+pub struct PolicyEnv {
+    /// The choker settings of the tit-for-tat-based policies (slots, intervals, seed mode).
+    pub choker: ChokerConfig,
+    /// The seniority counter's inputs.
+    pub contribution: Contribution,
+}
+
+impl PolicySpec {
+    /// Reads the spec of policy `name` from its parameters.
+    pub fn from_parts(name: &str, mut p: Params) -> Result<PolicySpec, PolicyError> {
+        let spec = match name {
+            "tft" => PolicySpec::Tft,
+            "seniority" => PolicySpec::Seniority {
+                variant: p.opt("variant")?,
+            },
+            "seniority-liar" => PolicySpec::SeniorityLiar {
+                variant: p.opt("variant")?,
+            },
+            "free-rider" => PolicySpec::FreeRider,
+            _ => {
+                return Err(PolicyError::UnknownPolicy {
+                    name: name.to_string(),
+                })
+            }
+        };
+        p.finish()?;
+        Ok(spec)
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            PolicySpec::Tft => "tft",
+            PolicySpec::Seniority { .. } => "seniority",
+            PolicySpec::SeniorityLiar { .. } => "seniority-liar",
+            PolicySpec::FreeRider => "free-rider",
+        }
+    }
+
+    /// Every parameter with its value, as [`fmt::Display`] prints them.
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        match self {
+            PolicySpec::Tft | PolicySpec::FreeRider => Vec::new(),
+            PolicySpec::Seniority { variant } | PolicySpec::SeniorityLiar { variant } => {
+                variant.iter().map(|v| ("variant", v.to_string())).collect()
+            }
+        }
+    }
+
+    /// Fills in what the spec leaves to the driver: the seniority variant.
+    pub fn with_default_variant(self, default: SeniorityVariant) -> PolicySpec {
+        match self {
+            PolicySpec::Seniority { variant } => PolicySpec::Seniority {
+                variant: Some(variant.unwrap_or(default)),
+            },
+            PolicySpec::SeniorityLiar { variant } => PolicySpec::SeniorityLiar {
+                variant: Some(variant.unwrap_or(default)),
+            },
+            other => other,
+        }
+    }
+
+    /// Whether the node answers the seniority query (the mechanism's extension and port).
+    pub fn serves_seniority(&self) -> bool {
+        matches!(
+            self,
+            PolicySpec::Seniority { .. } | PolicySpec::SeniorityLiar { .. }
+        )
+    }
+
+    /// The policy for one torrent.
+    pub fn build(&self, env: &PolicyEnv) -> Box<dyn Policy> {
+        let variant = |v: &Option<SeniorityVariant>| v.unwrap_or(SeniorityVariant::ThesisCode);
+        match self {
+            PolicySpec::Tft => Box::new(Tft::new(env.choker.clone())),
+            PolicySpec::Seniority { variant: v } => Box::new(Seniority::new(
+                env.choker.clone(),
+                variant(v),
+                &env.contribution,
+                false,
+            )),
+            PolicySpec::SeniorityLiar { variant: v } => Box::new(Seniority::new(
+                env.choker.clone(),
+                variant(v),
+                &env.contribution,
+                true,
+            )),
+            PolicySpec::FreeRider => Box::new(FreeRider),
+        }
+    }
+}
+
+impl FromStr for PolicySpec {
+    type Err = PolicyError;
+
+    /// `NAME` or `NAME:key=value,key=value`.
+    fn from_str(s: &str) -> Result<Self, PolicyError> {
+        let (name, rest) = match s.split_once(':') {
+            Some((n, r)) => (n.trim(), Some(r)),
+            None => (s.trim(), None),
+        };
+        let mut p = Params::new(name);
+        for pair in rest.into_iter().flat_map(|r| r.split(',')) {
+            let Some((k, v)) = pair.split_once('=') else {
+                return Err(PolicyError::Syntax(format!(
+                    "policy {name}: expected key=value, got {pair:?} (write NAME:key=value,key=value)"
+                )));
+            };
+            p.insert(k.trim(), v.trim().to_string())?;
+        }
+        PolicySpec::from_parts(name, p)
+    }
+}
+
+impl fmt::Display for PolicySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())?;
+        for (i, (k, v)) in self.params().into_iter().enumerate() {
+            write!(f, "{}{k}={v}", if i == 0 { ':' } else { ',' })?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for PolicySpec {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PolicySpec {
+    /// A string in the `NAME:key=value` grammar, or a table with `name` and the parameters.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = PolicySpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a policy: \"NAME\", \"NAME:key=value,...\" or { name = \"NAME\", key = value }")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<PolicySpec, E> {
+                s.parse().map_err(E::custom)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<PolicySpec, A::Error> {
+                let mut name = None;
+                let mut pairs = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value: ParamValue = map.next_value()?;
+                    if key == "name" {
+                        name = Some(value.0);
+                    } else {
+                        pairs.push((key, value.0));
+                    }
+                }
+                let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
+                let mut p = Params::new(&name);
+                for (k, v) in pairs {
+                    p.insert(&k, v).map_err(de::Error::custom)?;
+                }
+                PolicySpec::from_parts(&name, p).map_err(de::Error::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A parameter value from a TOML table, as the text the `NAME:key=value` form would carry.
+struct ParamValue(String);
+
+impl<'de> Deserialize<'de> for ParamValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = ParamValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<ParamValue, E> {
+                Ok(ParamValue(s.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<ParamValue, E> {
+                Ok(ParamValue(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ParamValue, E> {
+                Ok(ParamValue(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ParamValue, E> {
+                Ok(ParamValue(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ParamValue, E> {
+                Ok(ParamValue(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_parameters_round_trip() {
+        for s in [
+            "tft",
+            "free-rider",
+            "seniority:variant=formula",
+            "seniority-liar",
+        ] {
+            let spec: PolicySpec = s.parse().unwrap();
+            assert_eq!(spec.to_string(), s);
+            assert_eq!(spec.to_string().parse::<PolicySpec>().unwrap(), spec);
+        }
+        for name in NAMES {
+            assert_eq!(name.parse::<PolicySpec>().unwrap().name(), *name);
+        }
+    }
+
+    #[test]
+    fn errors_name_what_is_accepted() {
+        let e = "titfortat".parse::<PolicySpec>().unwrap_err().to_string();
+        assert!(e.contains("known policies: tft, seniority"), "{e}");
+        let e = "seniority:varient=formula"
+            .parse::<PolicySpec>()
+            .unwrap_err();
+        assert!(e.to_string().contains("accepts: variant"), "{e}");
+        let e = "seniority:variant=wrong".parse::<PolicySpec>().unwrap_err();
+        assert!(e.to_string().contains("expected formula"), "{e}");
+        let e = "tft:x".parse::<PolicySpec>().unwrap_err();
+        assert!(matches!(e, PolicyError::Syntax(_)), "{e}");
+        let e = "tft:x=1".parse::<PolicySpec>().unwrap_err().to_string();
+        assert!(e.contains("no parameters"), "{e}");
+        let e = "seniority:variant=formula,variant=formula".parse::<PolicySpec>();
+        assert!(matches!(e, Err(PolicyError::Duplicate { .. })));
+    }
+
+    #[test]
+    fn the_default_variant_fills_only_what_is_unset() {
+        let s: PolicySpec = "seniority".parse().unwrap();
+        let filled = s.with_default_variant(SeniorityVariant::Formula);
+        assert_eq!(filled.to_string(), "seniority:variant=formula");
+        let set: PolicySpec = "seniority:variant=work-conserving".parse().unwrap();
+        assert_eq!(
+            set.clone().with_default_variant(SeniorityVariant::Formula),
+            set
+        );
+    }
+}
