@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 
 use ::scenario::Scenario;
 use bytes::BytesMut;
+use engine_core::policy::spec::PolicySpec;
 use engine_core::protocol::bencode::{self, Options};
 use engine_core::protocol::extension::{parse_seniority_payload, seniority_payload, ExtHandshake};
 use engine_core::protocol::magnet::MagnetLink;
@@ -32,7 +33,25 @@ pub const TARGETS: &[(&str, Property)] = &[
     ("tracker_query", tracker_query),
     ("compact_peers", compact_peers),
     ("scenario", scenario),
+    ("policy", policy),
 ];
+
+/// An accepted policy spec prints canonically (every parameter, fixed order) to a string
+/// that parses to the same spec and prints the same again.
+pub fn policy(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(spec) = text.parse::<PolicySpec>() else {
+        return;
+    };
+    let printed = spec.to_string();
+    let again: PolicySpec = printed
+        .parse()
+        .unwrap_or_else(|e| panic!("{text:?} printed as {printed:?}, which fails: {e}"));
+    assert_eq!(again, spec, "{text:?} → {printed:?}");
+    assert_eq!(again.to_string(), printed);
+}
 
 /// Accepted input re-encodes to a value that decodes back to itself; strict decoding accepts
 /// only canonical bytes; a prefix parse claims no more than it was given and agrees with a
