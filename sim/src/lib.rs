@@ -5,11 +5,13 @@
 //! through a modelled network and reports [`metrics::RunResult`]s. Same scenario and seed give
 //! byte-identical results on any machine and thread count.
 
+pub mod html;
 pub mod network;
 pub mod plot_cmd;
 pub mod queue;
 pub mod replicate;
 pub mod reproduce;
+pub mod shard;
 pub mod sweep;
 pub mod verdict;
 pub mod world;

@@ -197,7 +197,10 @@ pub fn run(opts: &Options, out: &Path, progress: &(dyn Fn(&str) + Sync)) -> anyh
     let beyond = beyond_thesis(opts, &results, &figs)?;
     let md = markdown(opts, &results, &beyond);
     std::fs::write(out.join("report.md"), &md)?;
-    std::fs::write(out.join("report.html"), html(&md, &figs)?)?;
+    std::fs::write(
+        out.join("report.html"),
+        crate::html::page("Seniority incentive: thesis vs simulator", &md, &figs)?,
+    )?;
     Ok(())
 }
 
@@ -468,67 +471,4 @@ fn markdown(opts: &Options, results: &[ExperimentResult], b: &Beyond) -> String 
         let _ = writeln!(s, "\n![{fig}](figures/beyond_{fig}.png)\n");
     }
     s
-}
-
-/// A self-contained page: the Markdown's tables and text as HTML, figures inlined as data URIs.
-fn html(md: &str, figs: &Path) -> anyhow::Result<String> {
-    use base64::Engine as _;
-    let mut body = String::new();
-    let mut in_table = false;
-    for line in md.lines() {
-        let esc = |t: &str| {
-            t.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-        };
-        if line.starts_with('|') {
-            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
-            if cells.iter().all(|c| c.chars().all(|ch| ch == '-')) {
-                continue;
-            }
-            let tag = if in_table { "td" } else { "th" };
-            if !in_table {
-                body.push_str("<table>\n");
-                in_table = true;
-            }
-            body.push_str("<tr>");
-            for c in cells {
-                let c = esc(c).replace("**", "");
-                let _ = write!(body, "<{tag}>{c}</{tag}>");
-            }
-            body.push_str("</tr>\n");
-            continue;
-        }
-        if in_table {
-            body.push_str("</table>\n");
-            in_table = false;
-        }
-        if let Some(rest) = line.strip_prefix("![") {
-            let file = rest
-                .split_once("](figures/")
-                .and_then(|(_, f)| f.strip_suffix(')'))
-                .unwrap_or_default();
-            let bytes =
-                std::fs::read(figs.join(file)).with_context(|| format!("reading figure {file}"))?;
-            let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
-            let _ = writeln!(
-                body,
-                "<img alt=\"{file}\" src=\"data:image/png;base64,{b64}\">"
-            );
-        } else if let Some(h) = line.strip_prefix("## ") {
-            let _ = writeln!(body, "<h2>{}</h2>", esc(h));
-        } else if let Some(h) = line.strip_prefix("# ") {
-            let _ = writeln!(body, "<h1>{}</h1>", esc(h));
-        } else if !line.is_empty() {
-            let _ = writeln!(body, "<p>{}</p>", esc(line).replace('`', ""));
-        }
-    }
-    if in_table {
-        body.push_str("</table>\n");
-    }
-    Ok(format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Seniority incentive: thesis vs simulator</title>\n\
-         <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;}}table{{border-collapse:collapse}}\
-         td,th{{border:1px solid #ccc;padding:4px 8px}}img{{max-width:100%}}</style></head>\n<body>\n{body}</body></html>\n"
-    ))
 }

@@ -11,16 +11,17 @@
 //! the bytes of the unsharded run.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, ensure, Context};
+use anyhow::{ensure, Context};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::{opt3, RunResult};
 use crate::replicate::replicate_seed;
 use crate::scenario::{Role, Scenario};
+pub use crate::shard::Shard;
 
 /// One varied key and its values, as given (`seeders=1,2,3`, `group.2.count=1..=19`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -203,27 +204,6 @@ pub fn alias_overrides(base: &Scenario, key: &str, value: &str) -> anyhow::Resul
     })
 }
 
-/// `i/n`: run points `p` with `p % n == i` (0-based, as Slurm array and Kubernetes indexed
-/// job indices are).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
-}
-
-impl std::str::FromStr for Shard {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (i, n) = s.split_once('/').ok_or("expected i/n, e.g. 0/4")?;
-        let index: u32 = i.parse().map_err(|_| format!("bad shard index `{i}`"))?;
-        let count: u32 = n.parse().map_err(|_| format!("bad shard count `{n}`"))?;
-        if count == 0 || index >= count {
-            return Err(format!("shard {index}/{count}: need 0 <= i < n"));
-        }
-        Ok(Shard { index, count })
-    }
-}
-
 /// Columns of `rows.csv` after `point` and the varied keys.
 const ROW_COLUMNS: &[&str] = &[
     "replicate",
@@ -305,7 +285,7 @@ pub fn run(
     ensure!(plan.replicates >= 1, "replicates must be at least 1");
     let points = plan.points();
     let mine: Vec<usize> = (0..points.len())
-        .filter(|p| shard.is_none_or(|s| *p as u32 % s.count == s.index))
+        .filter(|&p| crate::shard::owns(shard, p))
         .collect();
     let scenarios: Vec<Scenario> = mine
         .iter()
@@ -411,98 +391,16 @@ fn write_rows<W: Write>(
 /// Joins shard folders into `out`: rows and summary lines ordered by point, as the unsharded
 /// run writes them, and the plan without a shard.
 pub fn merge(out: &Path, shards: &[PathBuf]) -> anyhow::Result<()> {
-    ensure!(!shards.is_empty(), "no shard folders given");
-    let mut plan: Option<serde_json::Value> = None;
-    let mut seen_points = 0u64;
-    let mut rows: Vec<(usize, String)> = Vec::new();
-    let mut summary: Vec<(usize, String)> = Vec::new();
-    let (mut rows_header, mut summary_header) = (None, None);
-    let mut shard_ids = Vec::new();
-    for dir in shards {
-        let manifest: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.join("sweep.json")).with_context(|| {
-                format!("{}: not a sweep folder (no sweep.json)", dir.display())
-            })?,
-        )?;
-        let this_plan = manifest["plan"].clone();
-        match &plan {
-            None => plan = Some(this_plan),
-            Some(p) if *p != this_plan => {
-                bail!("{}: shard of a different sweep", dir.display())
-            }
-            Some(_) => {}
-        }
-        seen_points = manifest["points"].as_u64().unwrap_or(0);
-        shard_ids.push(manifest["shard"].clone());
-        for (file, header, lines) in [
-            ("rows.csv", &mut rows_header, &mut rows),
-            ("summary.csv", &mut summary_header, &mut summary),
-        ] {
-            let f = File::open(dir.join(file))
-                .with_context(|| format!("{}: missing {file}", dir.display()))?;
-            let mut it = BufReader::new(f).lines();
-            let Some(h) = it.next().transpose()? else {
-                continue;
-            };
-            match header {
-                None => *header = Some(h),
-                Some(prev) if *prev != h => {
-                    bail!("{}: {file} columns differ between shards", dir.display())
-                }
-                Some(_) => {}
-            }
-            for line in it {
-                let line = line?;
-                let p: usize = line
-                    .split(',')
-                    .next()
-                    .and_then(|x| x.parse().ok())
-                    .with_context(|| format!("{}: bad line in {file}", dir.display()))?;
-                lines.push((p, line));
-            }
-        }
-    }
-    let counts: Vec<u64> = shard_ids
-        .iter()
-        .filter_map(|s| s["count"].as_u64())
-        .collect();
-    let indices: std::collections::BTreeSet<u64> = shard_ids
-        .iter()
-        .filter_map(|s| s["index"].as_u64())
-        .collect();
-    ensure!(
-        counts.len() == shards.len()
-            && counts.iter().all(|&c| c == shards.len() as u64)
-            && indices.len() == shards.len(),
-        "expected the {} shards i/{} of one sweep, got shards {:?}",
-        shards.len(),
-        shards.len(),
-        shard_ids
-    );
-    // Stable sort: lines of one point keep their (replicate, node) order.
-    rows.sort_by_key(|(p, _)| *p);
-    summary.sort_by_key(|(p, _)| *p);
-    std::fs::create_dir_all(out)?;
-    let manifest = serde_json::json!({ "plan": plan, "points": seen_points, "shard": null });
-    std::fs::write(
-        out.join("sweep.json"),
-        serde_json::to_string_pretty(&manifest)? + "\n",
-    )?;
-    for (file, header, lines) in [
-        ("rows.csv", rows_header, rows),
-        ("summary.csv", summary_header, summary),
-    ] {
-        let mut w = BufWriter::new(File::create(out.join(file))?);
-        if let Some(h) = header {
-            writeln!(w, "{h}")?;
-        }
-        for (_, l) in lines {
-            writeln!(w, "{l}")?;
-        }
-        w.flush()?;
-    }
-    Ok(())
+    crate::shard::merge(&LAYOUT, out, shards).map(drop)
 }
+
+/// A sweep folder, as [`crate::shard::merge`] joins it.
+pub const LAYOUT: crate::shard::Layout<'static> = crate::shard::Layout {
+    what: "sweep",
+    manifest: "sweep.json",
+    csvs: &["rows.csv", "summary.csv"],
+    same: &[],
+};
 
 #[cfg(test)]
 mod tests {
@@ -525,13 +423,6 @@ mod tests {
         ] {
             assert_eq!(format!("{:#}", Vary::parse(arg).unwrap_err()), why);
         }
-    }
-
-    #[test]
-    fn shards_parse() {
-        assert_eq!("1/4".parse::<Shard>(), Ok(Shard { index: 1, count: 4 }));
-        assert!("4/4".parse::<Shard>().is_err());
-        assert!("x".parse::<Shard>().is_err());
     }
 
     #[test]
