@@ -13,6 +13,7 @@ pub mod replicate;
 pub mod reproduce;
 pub mod shard;
 pub mod sweep;
+pub mod tournament;
 pub mod verdict;
 pub mod world;
 

@@ -82,7 +82,18 @@ enum Cmd {
         #[arg(long, default_value = "mean_completion_s")]
         value: String,
     },
-    /// Join the output folders of `sweep --shard i/n` runs into the unsharded result.
+    /// Compare incentive policies: every policy alone, one peer of it among tft leechers, and
+    /// every pair half and half, each over seeded replicates in one base swarm.
+    ///
+    /// Each leecher group of the base scenario is one upload class. Writes runs.csv (setting ×
+    /// replicate × policy × class), table.csv (per cell: mean completion with 95% CI, paired
+    /// speed-up over the reference peers of the same run and class with CI, fraction finished,
+    /// share ratio, Jain's fairness), report.md and report.html with figures,
+    /// tournament.json (the plan) and scenario.resolved.toml.
+    /// Example: sim tournament --policies tft,seniority,free-rider --replicates 30
+    Tournament(TournamentArgs),
+    /// Join the output folders of `sweep --shard i/n` or `tournament --shard i/n` runs into the
+    /// unsharded result (a tournament's report is written here).
     Merge {
         /// Output folder.
         #[arg(long)]
@@ -121,6 +132,31 @@ struct SweepArgs {
     /// Run only points p with p % n == i (0-based), e.g. $SLURM_ARRAY_TASK_ID/$N.
     #[arg(long)]
     shard: Option<sim::sweep::Shard>,
+}
+
+#[derive(Args)]
+struct TournamentArgs {
+    /// Base swarm scenario (TOML): one seeder group or more, then leecher groups (classes).
+    #[arg(default_value = "scenarios/tournament.toml")]
+    scenario: PathBuf,
+    /// Policies to compare, `NAME[:key=value,...]`, comma-separated or repeated
+    /// (`tft,bittyrant:selfish=true,seniority`) [default: every policy].
+    #[arg(long, value_name = "POLICIES")]
+    policies: Vec<String>,
+    /// Replicates per setting (the same derived seeds in every setting).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    replicates: u32,
+    #[command(flatten)]
+    overrides: Overrides,
+    /// Output folder.
+    #[arg(long, default_value = "out/tournament")]
+    out: PathBuf,
+    /// Worker threads [default: all cores]. Output does not depend on it.
+    #[arg(short = 'j', long)]
+    jobs: Option<usize>,
+    /// Run only settings s with s % n == i (0-based); `sim merge` joins the shards.
+    #[arg(long)]
+    shard: Option<sim::shard::Shard>,
 }
 
 #[derive(Args)]
@@ -192,7 +228,14 @@ fn main() -> ExitCode {
         Cmd::Check { files } => cmd_check(&files),
         Cmd::Bench(a) => cmd_bench(a),
         Cmd::Sweep(a) => cmd_sweep(a),
-        Cmd::Merge { out, shards } => sim::sweep::merge(&out, &shards),
+        Cmd::Tournament(a) => cmd_tournament(a),
+        Cmd::Merge { out, shards } => {
+            if shards[0].join(sim::tournament::LAYOUT.manifest).exists() {
+                sim::tournament::merge(&out, &shards)
+            } else {
+                sim::sweep::merge(&out, &shards)
+            }
+        }
         Cmd::Plot {
             kind,
             input,
@@ -315,6 +358,16 @@ fn cmd_sweep(a: SweepArgs) -> anyhow::Result<()> {
             .unwrap_or_default(),
         a.out.display()
     );
+    run_batch(&a.out, |progress| {
+        pool.install(|| sim::sweep::run(&plan, a.shard, &a.out, progress))
+    })
+}
+
+/// Runs a batch command under a progress bar of runs done (stderr) and says what it wrote.
+fn run_batch(
+    out: &Path,
+    batch: impl FnOnce(&(dyn Fn(u64, u64) + Sync)) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -323,20 +376,45 @@ fn cmd_sweep(a: SweepArgs) -> anyhow::Result<()> {
         .expect("valid template"),
     );
     let t0 = std::time::Instant::now();
-    pool.install(|| {
-        sim::sweep::run(&plan, a.shard, &a.out, &|done, total| {
-            bar.set_length(total);
-            bar.set_position(done);
-        })
+    batch(&|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
     })?;
     bar.finish_and_clear();
     println!(
         "wrote {} ({} runs in {:.1} s)",
-        a.out.display(),
+        out.display(),
         bar.position(),
         t0.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+fn cmd_tournament(a: TournamentArgs) -> anyhow::Result<()> {
+    let mut set = a.overrides.set.clone();
+    if let Some(seed) = a.overrides.seed {
+        set.push(format!("seed={seed}"));
+    }
+    let plan = sim::tournament::Plan {
+        scenario: a.scenario.clone(),
+        set,
+        policies: sim::tournament::parse_policies(&a.policies)?,
+        replicates: a.replicates,
+    };
+    let pool = thread_pool(a.jobs)?;
+    let settings = plan.settings().len();
+    eprintln!(
+        "tournament: {} policies, {settings} settings x {} replicate(s){} -> {}",
+        plan.policies.len(),
+        plan.replicates,
+        a.shard
+            .map(|s| format!(", shard {}/{}", s.index, s.count))
+            .unwrap_or_default(),
+        a.out.display()
+    );
+    run_batch(&a.out, |progress| {
+        pool.install(|| sim::tournament::run(&plan, a.shard, &a.out, progress))
+    })
 }
 
 fn cmd_reproduce(
