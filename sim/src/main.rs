@@ -349,25 +349,31 @@ fn cmd_sweep(a: SweepArgs) -> anyhow::Result<()> {
         plan.replicates = r;
     }
     let pool = thread_pool(a.jobs)?;
-    let points = plan.points().len();
-    eprintln!(
-        "sweep: {points} point(s) x {} replicate(s){} -> {}",
-        plan.replicates,
-        a.shard
-            .map(|s| format!(", shard {}/{}", s.index, s.count))
-            .unwrap_or_default(),
-        a.out.display()
+    let what = format!(
+        "sweep: {} point(s) x {} replicate(s)",
+        plan.points().len(),
+        plan.replicates
     );
-    run_batch(&a.out, |progress| {
+    run_batch(&what, a.shard, &a.out, |progress| {
         pool.install(|| sim::sweep::run(&plan, a.shard, &a.out, progress))
     })
 }
 
-/// Runs a batch command under a progress bar of runs done (stderr) and says what it wrote.
+/// Runs a batch command (announced as `what`, its shard and folder) under a progress bar of
+/// runs done (stderr) and says what it wrote.
 fn run_batch(
+    what: &str,
+    shard: Option<sim::shard::Shard>,
     out: &Path,
     batch: impl FnOnce(&(dyn Fn(u64, u64) + Sync)) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
+    eprintln!(
+        "{what}{} -> {}",
+        shard
+            .map(|s| format!(", shard {}/{}", s.index, s.count))
+            .unwrap_or_default(),
+        out.display()
+    );
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -402,17 +408,13 @@ fn cmd_tournament(a: TournamentArgs) -> anyhow::Result<()> {
         replicates: a.replicates,
     };
     let pool = thread_pool(a.jobs)?;
-    let settings = plan.settings().len();
-    eprintln!(
-        "tournament: {} policies, {settings} settings x {} replicate(s){} -> {}",
+    let what = format!(
+        "tournament: {} policies, {} settings x {} replicate(s)",
         plan.policies.len(),
-        plan.replicates,
-        a.shard
-            .map(|s| format!(", shard {}/{}", s.index, s.count))
-            .unwrap_or_default(),
-        a.out.display()
+        plan.settings().len(),
+        plan.replicates
     );
-    run_batch(&a.out, |progress| {
+    run_batch(&what, a.shard, &a.out, |progress| {
         pool.install(|| sim::tournament::run(&plan, a.shard, &a.out, progress))
     })
 }
