@@ -146,6 +146,9 @@ struct TournamentArgs {
     /// Replicates per setting (the same derived seeds in every setting).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     replicates: u32,
+    /// Put the lone peer in every upload class in turn, not only the middle one.
+    #[arg(long)]
+    every_class: bool,
     #[command(flatten)]
     overrides: Overrides,
     /// Output folder.
@@ -406,12 +409,12 @@ fn cmd_tournament(a: TournamentArgs) -> anyhow::Result<()> {
         set,
         policies: sim::tournament::parse_policies(&a.policies)?,
         replicates: a.replicates,
+        every_class: a.every_class,
     };
     let pool = thread_pool(a.jobs)?;
     let what = format!(
-        "tournament: {} policies, {} settings x {} replicate(s)",
+        "tournament: {} policies x {} replicate(s)",
         plan.policies.len(),
-        plan.settings().len(),
         plan.replicates
     );
     run_batch(&what, a.shard, &a.out, |progress| {

@@ -16,6 +16,7 @@ fn plan(policies: &str, replicates: u32, set: &[&str]) -> Plan {
         set: set.iter().map(|s| s.to_string()).collect(),
         policies: parse_policies(&[policies.to_string()]).unwrap(),
         replicates,
+        every_class: false,
     }
 }
 
@@ -165,7 +166,8 @@ fn table_cells_are_hand_computable_from_runs_and_all_are_reported() {
 
     // Every policy of every setting has its row in the report.
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
-    for s in plan.settings() {
+    let base = plan.base().unwrap();
+    for s in plan.settings(&sim::tournament::Classes::of(&base).unwrap()) {
         for p in s.policies() {
             let row = format!("| {} | {p} |", s.label());
             assert!(md.contains(&row), "report lacks {row}");

@@ -56,8 +56,8 @@ pub fn alone(m: &Manifest, cells: &[Cell], path: &Path) -> anyhow::Result<bool> 
 /// The lone peer's completion beside the tft peers' of its class, per policy.
 pub fn lone_completion(m: &Manifest, cells: &[Cell], path: &Path) -> anyhow::Result<bool> {
     let mut bars = Vec::new();
-    for lone in cells.iter().filter(|c| is_lone_peer(m, c)) {
-        bars.push(completion_bar(lone, lone.policy.clone(), 0));
+    for lone in cells.iter().filter(|c| is_lone_peer(c)) {
+        bars.push(completion_bar(lone, lone_label(m, lone), 0));
         if let Some(bg) = cells
             .iter()
             .find(|c| c.setting == lone.setting && c.policy == lone.vs && c.class == lone.class)
@@ -70,10 +70,7 @@ pub fn lone_completion(m: &Manifest, cells: &[Cell], path: &Path) -> anyhow::Res
     }
     plot::labelled_bars(
         path,
-        &format!(
-            "One peer among tft, {} class: completion with 95% CI",
-            m.lone_class
-        ),
+        "One peer among tft: completion with 95% CI",
         &bars,
         "lone peer's policy, then the tft peers of its class in the same runs",
         "completion time (s)",
@@ -86,10 +83,10 @@ pub fn lone_completion(m: &Manifest, cells: &[Cell], path: &Path) -> anyhow::Res
 pub fn lone_speedup(m: &Manifest, cells: &[Cell], path: &Path) -> anyhow::Result<bool> {
     let bars: Vec<Bar> = cells
         .iter()
-        .filter(|c| is_lone_peer(m, c))
+        .filter(|c| is_lone_peer(c))
         .filter_map(|c| {
             Some(Bar {
-                label: c.policy.clone(),
+                label: lone_label(m, c),
                 value: percent(c.speedup?),
                 err_low: c.speedup_ci95_low.map(percent),
                 err_high: c.speedup_ci95_high.map(percent),
@@ -147,6 +144,19 @@ pub fn pairs(m: &Manifest, cells: &[Cell], path: &Path) -> anyhow::Result<bool> 
 }
 
 /// The lone peer's cell in its class.
-fn is_lone_peer(m: &Manifest, c: &Cell) -> bool {
-    c.kind == Kind::Lone && c.policy == c.a && c.class == m.lone_class
+fn is_lone_peer(c: &Cell) -> bool {
+    c.kind == Kind::Lone && c.policy == c.a && c.class != "all"
+}
+
+/// A lone peer's bar: its policy, and its class when lone peers sit in several classes.
+fn lone_label(m: &Manifest, c: &Cell) -> String {
+    let classes = m
+        .settings
+        .iter()
+        .filter(|s| s.kind == Kind::Lone && s.a == c.a);
+    if classes.count() > 1 {
+        format!("{} {}", c.policy, c.class)
+    } else {
+        c.policy.clone()
+    }
 }

@@ -42,6 +42,8 @@ pub struct Plan {
     /// The policies, in the order tables list them.
     pub policies: Vec<PolicySpec>,
     pub replicates: u32,
+    /// One-among-tft settings for every upload class, not only the middle one.
+    pub every_class: bool,
 }
 
 /// How a setting assigns policies to leechers.
@@ -50,7 +52,7 @@ pub struct Plan {
 pub enum Kind {
     /// Every leecher runs `a`.
     Alone,
-    /// One leecher (first of the middle class) runs `a`, the others `b` (tft).
+    /// One leecher (the first of a class) runs `a`, the others `b` (tft).
     Lone,
     /// Leechers alternate `a`, `b` in node order.
     Pair,
@@ -63,6 +65,16 @@ pub struct Setting {
     pub a: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub b: Option<String>,
+    /// Lone: the class whose first leecher runs `a`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lone: Option<LonePeer>,
+}
+
+/// Where a lone setting's strategic peer sits: its class's index and label.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LonePeer {
+    pub class: usize,
+    pub label: String,
 }
 
 /// The policy everyone else runs in a lone setting.
@@ -74,9 +86,10 @@ impl Setting {
         match (self.kind, &self.b) {
             (Kind::Alone, _) => format!("{} alone", self.a),
             (Kind::Lone, b) => format!(
-                "one {} among {}",
+                "one {} among {} in {}",
                 self.a,
-                b.as_deref().unwrap_or(BACKGROUND)
+                b.as_deref().unwrap_or(BACKGROUND),
+                self.lone.as_ref().map_or("?", |l| l.label.as_str())
             ),
             (Kind::Pair, b) => format!("{} + {}", self.a, b.as_deref().unwrap_or_default()),
         }
@@ -101,11 +114,11 @@ impl Setting {
     }
 
     /// The policy (`a` or `b`) of the `k`-th leecher, `j`-th of class `class`.
-    fn policy_at(&self, class: usize, j: usize, k: usize, lone_class: usize) -> &str {
+    fn policy_at(&self, class: usize, j: usize, k: usize) -> &str {
         let b = self.b.as_deref().unwrap_or(&self.a);
         match self.kind {
             Kind::Alone => &self.a,
-            Kind::Lone if class == lone_class && j == 0 => &self.a,
+            Kind::Lone if self.lone.as_ref().is_some_and(|l| l.class == class) && j == 0 => &self.a,
             Kind::Lone => b,
             Kind::Pair if k % 2 == 0 => &self.a,
             Kind::Pair => b,
@@ -141,29 +154,43 @@ pub fn parse_policies(args: &[String]) -> anyhow::Result<Vec<PolicySpec>> {
 }
 
 impl Plan {
-    /// Every setting, in output order: each policy alone, each lone among tft (tft itself
-    /// excepted: that is its alone setting), then each unordered pair in list order.
-    pub fn settings(&self) -> Vec<Setting> {
+    /// Every setting, in output order: each policy alone, each lone among tft (in the middle
+    /// class, or in each class from the slowest; tft itself excepted: that is its alone
+    /// setting), then each unordered pair in list order.
+    pub fn settings(&self, classes: &Classes) -> Vec<Setting> {
         let names: Vec<String> = self.policies.iter().map(|p| p.to_string()).collect();
+        let setting = |kind, a: &String, b: Option<&str>, lone| Setting {
+            kind,
+            a: a.clone(),
+            b: b.map(str::to_string),
+            lone,
+        };
         let mut out: Vec<Setting> = names
             .iter()
-            .map(|a| Setting {
-                kind: Kind::Alone,
-                a: a.clone(),
-                b: None,
-            })
+            .map(|a| setting(Kind::Alone, a, None, None))
             .collect();
-        out.extend(names.iter().filter(|a| *a != BACKGROUND).map(|a| Setting {
-            kind: Kind::Lone,
-            a: a.clone(),
-            b: Some(BACKGROUND.to_string()),
-        }));
-        for (i, a) in names.iter().enumerate() {
-            out.extend(names[i + 1..].iter().map(|b| Setting {
-                kind: Kind::Pair,
-                a: a.clone(),
-                b: Some(b.clone()),
+        let lone_classes: Vec<usize> = if self.every_class {
+            (0..classes.labels.len()).collect()
+        } else {
+            vec![classes.middle()]
+        };
+        for a in names.iter().filter(|a| *a != BACKGROUND) {
+            out.extend(lone_classes.iter().map(|&class| {
+                let label = classes.labels[class].clone();
+                setting(
+                    Kind::Lone,
+                    a,
+                    Some(BACKGROUND),
+                    Some(LonePeer { class, label }),
+                )
             }));
+        }
+        for (i, a) in names.iter().enumerate() {
+            out.extend(
+                names[i + 1..]
+                    .iter()
+                    .map(|b| setting(Kind::Pair, a, Some(b), None)),
+            );
         }
         out
     }
@@ -201,8 +228,8 @@ impl Classes {
         Ok(Classes { leechers, labels })
     }
 
-    /// The lone peer's class: the middle one.
-    pub fn lone(&self) -> usize {
+    /// The lone peer's class by default: the middle one.
+    pub fn middle(&self) -> usize {
         self.labels.len() / 2
     }
 }
@@ -216,7 +243,7 @@ fn assignment<'a>(classes: &Classes, s: &'a Setting) -> Vec<&'a str> {
         .enumerate()
         .map(|(k, &(_, class))| {
             in_class[class] += 1;
-            s.policy_at(class, in_class[class] - 1, k, classes.lone())
+            s.policy_at(class, in_class[class] - 1, k)
         })
         .collect()
 }
@@ -379,7 +406,6 @@ pub struct Manifest {
     pub seed: u64,
     pub max_time_s: f64,
     pub classes: Vec<String>,
-    pub lone_class: String,
     pub settings: Vec<Setting>,
 }
 
@@ -403,7 +429,7 @@ pub fn run(
     ensure!(!plan.policies.is_empty(), "no policies to compare");
     let base = plan.base()?;
     let classes = Classes::of(&base)?;
-    let settings = plan.settings();
+    let settings = plan.settings(&classes);
     let manifest = Manifest {
         scenario: plan.scenario.clone(),
         name: base.name.clone(),
@@ -413,7 +439,6 @@ pub fn run(
         seed: base.seed,
         max_time_s: base.max_time.0.as_secs_f64(),
         classes: classes.labels.clone(),
-        lone_class: classes.labels[classes.lone()].clone(),
         settings: settings.clone(),
     };
     let mine: Vec<usize> = (0..settings.len()).filter(|&s| owns(shard, s)).collect();
@@ -489,6 +514,7 @@ mod tests {
             set: Vec::new(),
             policies: parse_policies(&[policies.to_string()]).unwrap(),
             replicates: 1,
+            every_class: false,
         }
     }
 
@@ -507,7 +533,8 @@ mod tests {
 
     #[test]
     fn settings_are_alone_then_lone_then_unordered_pairs() {
-        let s = plan("tft,seniority,free-rider").settings();
+        let classes = Classes::of(&base()).unwrap();
+        let s = plan("tft,seniority,free-rider").settings(&classes);
         let labels: Vec<String> = s.iter().map(Setting::label).collect();
         assert_eq!(
             labels,
@@ -515,8 +542,8 @@ mod tests {
                 "tft alone",
                 "seniority alone",
                 "free-rider alone",
-                "one seniority among tft",
-                "one free-rider among tft",
+                "one seniority among tft in 100KiB/s",
+                "one free-rider among tft in 100KiB/s",
                 "tft + seniority",
                 "tft + free-rider",
                 "seniority + free-rider",
@@ -526,6 +553,22 @@ mod tests {
         assert_eq!(s[3].reference("tft"), None);
         assert_eq!(s[7].reference("free-rider"), Some("seniority"));
         assert_eq!(s[0].reference("tft"), None);
+        let every = Plan {
+            every_class: true,
+            ..plan("tft,free-rider")
+        };
+        let lone: Vec<String> = every.settings(&classes)[2..5]
+            .iter()
+            .map(Setting::label)
+            .collect();
+        assert_eq!(
+            lone,
+            [
+                "one free-rider among tft in 50KiB/s",
+                "one free-rider among tft in 100KiB/s",
+                "one free-rider among tft in 200KiB/s",
+            ]
+        );
     }
 
     #[test]
@@ -533,8 +576,8 @@ mod tests {
         let base = base();
         let classes = Classes::of(&base).unwrap();
         assert_eq!(classes.labels, ["50KiB/s", "100KiB/s", "200KiB/s"]);
-        assert_eq!(classes.lone(), 1);
-        let settings = plan("tft,seniority").settings();
+        assert_eq!(classes.middle(), 1);
+        let settings = plan("tft,seniority").settings(&classes);
         let pair = assignment(&classes, &settings[3]);
         assert_eq!(pair, ["tft", "seniority"].repeat(4));
         let lone = assignment(&classes, &settings[2]);
@@ -546,7 +589,7 @@ mod tests {
     fn a_setting_changes_policies_and_nothing_else() {
         let base = base();
         let classes = Classes::of(&base).unwrap();
-        let s = &plan("tft,free-rider").settings()[2];
+        let s = &plan("tft,free-rider").settings(&classes)[2];
         let sc = scenario_for(&base, &classes, &assignment(&classes, s)).unwrap();
         let (before, after) = (base.nodes(), sc.nodes());
         assert_eq!(before.len(), after.len());

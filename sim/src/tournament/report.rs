@@ -153,11 +153,9 @@ fn markdown(m: &Manifest, cells: &[Cell], drawn: &[&str]) -> String {
         "mean completion by class, each policy alone",
     );
 
-    let _ = writeln!(
-        s,
-        "## One peer among tft\n\nThe lone peer is the first leecher of the {} class; the \
-         tft row is the rest of that class in the same runs.\n",
-        m.lone_class
+    s.push_str(
+        "## One peer among tft\n\nThe lone peer is the first leecher of its class; the tft row \
+         is the rest of that class in the same runs.\n\n",
     );
     table_head(
         &mut s,
@@ -171,8 +169,9 @@ fn markdown(m: &Manifest, cells: &[Cell], drawn: &[&str]) -> String {
         ],
     );
     for (i, set) in in_setting(Kind::Lone) {
+        let class = set.lone.as_ref().map_or("", |l| l.label.as_str());
         for p in set.policies() {
-            if let Some(c) = cell(i, p, &m.lone_class) {
+            if let Some(c) = cell(i, p, class) {
                 table_row(
                     &mut s,
                     &[
