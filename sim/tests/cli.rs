@@ -234,6 +234,62 @@ fn shard_script_and_merge_reproduce_the_whole_sweep() {
     }
 }
 
+/// `sim tournament` sharded from the command line and joined by `sim merge`, which knows a
+/// tournament folder from a sweep's, gives the whole run's report; bad policies are refused.
+#[test]
+fn tournament_shards_merge_into_the_whole_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let tournament = |out: &std::path::Path, shard: Option<&str>| {
+        let mut cmd = sim();
+        cmd.arg("tournament")
+            .arg(scenario("tournament"))
+            .args(["--policies", "tft,free-rider", "--replicates", "2"])
+            .args(["--set", "torrent.size=1MiB", "-j", "1", "--out"])
+            .arg(out);
+        if let Some(s) = shard {
+            cmd.args(["--shard", s]);
+        }
+        let st = cmd.output().unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+    };
+    let whole = dir.path().join("whole");
+    tournament(&whole, None);
+    let shards: Vec<PathBuf> = (0..2).map(|i| dir.path().join(format!("s{i}"))).collect();
+    for (i, s) in shards.iter().enumerate() {
+        tournament(s, Some(&format!("{i}/2")));
+    }
+    let merged = dir.path().join("merged");
+    assert!(sim()
+        .args(["merge", "--out"])
+        .arg(&merged)
+        .args(&shards)
+        .status()
+        .unwrap()
+        .success());
+    for f in [
+        "runs.csv",
+        "table.csv",
+        "report.md",
+        "report.html",
+        "tournament.json",
+    ] {
+        let a = std::fs::read(whole.join(f)).unwrap();
+        assert_eq!(a, std::fs::read(merged.join(f)).unwrap(), "{f}");
+    }
+    let out = sim()
+        .args(["tournament", "--policies", "tft,nope", "--out"])
+        .arg(dir.path().join("bad"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown policy \"nope\""), "{err}");
+}
+
 /// `sim reproduce` on a quick configuration: a report with every experiment, a verdict per
 /// row, inlined figures, and PNG figures of the expected size.
 #[test]

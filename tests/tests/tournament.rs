@@ -237,3 +237,32 @@ fn free_riding_is_cheap_alone_among_tft_and_ruinous_for_a_swarm_of_them() {
     assert_eq!(svg_count(&pairs, "rect", "#C8C8C8"), 2);
     assert_eq!(pairs.matches("n/a").count(), 2);
 }
+
+#[test]
+fn tft_alone_is_the_base_scenario_run_unchanged() {
+    // Splitting leechers into groups of one keeps node ids and every seeded draw: the tft-alone
+    // setting's replicate 0 is `sim run` of the base at its own seed, to the byte.
+    let plan = plan("tft", 1, &["torrent.size=2MiB"]);
+    let dir = tempfile::tempdir().unwrap();
+    run_in(&plan, 1, None, dir.path());
+    let runs: Vec<RunRow> = read_csv(dir.path().join("runs.csv"));
+    let base = sim::run(&plan.base().unwrap());
+    for class in ["50KiB/s", "400KiB/s", "all"] {
+        let row = runs.iter().find(|r| r.class == class).unwrap();
+        let ids: Vec<u32> = match class {
+            "50KiB/s" => (2..=5).collect(),
+            "400KiB/s" => (14..=17).collect(),
+            _ => (2..=17).collect(),
+        };
+        let nodes: Vec<_> = ids.iter().map(|&id| &base.nodes[id as usize - 1]).collect();
+        let mean = nodes.iter().map(|n| n.completion_s.unwrap()).sum::<f64>() / nodes.len() as f64;
+        assert_eq!(
+            row.completion_s,
+            (mean * 1000.0).round() / 1000.0,
+            "{class}"
+        );
+        assert_eq!(row.bytes_up, nodes.iter().map(|n| n.bytes_up).sum::<u64>());
+        assert_eq!(row.n as usize, nodes.len());
+        assert_eq!(row.seed, base.scenario.seed);
+    }
+}
