@@ -81,29 +81,36 @@ pub fn lone_completion(m: &Manifest, cells: &[Cell], path: &Path) -> anyhow::Res
 
 /// The lone peer's speed-up over tft peers of its class, as percent faster, with 95% CIs.
 pub fn lone_speedup(m: &Manifest, cells: &[Cell], path: &Path) -> anyhow::Result<bool> {
+    // Lone peers in several classes: one colour per class, so labels stay short.
+    let several = lone_classes(m) > 1;
     let bars: Vec<Bar> = cells
         .iter()
         .filter(|c| is_lone_peer(c))
         .filter_map(|c| {
             Some(Bar {
-                label: lone_label(m, c),
+                label: c.policy.clone(),
                 value: percent(c.speedup?),
                 err_low: c.speedup_ci95_low.map(percent),
                 err_high: c.speedup_ci95_high.map(percent),
-                group: 0,
+                group: if several {
+                    m.classes.iter().position(|k| *k == c.class)?
+                } else {
+                    0
+                },
             })
         })
         .collect();
     if bars.is_empty() {
         return Ok(false);
     }
+    let names: Vec<&str> = m.classes.iter().map(String::as_str).collect();
     plot::labelled_bars(
         path,
         "Lone peer vs tft peers of its class (0 = tft baseline), 95% CI",
         &bars,
         "lone peer's policy",
         "% faster than tft (negative: slower)",
-        &["speed-up"],
+        if several { &names } else { &["speed-up"] },
     )?;
     Ok(true)
 }
@@ -150,13 +157,21 @@ fn is_lone_peer(c: &Cell) -> bool {
 
 /// A lone peer's bar: its policy, and its class when lone peers sit in several classes.
 fn lone_label(m: &Manifest, c: &Cell) -> String {
-    let classes = m
-        .settings
-        .iter()
-        .filter(|s| s.kind == Kind::Lone && s.a == c.a);
-    if classes.count() > 1 {
+    if lone_classes(m) > 1 {
         format!("{} {}", c.policy, c.class)
     } else {
         c.policy.clone()
     }
+}
+
+/// In how many classes the lone peers sit (1, or every class with `--every-class`).
+fn lone_classes(m: &Manifest) -> usize {
+    let mut classes: Vec<usize> = m
+        .settings
+        .iter()
+        .filter_map(|s| Some(s.lone.as_ref()?.class))
+        .collect();
+    classes.sort_unstable();
+    classes.dedup();
+    classes.len()
 }

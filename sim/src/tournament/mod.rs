@@ -401,6 +401,9 @@ pub struct Manifest {
     pub set: Vec<String>,
     /// Canonical specs, as runs and tables name them.
     pub policies: Vec<String>,
+    /// What the nodes run: the specs with the scenario's defaults filled in (the seniority
+    /// variant).
+    pub resolved: Vec<String>,
     pub replicates: u32,
     /// The base seed; replicate `r` runs `replicate_seed(seed, r)` in every setting.
     pub seed: u64,
@@ -435,6 +438,15 @@ pub fn run(
         name: base.name.clone(),
         set: plan.set.clone(),
         policies: plan.policies.iter().map(|p| p.to_string()).collect(),
+        resolved: plan
+            .policies
+            .iter()
+            .map(|p| {
+                p.clone()
+                    .with_default_variant(base.engine.seniority)
+                    .to_string()
+            })
+            .collect(),
         replicates: plan.replicates,
         seed: base.seed,
         max_time_s: base.max_time.0.as_secs_f64(),
