@@ -3,8 +3,8 @@
 //! unordered pair half and half — each over seeded replicates.
 //!
 //! Each leecher group of the base scenario is one upload *class*. The lone peer is the first
-//! node of the middle class (class ⌊k/2⌋ of k: 200 KiB/s in `scenarios/tournament.toml`); in
-//! a pair, leechers alternate A, B, A, … in node order, so with even class sizes each half has
+//! node of the middle class (class ⌊k/2⌋ of k: 200 KiB/s in `scenarios/tournament.toml`), or
+//! of each class in turn with [`Plan::every_class`]; in a pair, leechers alternate A, B, A, … in node order, so with even class sizes each half has
 //! the same capacity mix. Every setting runs the same replicate seeds (common random numbers:
 //! the same join times, latencies and tracker draws), so differences between settings are the
 //! policies', and a strategic peer is compared with the reference peers *of the same run*.
