@@ -1,101 +1,10 @@
 //! Writes every plot type as PNG and SVG and checks what was drawn: pixels of each series'
 //! colour in the PNG (where they are, how many) and the SVG elements of each series.
-//! Set `REPORTS_PLOT_PREVIEW=<dir>` to keep copies of the PNGs for eyeballing.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use reports::plot::{self, Bar, DEFAULT_SIZE};
-
-/// The first series colours of the plot palette (Okabe–Ito) and the grey of non-finite cells.
-const BLUE: [u8; 3] = [0, 114, 178];
-const ORANGE: [u8; 3] = [230, 159, 0];
-const GREEN: [u8; 3] = [0, 158, 115];
-const PINK: [u8; 3] = [204, 121, 167];
-const GREY: [u8; 3] = [200, 200, 200];
-
-/// A fully decoded PNG.
-struct Image {
-    width: u32,
-    height: u32,
-    rgb: Vec<[u8; 3]>,
-}
-
-impl Image {
-    fn open(path: &Path) -> Image {
-        let decoder = png::Decoder::new(std::fs::File::open(path).unwrap());
-        let mut reader = decoder.read_info().unwrap();
-        let mut buf = vec![0; reader.output_buffer_size()];
-        let info = reader.next_frame(&mut buf).unwrap();
-        assert_eq!(info.bit_depth, png::BitDepth::Eight, "{}", path.display());
-        let step = info.color_type.samples();
-        assert!(step >= 3, "{}: not RGB", path.display());
-        let rgb = buf[..info.buffer_size()]
-            .chunks(step)
-            .map(|p| [p[0], p[1], p[2]])
-            .collect();
-        Image {
-            width: info.width,
-            height: info.height,
-            rgb,
-        }
-    }
-
-    /// (x, y) of every pixel of exactly `colour`.
-    fn pixels(&self, colour: [u8; 3]) -> Vec<(u32, u32)> {
-        (0..self.rgb.len() as u32)
-            .filter(|&i| self.rgb[i as usize] == colour)
-            .map(|i| (i % self.width, i / self.width))
-            .collect()
-    }
-
-    fn count(&self, colour: [u8; 3]) -> usize {
-        self.pixels(colour).len()
-    }
-}
-
-/// How many `<tag` elements of the SVG mention `colour` (as plotters writes it, `#RRGGBB`).
-fn svg_count(svg: &str, tag: &str, colour: [u8; 3]) -> usize {
-    let hex = format!("#{:02X}{:02X}{:02X}", colour[0], colour[1], colour[2]);
-    svg.split(&format!("<{tag} "))
-        .skip(1)
-        .filter(|el| el[..el.find('>').unwrap_or(el.len())].contains(&hex))
-        .count()
-}
-
-/// The text of every `<text>` element of the SVG, trimmed.
-fn svg_texts(svg: &str) -> Vec<String> {
-    svg.split("<text ")
-        .skip(1)
-        .filter_map(|el| {
-            let body = &el[el.find('>')? + 1..];
-            Some(body[..body.find("</text>")?].trim().to_owned())
-        })
-        .collect()
-}
-
-/// Checks both outputs of one figure are complete and optionally keeps the PNG; returns the
-/// decoded PNG and the SVG text.
-fn check(dir: &Path, stem: &str) -> (Image, String) {
-    let png = dir.join(format!("{stem}.png"));
-    let image = Image::open(&png);
-    assert_eq!((image.width, image.height), DEFAULT_SIZE, "{stem}.png");
-    let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
-    assert!(svg.contains("<svg"), "{stem}.svg");
-    assert!(svg.trim_end().ends_with("</svg>"), "{stem}.svg");
-    if let Some(keep) = std::env::var_os("REPORTS_PLOT_PREVIEW") {
-        let keep = PathBuf::from(keep);
-        std::fs::create_dir_all(&keep).unwrap();
-        std::fs::copy(&png, keep.join(format!("{stem}.png"))).unwrap();
-    }
-    (image, svg)
-}
-
-fn both(dir: &Path, stem: &str, draw: impl Fn(PathBuf) -> anyhow::Result<()>) -> (Image, String) {
-    for ext in ["png", "svg"] {
-        draw(dir.join(format!("{stem}.{ext}"))).unwrap();
-    }
-    check(dir, stem)
-}
+use common::{absolute, both, svg_count, svg_texts, BLUE, GREEN, GREY, ORANGE, PINK};
+use reports::plot::{self, Bar};
 
 fn bars() -> Vec<Bar> {
     (0..12)
@@ -116,13 +25,13 @@ fn bars() -> Vec<Bar> {
 fn per_node_bars_png_and_svg() {
     let dir = tempfile::tempdir().unwrap();
     let (png, svg) = both(dir.path(), "bars", |p| {
-        plot::per_node_bars(
-            p,
+        absolute(
             "Completion time per node (mean of 20 seeds, 95% CI)",
-            &bars(),
-            "completion time (s)",
+            "completion time",
+            "s",
             &["seeders", "leechers"],
         )
+        .draw(p, &bars())
     });
     // Group 0's two bars are zero high: only its legend swatch (14 × 12 px) is blue.
     let blue = png.count(BLUE);
@@ -154,7 +63,7 @@ fn bar_heights_follow_their_values() {
         })
         .collect();
     let (png, svg) = both(dir.path(), "heights", |p| {
-        plot::per_node_bars(p, "heights", &bars, "y", &[])
+        absolute("heights", "y", "1", &[]).draw(p, &bars)
     });
     assert_eq!(svg_count(&svg, "rect", BLUE), 4);
     // Columns holding blue pixels, left to right, split into runs: one run per bar.
@@ -193,7 +102,7 @@ fn many_node_bars_thin_their_labels() {
         })
         .collect();
     let (png, svg) = both(dir.path(), "many_bars", |p| {
-        plot::per_node_bars(p, "80 nodes", &many, "upload (MiB)", &["a", "b"])
+        absolute("80 nodes", "upload", "MiB", &["a", "b"]).draw(p, &many)
     });
     // 27, 27 and 26 bars in the three groups (i % 3), plus a legend swatch each.
     for (colour, n) in [(BLUE, 27), (ORANGE, 27), (GREEN, 26)] {
@@ -353,7 +262,7 @@ fn heatmap_png_and_svg() {
 fn degenerate_inputs_still_plot() {
     let dir = tempfile::tempdir().unwrap();
     let (png, _) = both(dir.path(), "empty_bars", |p| {
-        plot::per_node_bars(p, "none", &[], "y", &[])
+        absolute("none", "y", "1", &[]).draw(p, &[])
     });
     assert_eq!(png.count(BLUE), 0);
     let one_bar = Bar {
@@ -364,7 +273,7 @@ fn degenerate_inputs_still_plot() {
         group: 0,
     };
     let (png, svg) = both(dir.path(), "one_bar", |p| {
-        plot::per_node_bars(p, "one", std::slice::from_ref(&one_bar), "y", &[])
+        absolute("one", "y", "1", &[]).draw(p, std::slice::from_ref(&one_bar))
     });
     assert!(png.count(BLUE) > 100 * 300, "one bar {}", png.count(BLUE));
     assert_eq!(svg_count(&svg, "rect", BLUE), 1);

@@ -59,29 +59,9 @@ enum Cmd {
     ///
     /// Examples: sim plot bars out/g1t2/replicates.csv -o g1t2.png;
     /// sim plot progress out/g1t2/progress.csv -o progress.svg;
-    /// sim plot heatmap out/sweep/summary.csv --x seeders --y incentive -o heat.png
-    Plot {
-        kind: sim::plot_cmd::Kind,
-        /// Input CSV.
-        input: PathBuf,
-        /// Output image (.png or .svg).
-        #[arg(short, long)]
-        out: PathBuf,
-        #[arg(long)]
-        title: Option<String>,
-        /// CDF: column whose values make the series [default: incentive].
-        #[arg(long)]
-        by: Option<String>,
-        /// Heatmap: column for the x axis.
-        #[arg(long)]
-        x: Option<String>,
-        /// Heatmap: column for the y axis.
-        #[arg(long)]
-        y: Option<String>,
-        /// Heatmap: column for the cell values.
-        #[arg(long, default_value = "mean_completion_s")]
-        value: String,
-    },
+    /// sim plot heatmap out/sweep/summary.csv --x seeders --y incentive -o heat.png;
+    /// sim plot bars out/sweep/rows.csv --where seeders=2 --relative -o rel.svg
+    Plot(sim::plot_cmd::PlotArgs),
     /// Compare incentive policies: every policy alone, one peer of it among tft leechers, and
     /// every pair half and half, each over seeded replicates in one base swarm.
     ///
@@ -239,25 +219,7 @@ fn main() -> ExitCode {
                 sim::sweep::merge(&out, &shards)
             }
         }
-        Cmd::Plot {
-            kind,
-            input,
-            out,
-            title,
-            by,
-            x,
-            y,
-            value,
-        } => sim::plot_cmd::plot(&sim::plot_cmd::PlotArgs {
-            kind,
-            input: &input,
-            out: &out,
-            title: title.as_deref(),
-            by: by.as_deref(),
-            x: x.as_deref(),
-            y: y.as_deref(),
-            value: &value,
-        }),
+        Cmd::Plot(a) => sim::plot_cmd::plot(&a),
         Cmd::Reproduce { out, opts, jobs } => cmd_reproduce(&out, opts, jobs),
     };
     match res {

@@ -1,0 +1,232 @@
+//! Report figures drawn with `plotters`, written as PNG or SVG by file extension.
+//!
+//! Text is rendered with DejaVu Sans embedded in the binary (see
+//! `assets/DejaVuSans-LICENSE.txt`) through plotters' `ab_glyph` backend, so
+//! plotting works on a bare machine with no fontconfig or system fonts, and
+//! PNG output is identical wherever it is produced.
+//!
+//! Non-finite data points are skipped rather than failing the whole figure.
+//!
+//! One file per chart kind: `bars` (per-node and per-class bars, relative to the mean or on a
+//! cut axis, with CIs), `lines` (CDFs and line charts), `heatmap`; this file holds what they
+//! share (font, backends, palette, categorical axis, legend).
+
+mod bars;
+mod heatmap;
+mod lines;
+
+pub use bars::{
+    bars_from, labelled_bars, pool_by_group, relative_to_run_mean, Bar, BarChart, Sample, Scale,
+    WHISKER, ZERO_LINE,
+};
+pub use heatmap::heatmap;
+pub use lines::{cdf, lines};
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use anyhow::{bail, ensure, Context};
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::{CoordTranslate, Shift};
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+
+/// DejaVu Sans 2.37 (Bitstream Vera licence, redistributable).
+const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+/// plotters' default family name, so every default text style finds the font.
+const FAMILY: &str = "sans-serif";
+
+/// Pixel size of every figure (SVG user units for `.svg`).
+pub const DEFAULT_SIZE: (u32, u32) = (1024, 640);
+
+const TITLE_PX: u32 = 28;
+const AXIS_DESC_PX: u32 = 20;
+const TICK_PX: u32 = 16;
+const LEGEND_PX: u32 = 16;
+
+/// Okabe–Ito colours (yellow dropped: unreadable on white), distinguishable
+/// under the common forms of colour blindness.
+const PALETTE: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 0, 0),
+];
+
+/// Colour of series or group `i`, cycling through [`PALETTE`].
+fn colour(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// Registers the embedded font once per process; plotters keeps a global table.
+fn ensure_font() -> anyhow::Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
+    ensure!(ok, "embedded font DejaVuSans.ttf could not be parsed");
+    Ok(())
+}
+
+/// A figure that can draw itself on any plotters backend, so one drawing
+/// routine serves both PNG and SVG.
+trait Figure {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
+    where
+        DB::ErrorType: 'static;
+}
+
+/// Draws `fig` to `path` (creating parent directories), choosing the backend
+/// from the extension: `.png` or `.svg`, case-insensitive.
+fn render(path: &Path, fig: &impl Figure) -> anyhow::Result<()> {
+    ensure_font()?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if !matches!(ext.as_deref(), Some("png" | "svg")) {
+        bail!("{}: plot files must end in .png or .svg", path.display());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    if ext.as_deref() == Some("png") {
+        draw_on(
+            BitMapBackend::new(path, DEFAULT_SIZE).into_drawing_area(),
+            fig,
+        )
+    } else {
+        draw_on(SVGBackend::new(path, DEFAULT_SIZE).into_drawing_area(), fig)
+    }
+    .with_context(|| format!("plotting {}", path.display()))
+}
+
+/// Paints a white page, draws `fig` and flushes the backend to its file.
+fn draw_on<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    fig: &impl Figure,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    fig.draw(&root)?;
+    root.present()?;
+    Ok(())
+}
+
+/// Finite (min, max) of `values`, or `None` if there is none.
+fn finite_bounds(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
+    values
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold(None, |acc, v| match acc {
+            None => Some((v, v)),
+            Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+        })
+}
+
+/// Axis range covering `values` with 5% padding; widened when empty or
+/// constant so plotters always gets a non-degenerate range.
+fn axis_range(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
+    match finite_bounds(values) {
+        None => (0.0, 1.0),
+        Some((lo, hi)) if lo == hi => {
+            let d = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
+            (lo - d, hi + d)
+        }
+        Some((lo, hi)) => {
+            let pad = (hi - lo) * 0.05;
+            (lo - pad, hi + pad)
+        }
+    }
+}
+
+/// Tick label for a numeric axis: up to six decimals with trailing zeros
+/// dropped, so ticks read "30" or "0.25" rather than "30.0" or float noise.
+fn tick(v: &f64) -> String {
+    let s = crate::table::fmt_f64(*v, 6);
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+/// Grid colours: faint enough that data lines and bars dominate.
+const GRID_BOLD: RGBColor = RGBColor(215, 215, 215);
+const GRID_LIGHT: RGBColor = RGBColor(242, 242, 242);
+
+/// Categorical axis of `n` equal slots: slot `i` spans `[i, i + 1]` with its
+/// tick at the centre `i + 0.5`. Used instead of plotters' segmented integer
+/// coordinates, which collapse everything to one spot when there is one slot.
+#[derive(Clone)]
+struct Slots(usize);
+
+impl Ranged for Slots {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        let frac = v / self.0.max(1) as f64;
+        limit.0 + (f64::from(limit.1 - limit.0) * frac).round() as i32
+    }
+
+    /// Slot centres, thinned to every k-th slot when they would not fit.
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        let step = self.0.div_ceil(hint.max_num_points().max(1)).max(1);
+        (0..self.0).step_by(step).map(|i| i as f64 + 0.5).collect()
+    }
+
+    fn range(&self) -> Range<f64> {
+        0.0..self.0.max(1) as f64
+    }
+}
+
+/// Tick formatter naming slot `i` (tick at `i + 0.5`) by `names[i]`.
+fn slot_labels<S: AsRef<str>>(names: &[S]) -> impl Fn(&f64) -> String + '_ {
+    move |v| {
+        names
+            .get(v.floor().max(0.0) as usize)
+            .map_or_else(String::new, |s| s.as_ref().to_string())
+    }
+}
+
+/// How many of `labels` fit side by side across `area` without overlapping,
+/// measured with the embedded font; the axis then labels every k-th slot.
+fn labels_that_fit<DB: DrawingBackend, CT: CoordTranslate, S: AsRef<str>>(
+    area: &DrawingArea<DB, CT>,
+    labels: &[S],
+) -> anyhow::Result<usize>
+where
+    DB::ErrorType: 'static,
+{
+    let style = TextStyle::from((FAMILY, TICK_PX).into_font());
+    let mut widest = 1;
+    for l in labels {
+        widest = widest.max(area.estimate_text_size(l.as_ref(), &style)?.0);
+    }
+    let fit = area.dim_in_pixel().0 / (widest + 10);
+    Ok((fit as usize).clamp(1, labels.len().max(1)))
+}
+
+/// Draws the legend of a chart in a framed, semi-opaque box.
+fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    position: SeriesLabelPosition,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FAMILY, LEGEND_PX))
+        .draw()?;
+    Ok(())
+}

@@ -1,0 +1,313 @@
+//! `sim plot`: figures from any results CSV the simulator writes (PNG or SVG by extension).
+//!
+//! `--where KEY=VALUE` keeps the rows where a column has a value, for every kind; `--facet KEY`
+//! draws one figure per value of a column. Per-node bars refuse a file that still mixes sweep
+//! points (`bars.rs`), since averaging nodes across points draws bars no run produced.
+
+mod bars;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, ensure, Context};
+use reports::plot;
+
+/// Which figure to draw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// Per-node completion time (results.csv, replicates.csv, rows.csv); mean and 95% CI when
+    /// the file holds several runs.
+    Bars,
+    /// Completion-time CDF, one line per value of `--by`.
+    Cdf,
+    /// Swarm progress over time (progress.csv): fraction of leechers done and of bytes received.
+    Progress,
+    /// Heatmap of a summary column over two swept keys (summary.csv): `--x`, `--y`, `--value`.
+    Heatmap,
+}
+
+/// Options of `sim plot`.
+#[derive(Clone, Debug, clap::Parser)]
+#[command(name = "plot")]
+pub struct PlotArgs {
+    pub kind: Kind,
+    /// Input CSV.
+    pub input: PathBuf,
+    /// Output image (.png or .svg).
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Figure title [default: the input file, its filters and what the bars show].
+    #[arg(long)]
+    pub title: Option<String>,
+    /// CDF: column whose values make the series [default: policy or incentive]. Bars: one bar
+    /// per value of this column (per class or policy: the mean of its nodes in each run)
+    /// instead of one per node.
+    #[arg(long)]
+    pub by: Option<String>,
+    /// Keep only rows whose column KEY equals VALUE (repeatable), e.g. one point of a sweep's
+    /// rows.csv: `--where seeders=2 --where incentive=none`.
+    #[arg(long = "where", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
+    /// One figure per value of column KEY, written beside `--out` as `STEM.KEY-VALUE.EXT`.
+    #[arg(long, value_name = "KEY")]
+    pub facet: Option<String>,
+    /// Bars: each node's (or class's) completion as % above or below its run's mean over all
+    /// nodes, averaged over runs (95% CI when there are several).
+    #[arg(long)]
+    pub relative: bool,
+    /// Bars: bottom of the y axis (in % with --relative). Above zero it cuts the axis, which
+    /// the figure states in its axis label and with a break mark; bars are clipped to the range.
+    #[arg(long, allow_negative_numbers = true)]
+    pub ymin: Option<f64>,
+    /// Bars: top of the y axis.
+    #[arg(long, allow_negative_numbers = true)]
+    pub ymax: Option<f64>,
+    /// Heatmap: column for the x axis.
+    #[arg(long)]
+    pub x: Option<String>,
+    /// Heatmap: column for the y axis.
+    #[arg(long)]
+    pub y: Option<String>,
+    /// Heatmap: column for the cell values.
+    #[arg(long, default_value = "mean_completion_s")]
+    pub value: String,
+}
+
+/// A CSV held as header + rows of strings.
+struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn read(path: &Path) -> anyhow::Result<Table> {
+        let mut r = csv::Reader::from_path(path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let header = r.headers()?.iter().map(str::to_string).collect();
+        let rows = r
+            .records()
+            .map(|rec| rec.map(|r| r.iter().map(str::to_string).collect()))
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("{}: malformed CSV", path.display()))?;
+        Ok(Table { header, rows })
+    }
+
+    fn col(&self, name: &str) -> anyhow::Result<usize> {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .with_context(|| format!("no column `{name}` (columns: {})", self.header.join(", ")))
+    }
+
+    /// The first of `names` present.
+    fn col_any(&self, names: &[&str]) -> Option<usize> {
+        names.iter().find_map(|n| self.col(n).ok())
+    }
+
+    /// Distinct values of column `i`, in order of first appearance.
+    fn values(&self, i: usize) -> Vec<&str> {
+        let mut v: Vec<&str> = Vec::new();
+        for r in &self.rows {
+            if !v.contains(&r[i].as_str()) {
+                v.push(&r[i]);
+            }
+        }
+        v
+    }
+
+    /// Keeps the rows where column `key` is `value`; an error when none is, naming the values
+    /// the column has.
+    fn keep(&mut self, key: &str, value: &str) -> anyhow::Result<()> {
+        let i = self.col(key)?;
+        let before = self.values(i).join(", ");
+        self.rows.retain(|r| r[i] == value);
+        ensure!(
+            !self.rows.is_empty(),
+            "--where {key}={value}: no row has it (`{key}` has: {before})"
+        );
+        Ok(())
+    }
+}
+
+/// Splits a `--where` argument at its first `=`.
+fn key_value(arg: &str) -> anyhow::Result<(&str, &str)> {
+    arg.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .with_context(|| format!("--where {arg}: expected KEY=VALUE"))
+}
+
+/// The column a node's colour (its class) comes from: the policy it runs when the file says,
+/// else its incentive.
+const CLASS_COLUMNS: &[&str] = &["policy", "node_incentive", "incentive"];
+
+pub fn plot(a: &PlotArgs) -> anyhow::Result<()> {
+    let mut t = Table::read(&a.input)?;
+    let mut filters = Vec::new();
+    for f in &a.filters {
+        let (k, v) = key_value(f)?;
+        t.keep(k, v)?;
+        filters.push(format!("{k}={v}"));
+    }
+    let Some(facet) = &a.facet else {
+        return draw(a, &t, &a.out, &filters);
+    };
+    let i = t.col(facet)?;
+    let values: Vec<String> = t.values(i).iter().map(|v| v.to_string()).collect();
+    for v in values {
+        let rows = t.rows.iter().filter(|r| r[i] == v).cloned().collect();
+        let part = Table {
+            header: t.header.clone(),
+            rows,
+        };
+        let mut filters = filters.clone();
+        filters.push(format!("{facet}={v}"));
+        draw(a, &part, &facet_path(&a.out, facet, &v), &filters)?;
+    }
+    Ok(())
+}
+
+/// `out/fig.png` → `out/fig.KEY-VALUE.png`, with characters a file name cannot hold replaced.
+fn facet_path(out: &Path, key: &str, value: &str) -> PathBuf {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_alphanumeric() || "._-+".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
+    let ext = out
+        .extension()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
+    out.with_file_name(format!("{stem}.{}-{}.{ext}", clean(key), clean(value)))
+}
+
+/// One figure of the (filtered) table.
+fn draw(a: &PlotArgs, t: &Table, out: &Path, filters: &[String]) -> anyhow::Result<()> {
+    let mut source = a.input.file_name().map_or_else(
+        || a.input.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    if !filters.is_empty() {
+        source = format!("{source} [{}]", filters.join(", "));
+    }
+    let title = a.title.as_deref();
+    match a.kind {
+        Kind::Bars => bars::bars(t, a, out, &source),
+        Kind::Cdf => cdf(t, out, title.unwrap_or(&source), a.by.as_deref()),
+        Kind::Progress => progress(t, out, title.unwrap_or(&source)),
+        Kind::Heatmap => heatmap(
+            t,
+            out,
+            title.unwrap_or(&source),
+            a.x.as_deref().context("heatmap needs --x KEY")?,
+            a.y.as_deref().context("heatmap needs --y KEY")?,
+            &a.value,
+        ),
+    }
+}
+
+fn num(s: &str) -> Option<f64> {
+    s.parse().ok().filter(|x: &f64| x.is_finite())
+}
+
+fn cdf(t: &Table, out: &Path, title: &str, by: Option<&str>) -> anyhow::Result<()> {
+    let done = t.col("completion_s")?;
+    let role = t.col("role")?;
+    let by = match by {
+        Some(b) => Some(t.col(b)?),
+        None => t.col_any(CLASS_COLUMNS),
+    };
+    let mut series: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in t.rows.iter().filter(|r| r[role] == "leecher") {
+        let key = by.map(|i| r[i].clone()).unwrap_or_else(|| "all".into());
+        // Unfinished leechers count as never finishing, so the curve stays below 1.
+        series
+            .entry(key)
+            .or_default()
+            .push(num(&r[done]).unwrap_or(f64::INFINITY));
+    }
+    ensure!(!series.is_empty(), "no leecher rows to plot");
+    let series: Vec<(String, Vec<f64>)> = series.into_iter().collect();
+    plot::cdf(out, title, &series, "download completion time (s)")
+}
+
+fn progress(t: &Table, out: &Path, title: &str) -> anyhow::Result<()> {
+    let (time, done, online, bytes) = (
+        t.col("time_s")?,
+        t.col("leechers_done")?,
+        t.col("leechers_online")?,
+        t.col("bytes_downloaded")?,
+    );
+    let last = t.rows.last().context("empty progress file")?;
+    let max_bytes = num(&last[bytes]).unwrap_or(1.0).max(1.0);
+    let mut finished = Vec::new();
+    let mut received = Vec::new();
+    for r in &t.rows {
+        let x = num(&r[time]).context("bad time")?;
+        let total = num(&r[online]).unwrap_or(0.0).max(1.0);
+        finished.push((x, num(&r[done]).unwrap_or(0.0) / total));
+        received.push((x, num(&r[bytes]).unwrap_or(0.0) / max_bytes));
+    }
+    plot::lines(
+        out,
+        title,
+        &[
+            ("leechers finished".into(), finished),
+            ("bytes received (of final)".into(), received),
+        ],
+        "time (s)",
+        "fraction",
+    )
+}
+
+fn heatmap(
+    t: &Table,
+    out: &Path,
+    title: &str,
+    x: &str,
+    y: &str,
+    value: &str,
+) -> anyhow::Result<()> {
+    let (xi, yi, vi) = (t.col(x)?, t.col(y)?, t.col(value)?);
+    let uniq = |i: usize| -> Vec<String> { t.values(i).into_iter().map(String::from).collect() };
+    let (xs, ys) = (uniq(xi), uniq(yi));
+    if xs.len() * ys.len() > 10_000 {
+        bail!(
+            "{} x {} cells is too many for a heatmap",
+            xs.len(),
+            ys.len()
+        );
+    }
+    let mut cells: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
+    for r in &t.rows {
+        let (cx, cy) = (
+            xs.iter().position(|v| *v == r[xi]).unwrap_or(0),
+            ys.iter().position(|v| *v == r[yi]).unwrap_or(0),
+        );
+        if let Some(v) = num(&r[vi]) {
+            cells.entry((cx, cy)).or_default().push(v);
+        }
+    }
+    // Several rows per cell (other swept keys) are averaged.
+    let values: Vec<Vec<f64>> = (0..ys.len())
+        .map(|cy| {
+            (0..xs.len())
+                .map(|cx| {
+                    cells
+                        .get(&(cx, cy))
+                        .map_or(f64::NAN, |v| v.iter().sum::<f64>() / v.len() as f64)
+                })
+                .collect()
+        })
+        .collect();
+    plot::heatmap(out, title, &xs, &ys, &values, x, y, value)
+}
