@@ -32,8 +32,9 @@ fn one_point(t: &Table) -> anyhow::Result<()> {
         return Ok(());
     }
     let points = t.col("point").map_or(0, |i| t.values(i).len());
+    let verb = if mixed.len() == 1 { "varies" } else { "vary" };
     bail!(
-        "the file holds {points} sweep points where {} vary; bars would average nodes across \
+        "the file holds {points} sweep points where {} {verb}; bars would average nodes across \
          them. Choose one with --where KEY=VALUE (repeatable) or draw one figure per value with \
          --facet KEY",
         mixed.join(" and ")
