@@ -145,6 +145,37 @@ fn facet_draws_one_figure_per_value() {
     }
 }
 
+/// `--by COLUMN`: one bar per value, coloured and named in a legend.
+#[test]
+fn by_draws_one_bar_per_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = made_up_rows(dir.path());
+    let out = dir.path().join("by.svg");
+    let args = [
+        "--where",
+        "seeders=2",
+        "--by",
+        "online_days",
+        "--relative",
+        "-o",
+    ];
+    let mut argv = vec!["bars", rows.to_str().unwrap()];
+    argv.extend(args);
+    argv.push(out.to_str().unwrap());
+    sim_plot(&argv).unwrap();
+    let s = svg(&out);
+    // Class "1" (leecher 2, +50%) in the first colour, class "2" (-50%) in the second; each
+    // colour's other rect is its legend swatch.
+    let (first, second) = (rects(&s, BLUE), rects(&s, "#E69F00"));
+    assert_eq!((first.len(), second.len()), (2, 2));
+    assert_eq!(
+        first[0].0 + first[0].1,
+        second[0].0,
+        "+50% stands on the zero line -50% hangs from"
+    );
+    assert!(s.contains("completion per online_days vs swarm mean"));
+}
+
 /// A real sweep's rows.csv: bars over both points are refused naming the swept key; one
 /// point, chosen with --where, plots with a whisker on every leecher's bar.
 #[test]
@@ -200,5 +231,5 @@ fn replicates_give_every_bar_a_whisker() {
     assert!(leechers > 10);
     assert_eq!(rects(&s, BLUE).len(), leechers);
     assert_eq!(whiskers(&s), leechers * 3);
-    assert!(s.contains("mean of 3 runs, 95% CI"));
+    assert!(s.contains("g1t1 (replicates.csv): completion per node vs swarm mean, mean of 3 runs"));
 }

@@ -233,11 +233,20 @@ impl YAxis {
             .flat_map(|b| [Some(b.value), b.err_low, b.err_high])
             .flatten()
             .chain([0.0]);
-        let (lo, hi) = finite_bounds(ys).unwrap_or((0.0, 1.0));
-        let span = if hi > lo { hi - lo } else { 1.0 };
-        let pad = span * if with_legend { 0.25 } else { 0.08 };
-        let lo = y_min.unwrap_or(if lo < 0.0 { lo - pad } else { 0.0 });
-        let mut hi = y_max.unwrap_or(if hi > 0.0 { hi + pad } else { 0.0 });
+        let (data_lo, data_hi) = finite_bounds(ys).unwrap_or((0.0, 1.0));
+        let frac = if with_legend { 0.25 } else { 0.08 };
+        let span = |lo: f64| if data_hi > lo { data_hi - lo } else { 1.0 };
+        let lo = y_min.unwrap_or(if data_lo < 0.0 {
+            data_lo - span(data_lo) * frac
+        } else {
+            0.0
+        });
+        // Headroom in proportion to what is shown: a cut axis's visible span, not from zero.
+        let mut hi = y_max.unwrap_or(if data_hi > 0.0 {
+            data_hi + span(lo.max(data_lo)) * frac
+        } else {
+            0.0
+        });
         if hi <= lo {
             // Only automatic ends meet here (all bars zero); `draw` refuses a fixed empty range.
             hi = lo + 1.0;
@@ -488,6 +497,7 @@ mod tests {
         assert!((auto.hi - (1700.0 + 0.08 * 1700.0)).abs() < 1e-9);
         let cut = YAxis::fit(&bars, Some(1500.0), None, false);
         assert_eq!((cut.lo, cut.base), (1500.0, 1500.0));
+        assert!((cut.hi - (1700.0 + 0.08 * 200.0)).abs() < 1e-9, "{cut:?}");
         let rel = YAxis::fit(&[bar(-5.0, None), bar(5.0, None)], None, None, false);
         assert_eq!((rel.lo, rel.hi, rel.base), (-5.8, 5.8, 0.0));
         let flat = YAxis::fit(&[bar(0.0, None)], None, None, false);

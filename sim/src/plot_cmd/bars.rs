@@ -41,10 +41,10 @@ fn one_point(t: &Table) -> anyhow::Result<()> {
     )
 }
 
-/// One node's bar before averaging: online days, class index and completion per run.
-struct Node {
+/// One node's bar before averaging: online days, class and completion per run.
+struct Node<'a> {
     days: f64,
-    class: usize,
+    class: &'a str,
     runs: Vec<Option<f64>>,
 }
 
@@ -61,8 +61,6 @@ pub(super) fn bars(t: &Table, a: &PlotArgs, out: &Path, source: &str) -> anyhow:
         None => t.col_any(CLASS_COLUMNS),
     };
     let runs: Vec<&str> = run_col.map_or_else(|| vec!["0"], |i| t.values(i));
-    let mut classes: Vec<&str> = class_col.map_or_else(Vec::new, |i| t.values(i));
-    classes.sort_unstable();
 
     let mut nodes: BTreeMap<u32, Node> = BTreeMap::new();
     let mut seen = BTreeSet::new();
@@ -76,10 +74,9 @@ pub(super) fn bars(t: &Table, a: &PlotArgs, out: &Path, source: &str) -> anyhow:
             "node {id} appears twice in run {}: is this several results files joined?",
             runs[run]
         );
-        let class = class_col.map_or(0, |i| classes.binary_search(&r[i].as_str()).unwrap_or(0));
         let n = nodes.entry(id).or_insert_with(|| Node {
             days: num(&r[days]).unwrap_or(0.0),
-            class,
+            class: class_col.map_or("", |i| &r[i]),
             runs: vec![None; runs.len()],
         });
         n.runs[run] = num(&r[done]);
@@ -87,13 +84,17 @@ pub(super) fn bars(t: &Table, a: &PlotArgs, out: &Path, source: &str) -> anyhow:
     // Nodes that never finish anywhere (seeders) have no bar.
     nodes.retain(|_, n| n.runs.iter().any(Option::is_some));
     ensure!(!nodes.is_empty(), "no completed nodes to plot");
+    // Classes of the nodes drawn: seeders' class takes no colour or legend entry.
+    let mut classes: Vec<&str> = nodes.values().map(|n| n.class).collect();
+    classes.sort_unstable();
+    classes.dedup();
     let mut nodes: Vec<(u32, Node)> = nodes.into_iter().collect();
     nodes.sort_by(|a, b| a.1.days.total_cmp(&b.1.days).then(a.0.cmp(&b.0)));
     let samples: Vec<Sample> = nodes
         .into_iter()
         .map(|(id, n)| Sample {
             label: format!("{id} ({:.0}d)", n.days),
-            group: n.class,
+            group: classes.binary_search(&n.class).unwrap_or(0),
             runs: n.runs,
         })
         .collect();

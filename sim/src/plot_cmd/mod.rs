@@ -196,6 +196,12 @@ fn draw(a: &PlotArgs, t: &Table, out: &Path, filters: &[String]) -> anyhow::Resu
         || a.input.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
+    // results.csv and replicates.csv name their scenario.
+    if let Some(i) = t.col_any(&["scenario"]) {
+        if let [name] = t.values(i)[..] {
+            source = format!("{name} ({source})");
+        }
+    }
     if !filters.is_empty() {
         source = format!("{source} [{}]", filters.join(", "));
     }
