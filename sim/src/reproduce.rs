@@ -415,7 +415,10 @@ fn markdown(opts: &Options, results: &[ExperimentResult], b: &Beyond) -> String 
          run; mean with 95% t-interval. Verdict rule: an ordering claim is *reproduced* when \
          the interval lies below −{CLEAR_RHO}, *not reproduced* when it reaches 0, *differs* \
          in between; a no-ordering claim is reproduced when |mean ρ| < {NO_ORDER_RHO}, not \
-         reproduced when the interval lies beyond ±{CLEAR_RHO}, differs otherwise.\n",
+         reproduced when the interval lies beyond ±{CLEAR_RHO}, differs otherwise. Per-node \
+         figures show each leecher's completion as % above (slower) or below (faster) the mean \
+         of its run's leechers, averaged over the runs with a 95% CI; the table's mean \
+         completion is in seconds.\n",
         opts.replicates
     );
     let _ = writeln!(
