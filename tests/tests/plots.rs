@@ -109,6 +109,8 @@ fn where_keeps_exactly_the_matching_rows() {
     // A value no row has, and a column that does not exist, are errors naming what there is.
     let e = sim_plot(&["bars", rows, "--where", "seeders=3", "-o", o]).unwrap_err();
     assert_eq!(e, "--where seeders=3: no row has it (`seeders` has: 1, 2)");
+    let e = sim_plot(&["cdf", rows, "--relative", "-o", o]).unwrap_err();
+    assert_eq!(e, "--relative, --ymin and --ymax apply to bars only");
     let e = sim_plot(&["bars", rows, "--where", "leechers=3", "-o", o]).unwrap_err();
     assert!(e
         .to_string()

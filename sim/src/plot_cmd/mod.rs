@@ -141,6 +141,10 @@ fn key_value(arg: &str) -> anyhow::Result<(&str, &str)> {
 const CLASS_COLUMNS: &[&str] = &["policy", "node_incentive", "incentive"];
 
 pub fn plot(a: &PlotArgs) -> anyhow::Result<()> {
+    ensure!(
+        a.kind == Kind::Bars || !(a.relative || a.ymin.is_some() || a.ymax.is_some()),
+        "--relative, --ymin and --ymax apply to bars only"
+    );
     let mut t = Table::read(&a.input)?;
     let mut filters = Vec::new();
     for f in &a.filters {
