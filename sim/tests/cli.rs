@@ -1,6 +1,6 @@
 //! The `sim` command as a user runs it: outputs, overrides and clear errors on bad input.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn sim() -> Command {
@@ -339,36 +339,93 @@ fn reproduce_writes_a_complete_report() {
     assert_eq!(verdicts, 14, "one verdict per experiment");
     assert!(html.starts_with("<!doctype html>") && html.contains("data:image/png;base64,"));
     // Bars drawn, not a blank canvas: pixels in the plot palette's first two colours (bar
-    // groups). About a third of what the figures hold today (g1t2: 162 k blue pixels), so
-    // a blank figure or a lost group fails while other bar heights do not.
+    // groups). About a third of what the figures hold today (beyond_variants: 60 k blue
+    // pixels), so a blank figure or a lost group fails while other bar heights do not.
     const BLUE: [u8; 3] = [0, 114, 178];
     const ORANGE: [u8; 3] = [230, 159, 0];
     for (fig, blue, orange) in [
-        ("g1t2.png", 50_000, 0),
-        ("verify-dec.png", 50_000, 0),
         ("beyond_variants.png", 20_000, 2_000),
         ("beyond_sizes.png", 30_000, 10_000),
     ] {
-        let path = dir.path().join("figures").join(fig);
-        let mut reader = png::Decoder::new(std::fs::File::open(&path).unwrap())
+        let png = Png::open(&dir.path().join("figures").join(fig));
+        assert!(
+            png.count(BLUE) > blue,
+            "{fig}: {} blue pixels",
+            png.count(BLUE)
+        );
+        assert!(
+            png.count(ORANGE) >= orange,
+            "{fig}: {} orange pixels",
+            png.count(ORANGE)
+        );
+    }
+    // Per-node figures are relative to each run's mean, so deviations sum to zero: bars on
+    // both sides of the zero line (a grey row across the plot), none of them empty.
+    const ZERO_LINE: [u8; 3] = [90, 90, 90];
+    for fig in ["g1t2.png", "verify-dec.png"] {
+        let png = Png::open(&dir.path().join("figures").join(fig));
+        let zero = (0..png.height)
+            .find(|&y| {
+                (0..png.width)
+                    .filter(|&x| png.at(x, y) == ZERO_LINE)
+                    .count()
+                    > 500
+            })
+            .unwrap_or_else(|| panic!("{fig}: no zero line"));
+        let blue = |above: bool| {
+            (0..png.height)
+                .filter(|&y| (y < zero) == above && y != zero)
+                .flat_map(|y| (0..png.width).map(move |x| (x, y)))
+                .filter(|&(x, y)| png.at(x, y) == BLUE)
+                .count()
+        };
+        assert!(
+            blue(true) > 2_000 && blue(false) > 2_000,
+            "{fig}: {} above, {} below",
+            blue(true),
+            blue(false)
+        );
+    }
+}
+
+/// A decoded PNG figure.
+struct Png {
+    width: u32,
+    height: u32,
+    rgb: Vec<[u8; 3]>,
+}
+
+impl Png {
+    fn open(path: &Path) -> Png {
+        let mut reader = png::Decoder::new(std::fs::File::open(path).unwrap())
             .read_info()
             .unwrap();
         let mut buf = vec![0; reader.output_buffer_size()];
         let info = reader.next_frame(&mut buf).unwrap();
-        assert_eq!((info.width, info.height), (1024, 640), "{fig} size");
-        let step = info.color_type.samples();
-        let count = |c: [u8; 3]| {
-            buf[..info.buffer_size()]
-                .chunks(step)
-                .filter(|p| p[..3] == c)
-                .count()
-        };
-        assert!(count(BLUE) > blue, "{fig}: {} blue pixels", count(BLUE));
-        assert!(
-            count(ORANGE) >= orange,
-            "{fig}: {} orange pixels",
-            count(ORANGE)
+        assert_eq!(
+            (info.width, info.height),
+            (1024, 640),
+            "{} size",
+            path.display()
         );
+        let step = info.color_type.samples();
+        let rgb = buf[..info.buffer_size()]
+            .chunks(step)
+            .map(|p| [p[0], p[1], p[2]])
+            .collect();
+        Png {
+            width: info.width,
+            height: info.height,
+            rgb,
+        }
+    }
+
+    fn at(&self, x: u32, y: u32) -> [u8; 3] {
+        self.rgb[(y * self.width + x) as usize]
+    }
+
+    fn count(&self, c: [u8; 3]) -> usize {
+        self.rgb.iter().filter(|p| **p == c).count()
     }
 }
 
