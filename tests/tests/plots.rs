@@ -1,5 +1,5 @@
-//! `sim plot bars` on the files the simulator writes: a sweep's mixed points are refused by
-//! name, `--where` keeps exactly the rows asked for, `--facet` draws one figure per value, and
+//! `sim plot bars` (and `cdf`) on the files the simulator writes: a sweep's mixed points are
+//! refused by name, `--where` keeps exactly the rows asked for, `--facet` draws one figure per value, and
 //! several replicates give every bar a CI whisker. Checked on the SVG's elements.
 
 mod common;
@@ -200,6 +200,16 @@ fn mixed_sweep_points_are_refused_by_name() {
         "{e}"
     );
     assert!(!out.exists());
+    // A CDF may split by the swept key, not mix its values.
+    let e = sim_plot(&["cdf", rows, "-o", o]).unwrap_err();
+    assert!(e.contains("where `seeders` (1, 2) varies;"), "{e}");
+    sim_plot(&["cdf", rows, "--by", "seeders", "-o", o]).unwrap();
+    let s = svg(&out);
+    assert_eq!(
+        s.matches("stroke=\"#0072B2\"").count(),
+        2,
+        "line and legend of seeders=1"
+    );
     sim_plot(&["bars", rows, "--where", "seeders=2", "-o", o]).unwrap();
     let s = svg(&out);
     // g1t2 keeps 20 nodes: 18 leechers at seeders=2, all finishing in both replicates.

@@ -2,44 +2,16 @@
 //! mean, with 95% CIs over the file's runs.
 //!
 //! A file may hold one run (results.csv), several (replicates.csv, one seed each; a sweep's
-//! rows.csv, one `replicate` each) or several sweep points (rows.csv). Points are never
-//! averaged together: a node's bar would mix swarms that differ in what the sweep varied.
+//! rows.csv, one `replicate` each) or several sweep points (rows.csv), which are refused
+//! ([`one_point`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use anyhow::{bail, ensure, Context};
+use anyhow::{ensure, Context};
 use reports::plot::{bars_from, pool_by_group, relative_to_run_mean, BarChart, Sample, Scale};
 
-use super::{num, PlotArgs, Table, CLASS_COLUMNS};
-
-/// The columns a sweep varied: in rows.csv, those between `point` and `replicate`.
-fn swept_keys(t: &Table) -> Vec<usize> {
-    match (t.header.first().map(String::as_str), t.col("replicate")) {
-        (Some("point"), Ok(end)) => (1..end).collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// Refuses rows of more than one sweep point, naming the keys that differ and their values.
-fn one_point(t: &Table) -> anyhow::Result<()> {
-    let mixed: Vec<String> = swept_keys(t)
-        .into_iter()
-        .filter(|&i| t.values(i).len() > 1)
-        .map(|i| format!("`{}` ({})", t.header[i], t.values(i).join(", ")))
-        .collect();
-    if mixed.is_empty() {
-        return Ok(());
-    }
-    let points = t.col("point").map_or(0, |i| t.values(i).len());
-    let verb = if mixed.len() == 1 { "varies" } else { "vary" };
-    bail!(
-        "the file holds {points} sweep points where {} {verb}; bars would average nodes across \
-         them. Choose one with --where KEY=VALUE (repeatable) or draw one figure per value with \
-         --facet KEY",
-        mixed.join(" and ")
-    )
-}
+use super::{num, one_point, PlotArgs, Table, CLASS_COLUMNS};
 
 /// One node's bar before averaging: online days, class and completion per run.
 struct Node<'a> {
@@ -49,7 +21,7 @@ struct Node<'a> {
 }
 
 pub(super) fn bars(t: &Table, a: &PlotArgs, out: &Path, source: &str) -> anyhow::Result<()> {
-    one_point(t)?;
+    one_point(t, None)?;
     let (node, done, days) = (
         t.col("node")?,
         t.col("completion_s")?,

@@ -1,8 +1,8 @@
 //! `sim plot`: figures from any results CSV the simulator writes (PNG or SVG by extension).
 //!
 //! `--where KEY=VALUE` keeps the rows where a column has a value, for every kind; `--facet KEY`
-//! draws one figure per value of a column. Per-node bars refuse a file that still mixes sweep
-//! points (`bars.rs`), since averaging nodes across points draws bars no run produced.
+//! draws one figure per value of a column. Bars and CDFs refuse a file that still mixes sweep
+//! points ([`one_point`]): averaging across points draws what no swarm did.
 
 mod bars;
 
@@ -229,6 +229,36 @@ fn num(s: &str) -> Option<f64> {
     s.parse().ok().filter(|x: &f64| x.is_finite())
 }
 
+/// The columns a sweep varied: in rows.csv, those between `point` and `replicate`.
+fn swept_keys(t: &Table) -> Vec<usize> {
+    match (t.header.first().map(String::as_str), t.col("replicate")) {
+        (Some("point"), Ok(end)) => (1..end).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Refuses rows of more than one sweep point, naming the keys that differ and their values:
+/// a node's bar or a CDF would mix swarms that differ in what the sweep varied. `split`, the
+/// column a CDF draws one line per value of, may vary.
+fn one_point(t: &Table, split: Option<usize>) -> anyhow::Result<()> {
+    let mixed: Vec<String> = swept_keys(t)
+        .into_iter()
+        .filter(|&i| Some(i) != split && t.values(i).len() > 1)
+        .map(|i| format!("`{}` ({})", t.header[i], t.values(i).join(", ")))
+        .collect();
+    if mixed.is_empty() {
+        return Ok(());
+    }
+    let points = t.col("point").map_or(0, |i| t.values(i).len());
+    let verb = if mixed.len() == 1 { "varies" } else { "vary" };
+    bail!(
+        "the file holds {points} sweep points where {} {verb}; the figure would mix them. \
+         Choose one with --where KEY=VALUE (repeatable) or draw one figure per value with \
+         --facet KEY",
+        mixed.join(" and ")
+    )
+}
+
 fn cdf(t: &Table, out: &Path, title: &str, by: Option<&str>) -> anyhow::Result<()> {
     let done = t.col("completion_s")?;
     let role = t.col("role")?;
@@ -236,6 +266,7 @@ fn cdf(t: &Table, out: &Path, title: &str, by: Option<&str>) -> anyhow::Result<(
         Some(b) => Some(t.col(b)?),
         None => t.col_any(CLASS_COLUMNS),
     };
+    one_point(t, by)?;
     let mut series: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for r in t.rows.iter().filter(|r| r[role] == "leecher") {
         let key = by.map(|i| r[i].clone()).unwrap_or_else(|| "all".into());
