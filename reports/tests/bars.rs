@@ -273,13 +273,13 @@ fn bad_ranges_are_errors() {
     }
     .draw(&path, &bars)
     .unwrap_err();
-    assert_eq!(e.to_string(), "y_min (10) must be below y_max (10)");
+    assert_eq!(e.to_string(), "y axis: bottom 10 must be below top 10");
     let e = BarChart {
         y_max: Some(f64::NAN),
         ..chart
     }
     .draw(&path, &bars)
     .unwrap_err();
-    assert_eq!(e.to_string(), "y_max must be finite");
+    assert_eq!(e.to_string(), "y axis: top must be finite");
     assert!(!path.exists());
 }

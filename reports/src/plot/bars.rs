@@ -167,11 +167,11 @@ pub const ZERO_LINE: RGBColor = RGBColor(90, 90, 90);
 impl BarChart<'_> {
     /// Draws `bars` in the given order to `path` (`.png` or `.svg`).
     pub fn draw(&self, path: impl AsRef<Path>, bars: &[Bar]) -> anyhow::Result<()> {
-        for (name, v) in [("y_min", self.y_min), ("y_max", self.y_max)] {
-            ensure!(v.is_none_or(f64::is_finite), "{name} must be finite");
+        for (end, v) in [("bottom", self.y_min), ("top", self.y_max)] {
+            ensure!(v.is_none_or(f64::is_finite), "y axis: {end} must be finite");
         }
         if let (Some(lo), Some(hi)) = (self.y_min, self.y_max) {
-            ensure!(lo < hi, "y_min ({lo}) must be below y_max ({hi})");
+            ensure!(lo < hi, "y axis: bottom {lo} must be below top {hi}");
         }
         render(path.as_ref(), &BarsFigure { chart: self, bars })
     }
