@@ -24,16 +24,19 @@ pub fn stream_seed(seed: u64, stream: u64) -> [u8; 32] {
 pub const JOIN_STREAM_BASE: u64 = 1 << 40;
 pub const LATENCY_STREAM_BASE: u64 = 1 << 41;
 pub const BANDWIDTH_STREAM_BASE: u64 = 1 << 42;
+/// Class allotment keys ([`crate::bandwidth`]): a stream of their own, so a scenario that
+/// adds classes draws the same spreads and join times as before.
+pub const CLASS_STREAM_BASE: u64 = 1 << 43;
 const JOIN_ORDER_STREAM: u64 = (1 << 40) - 1;
 
-/// Every node with its random draws made: bandwidths scaled by `defaults.bandwidth_spread`
+/// Every node with its random draws made: bandwidths scaled by its `bandwidth_spread`
 /// and join times drawn, each from the node's own stream. Pool seeders of `[ondemand]` have
 /// no join time.
 pub fn resolve_nodes(sc: &Scenario) -> Vec<(NodeSpec, Option<Instant>)> {
     sc.nodes()
         .into_iter()
         .map(|mut spec| {
-            let spread = sc.defaults.bandwidth_spread;
+            let spread = spec.bandwidth_spread;
             if spread > 0.0 {
                 let mut rng = ChaCha8Rng::from_seed(stream_seed(
                     sc.seed,

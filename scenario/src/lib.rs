@@ -4,16 +4,19 @@
 //!
 //! - [`spec`]: the schema ([`Scenario`] and its parts), [`load`]: reading files, `--set`
 //!   overrides, validation and node expansion;
+//! - [`bandwidth`]: capacities as a rate or a distribution, and how classes are allotted;
 //! - [`draws`]: the seeded per-node draws and the join order both drivers use;
 //! - [`units`]: sizes, rates and durations, one grammar for scenario files and every CLI flag;
 //! - [`result`]: [`RunResult`] and its CSV/JSON/table writers.
 
+pub mod bandwidth;
 pub mod draws;
 pub mod load;
 pub mod result;
 pub mod spec;
 pub use engine_core::units;
 
+pub use bandwidth::{BandwidthSpec, RateClass};
 pub use load::{apply_overrides, ScenarioError};
 pub use result::RunResult;
 pub use spec::*;

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use engine_core::policy::spec::PolicySpec;
 
+use crate::bandwidth::BandwidthSpec;
 use crate::spec::*;
 use crate::units::Dur;
 
@@ -47,9 +48,21 @@ impl Scenario {
                 other => other,
             })?
         };
-        let sc: Scenario = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let mut sc: Scenario = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let dir = Path::new(origin).parent().unwrap_or(Path::new(""));
+        sc.read_bandwidth_files(dir).map_err(invalid)?;
         sc.validate().map_err(invalid)?;
         Ok(sc)
+    }
+
+    /// Reads every `{ file = ... }` bandwidth table, relative to the scenario's folder.
+    fn read_bandwidth_files(&mut self, dir: &Path) -> Result<(), String> {
+        let d = &mut self.defaults;
+        let groups = self.groups.iter_mut().flat_map(|g| [&mut g.upload, &mut g.download]);
+        [&mut d.upload, &mut d.download]
+            .into_iter()
+            .chain(groups.flatten())
+            .try_for_each(|b| b.read_file(dir))
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -114,11 +127,15 @@ impl Scenario {
                 return Err("ondemand.check_every must be positive".into());
             }
         }
-        let spread = self.defaults.bandwidth_spread;
-        if !(0.0..1.0).contains(&spread) {
-            return Err(format!(
-                "defaults.bandwidth_spread must be in [0, 1), got {spread}"
-            ));
+        let spreads = self.groups.iter().enumerate().filter_map(|(i, g)| {
+            g.bandwidth_spread
+                .map(|s| (format!("group {} bandwidth_spread", i + 1), s))
+        });
+        let default = ("defaults.bandwidth_spread".to_string(), self.defaults.bandwidth_spread);
+        for (what, spread) in std::iter::once(default).chain(spreads) {
+            if !(0.0..1.0).contains(&spread) {
+                return Err(format!("{what} must be in [0, 1), got {spread}"));
+            }
         }
         if self.defaults.files_seeding == 0 {
             return Err("defaults.files_seeding must be at least 1".into());
@@ -170,12 +187,17 @@ impl Scenario {
         }
     }
 
-    /// Every node, numbered from 1 in group order.
+    /// Every node, numbered from 1 in group order, with its class drawn if its group's
+    /// capacities are distributions (see [`crate::bandwidth`]).
     pub fn nodes(&self) -> Vec<NodeSpec> {
         let d = &self.defaults;
-        let mut out = Vec::new();
+        let mut out: Vec<NodeSpec> = Vec::new();
         for g in &self.groups {
-            for i in 0..g.count.0 as usize {
+            let ids: Vec<u32> = (1..=g.count.0).map(|i| out.len() as u32 + i).collect();
+            let up = g.upload.as_ref().unwrap_or(&d.upload).assign(&ids, self.seed, 0);
+            let down = g.download.as_ref().unwrap_or(&d.download).assign(&ids, self.seed, 1);
+            for (i, ((upload, upload_class), (download, _))) in up.into_iter().zip(down).enumerate()
+            {
                 let join = match &g.join {
                     None => JoinTime::At(Dur(engine_core::time::Duration::ZERO)),
                     Some(JoinSpec::At(t)) => JoinTime::At(*t),
@@ -189,8 +211,10 @@ impl Scenario {
                     role: g.role,
                     online_days: g.online_days.as_ref().map_or(0.0, |o| o.value(i)),
                     policy: self.policy_of(g),
-                    upload: g.upload.unwrap_or(d.upload).0,
-                    download: g.download.unwrap_or(d.download).0,
+                    upload,
+                    download,
+                    upload_class,
+                    bandwidth_spread: g.bandwidth_spread.unwrap_or(d.bandwidth_spread),
                     join,
                     leave: g.leave.unwrap_or(d.leave),
                     files_seeding: d.files_seeding,
@@ -198,14 +222,20 @@ impl Scenario {
             }
         }
         if let Some(od) = &self.ondemand {
-            for _ in 0..od.pool.0 {
+            let ids: Vec<u32> = (1..=od.pool.0).map(|i| out.len() as u32 + i).collect();
+            let pool_upload = od.upload.map(BandwidthSpec::Fixed);
+            let up = pool_upload.as_ref().unwrap_or(&d.upload).assign(&ids, self.seed, 0);
+            let down = d.download.assign(&ids, self.seed, 1);
+            for ((upload, upload_class), (download, _)) in up.into_iter().zip(down) {
                 out.push(NodeSpec {
                     id: out.len() as u32 + 1,
                     role: Role::Seeder,
                     online_days: 0.0,
                     policy: self.default_policy(),
-                    upload: od.upload.unwrap_or(d.upload).0,
-                    download: d.download.0,
+                    upload,
+                    download,
+                    upload_class,
+                    bandwidth_spread: d.bandwidth_spread,
                     join: JoinTime::OnDemand,
                     leave: Leave::Stay,
                     files_seeding: d.files_seeding,

@@ -9,6 +9,7 @@ use engine_core::policy::spec::PolicySpec;
 use engine_core::torrent::EngineSettings;
 use serde::{Deserialize, Serialize};
 
+use crate::bandwidth::BandwidthSpec;
 use crate::units::{ByteSize, Dur, Rate};
 
 /// A whole scenario as written (after overrides). Unknown keys are rejected.
@@ -121,7 +122,7 @@ impl From<PieceLength> for ByteSize {
 }
 
 /// A positive rate.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "Rate", into = "Rate")]
 pub struct Bandwidth(pub f64);
 
@@ -310,8 +311,9 @@ impl<'de> Deserialize<'de> for Leave {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NodeDefaults {
-    pub upload: Bandwidth,
-    pub download: Bandwidth,
+    /// A rate, or a distribution (see [`BandwidthSpec`]).
+    pub upload: BandwidthSpec,
+    pub download: BandwidthSpec,
     pub incentive: IncentiveSpec,
     /// The incentive policy (`NAME[:key=value,...]` or a table); overrides `incentive`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -320,15 +322,16 @@ pub struct NodeDefaults {
     /// Files each node seeds (the counter's `F`).
     pub files_seeding: u32,
     /// Heterogeneous bandwidths: each node's upload and download are scaled by a factor drawn
-    /// uniformly from `[1 − s, 1 + s]` (its own RNG stream). 0 = everyone as configured.
+    /// uniformly from `[1 − s, 1 + s]` (its own RNG stream), after any class assignment.
+    /// 0 = everyone as configured. A group may set its own.
     pub bandwidth_spread: f64,
 }
 
 impl Default for NodeDefaults {
     fn default() -> Self {
         NodeDefaults {
-            upload: Bandwidth(100_000.0),
-            download: Bandwidth(200_000.0),
+            upload: Bandwidth(100_000.0).into(),
+            download: Bandwidth(200_000.0).into(),
             incentive: IncentiveSpec::None,
             policy: None,
             leave: Leave::Stay,
@@ -403,9 +406,12 @@ pub struct Group {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicySpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upload: Option<Bandwidth>,
+    pub upload: Option<BandwidthSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub download: Option<Bandwidth>,
+    pub download: Option<BandwidthSpec>,
+    /// This group's `bandwidth_spread` [default: defaults.bandwidth_spread].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth_spread: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub join: Option<JoinSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -441,14 +447,27 @@ pub struct NodeSpec {
     pub online_days: f64,
     /// The policy it runs, with the scenario's seniority variant filled in.
     pub policy: PolicySpec,
+    /// Capacities in bytes/s: the group's rate or the node's class, before any spread.
     pub upload: f64,
     pub download: f64,
+    /// The upload class label, when the group's upload is a distribution.
+    pub upload_class: Option<String>,
+    /// The spread [`draws::resolve_nodes`](crate::draws::resolve_nodes) scales capacities by.
+    pub bandwidth_spread: f64,
     pub join: JoinTime,
     pub leave: Leave,
     pub files_seeding: u32,
 }
 
 impl NodeSpec {
+    /// The class clustering is measured by: the upload class label, else the node's upload
+    /// rate (nodes without classes are grouped by equal rates).
+    pub fn class_key(&self) -> String {
+        self.upload_class
+            .clone()
+            .unwrap_or_else(|| Rate(self.upload).to_string())
+    }
+
     /// The seniority counter's inputs: time online (S) and files seeding (F).
     pub fn contribution(&self) -> Contribution {
         Contribution {

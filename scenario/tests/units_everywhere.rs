@@ -76,7 +76,7 @@ fn rates_agree_everywhere() {
     for (input, want) in cases {
         let mut got = vec![input.parse::<Rate>().map(|r| r.0), parse_rate(input)];
         got.extend(via_scenario("defaults.upload", input, |sc| {
-            sc.defaults.upload.0
+            sc.defaults.upload.fixed().expect("a fixed rate")
         }));
         check(input, want, got);
     }
