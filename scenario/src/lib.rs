@@ -7,10 +7,12 @@
 //! - [`bandwidth`]: capacities as a rate or a distribution, and how classes are allotted;
 //! - [`draws`]: the seeded per-node draws and the join order both drivers use;
 //! - [`units`]: sizes, rates and durations, one grammar for scenario files and every CLI flag;
+//! - [`fairness`]: utilisation, service error, clustering, and the per-policy summary;
 //! - [`result`]: [`RunResult`] and its CSV/JSON/table writers.
 
 pub mod bandwidth;
 pub mod draws;
+pub mod fairness;
 pub mod load;
 pub mod result;
 pub mod spec;

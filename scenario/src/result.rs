@@ -8,6 +8,7 @@ use reports::stats;
 use reports::table::{fmt_f64, render_table};
 use serde::{Deserialize, Serialize};
 
+use crate::fairness;
 use crate::spec::{NodeSpec, Role, Scenario};
 
 /// One node's outcome.
@@ -17,9 +18,15 @@ pub struct NodeResult {
     pub role: Role,
     pub online_days: f64,
     pub incentive: bool,
+    /// The policy it ran, canonical (`PolicySpec`'s display: name and every parameter).
+    #[serde(default)]
+    pub policy: String,
     /// Upload and download capacity, bytes/s.
     pub upload: f64,
     pub download: f64,
+    /// Its upload class, if its group's upload is a distribution.
+    #[serde(default)]
+    pub upload_class: Option<String>,
     /// When it joined; `None` for a pool seeder never started.
     pub join_s: Option<f64>,
     /// Seconds from join to having the whole file; `None` if it never finished.
@@ -28,6 +35,13 @@ pub struct NodeResult {
     pub bytes_up: u64,
     pub bytes_down: u64,
     pub duplicate_bytes: u64,
+    /// Seconds it had peers among its regular unchokes (summed over peers), and those of them
+    /// spent on peers of its own class ([`NodeSpec::class_key`]): the clustering index's
+    /// parts. `None` where the driver does not measure it (`bt swarm`).
+    #[serde(default)]
+    pub regular_unchoke_s: Option<f64>,
+    #[serde(default)]
+    pub regular_same_class_s: Option<f64>,
 }
 
 impl NodeResult {
@@ -39,14 +53,18 @@ impl NodeResult {
             role: spec.role,
             online_days: spec.online_days,
             incentive: spec.policy.serves_seniority(),
+            policy: spec.policy.to_string(),
             upload: spec.upload,
             download: spec.download,
+            upload_class: spec.upload_class.clone(),
             join_s: None,
             completion_s: None,
             left_s: None,
             bytes_up: 0,
             bytes_down: 0,
             duplicate_bytes: 0,
+            regular_unchoke_s: None,
+            regular_same_class_s: None,
         }
     }
 
@@ -279,9 +297,11 @@ impl RunResult {
 
     /// `results.csv` rows: one per node, fixed decimals so files compare byte for byte.
     pub fn csv_rows(&self) -> Vec<CsvRow> {
+        let metrics = fairness::node_metrics(self);
         self.nodes
             .iter()
-            .map(|n| CsvRow {
+            .zip(metrics)
+            .map(|(n, m)| CsvRow {
                 scenario: self.scenario.name.clone(),
                 seed: self.scenario.seed,
                 node: n.id,
@@ -293,11 +313,37 @@ impl RunResult {
                 bytes_up: n.bytes_up,
                 bytes_down: n.bytes_down,
                 duplicate_bytes: n.duplicate_bytes,
+                policy: n.policy.clone(),
+                upload_bps: fmt3(n.upload),
+                download_bps: fmt3(n.download),
+                upload_class: n.upload_class.clone().unwrap_or_default(),
+                utilisation: opt3(m.utilisation),
+                service_error: m.service_error,
+                clustering: opt3(m.clustering),
             })
             .collect()
     }
 
-    /// Writes `results.csv`, `pairs.csv`, `progress.csv`, `run.json` and
+    /// `pairs.csv` rows: each direction that carried bytes, with the bytes back the other
+    /// way beside it (reciprocation per pair).
+    pub fn pair_rows(&self) -> Vec<PairRow> {
+        let back = |from, to| {
+            self.pairs
+                .binary_search_by_key(&(to, from), |p| (p.from, p.to))
+                .map_or(0, |i| self.pairs[i].bytes)
+        };
+        self.pairs
+            .iter()
+            .map(|p| PairRow {
+                from: p.from,
+                to: p.to,
+                bytes: p.bytes,
+                bytes_back: back(p.from, p.to),
+            })
+            .collect()
+    }
+
+    /// Writes `results.csv`, `pairs.csv`, `policies.csv`, `progress.csv`, `run.json` and
     /// `scenario.resolved.toml` into `dir`. Each goes to a hidden temp name first and all are
     /// renamed only once every one is written, so a failed write leaves no file that looks
     /// complete (and no stale mix with an earlier run's files).
@@ -307,6 +353,7 @@ impl RunResult {
         let names = [
             "results.csv",
             "pairs.csv",
+            "policies.csv",
             "progress.csv",
             "scenario.resolved.toml",
             "run.json",
@@ -314,7 +361,9 @@ impl RunResult {
         let tmp = |name: &str| dir.join(format!(".{name}.tmp"));
         let written = (|| -> anyhow::Result<()> {
             reports::table::write_csv(tmp("results.csv"), self.csv_rows())?;
-            reports::table::write_csv(tmp("pairs.csv"), &self.pairs)?;
+            reports::table::write_csv(tmp("pairs.csv"), self.pair_rows())?;
+            let policies = fairness::policy_summary(std::slice::from_ref(self));
+            reports::table::write_csv(tmp("policies.csv"), policies)?;
             reports::table::write_csv(tmp("progress.csv"), &self.progress)?;
             std::fs::write(tmp("scenario.resolved.toml"), self.scenario.to_toml())?;
             let json = serde_json::json!({
@@ -353,6 +402,23 @@ pub struct CsvRow {
     pub bytes_up: u64,
     pub bytes_down: u64,
     pub duplicate_bytes: u64,
+    pub policy: String,
+    pub upload_bps: String,
+    pub download_bps: String,
+    pub upload_class: String,
+    /// See [`fairness::NodeMetrics`].
+    pub utilisation: String,
+    pub service_error: i64,
+    pub clustering: String,
+}
+
+/// One line of `pairs.csv`: bytes `from` sent `to`, and `to` sent back.
+#[derive(Clone, Debug, Serialize)]
+pub struct PairRow {
+    pub from: u32,
+    pub to: u32,
+    pub bytes: u64,
+    pub bytes_back: u64,
 }
 
 pub fn fmt3(x: f64) -> String {

@@ -341,7 +341,7 @@ impl Default for NodeDefaults {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     Seeder,
@@ -460,12 +460,9 @@ pub struct NodeSpec {
 }
 
 impl NodeSpec {
-    /// The class clustering is measured by: the upload class label, else the node's upload
-    /// rate (nodes without classes are grouped by equal rates).
+    /// Its [`class_key`].
     pub fn class_key(&self) -> String {
-        self.upload_class
-            .clone()
-            .unwrap_or_else(|| Rate(self.upload).to_string())
+        class_key(self.upload_class.as_deref(), self.upload)
     }
 
     /// The seniority counter's inputs: time online (S) and files seeding (F).
@@ -475,6 +472,12 @@ impl NodeSpec {
             files_seeding: self.files_seeding,
         }
     }
+}
+
+/// The class clustering and the per-policy summary group nodes by: the upload class label,
+/// else the upload rate itself (so nodes without classes group by equal rates).
+pub fn class_key(upload_class: Option<&str>, upload: f64) -> String {
+    upload_class.map_or_else(|| Rate(upload).to_string(), str::to_string)
 }
 
 /// A join time, possibly to be drawn from the node's RNG stream.

@@ -281,6 +281,14 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<()> {
     if runs.len() > 1 {
         println!("{}", sim::replicate::summary_text(&runs));
     }
+    let mut policies: Vec<&str> = first.nodes.iter().map(|n| n.policy.as_str()).collect();
+    policies.sort_unstable();
+    policies.dedup();
+    if policies.len() > 1 {
+        let rows = sim::scenario::fairness::policy_summary(&runs);
+        println!("per policy, over {} run(s)", runs.len());
+        println!("{}", sim::scenario::fairness::policy_table(&rows));
+    }
     first.write(&out)?;
     if runs.len() > 1 {
         sim::replicate::write_replicates(&runs, &out)?;

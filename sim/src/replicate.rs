@@ -70,8 +70,13 @@ pub fn summary_text(runs: &[RunResult]) -> String {
     )
 }
 
-/// Writes `replicates.csv` (every node of every replicate) and `replicates_summary.csv`.
+/// Writes `replicates.csv` (every node of every replicate), `replicates_summary.csv` and
+/// `replicates_policies.csv` (`policies.csv` pooled over the replicates).
 pub fn write_replicates(runs: &[RunResult], dir: &std::path::Path) -> anyhow::Result<()> {
+    reports::table::write_csv(
+        dir.join("replicates_policies.csv"),
+        scenario::fairness::policy_summary(runs),
+    )?;
     reports::table::write_csv(
         dir.join("replicates.csv"),
         runs.iter().flat_map(|r| r.csv_rows()),

@@ -96,6 +96,15 @@ impl Unchoke {
     }
 }
 
+/// Which half of an [`Unchoke`] a peer is in: the clustering metric counts only regular
+/// unchokes (reciprocation), not discovery. Peers unchoked between rechokes
+/// ([`Policy::unchoke_on_interest`]) fill a regular slot and count as regular.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnchokeKind {
+    Regular,
+    Optimistic,
+}
+
 /// One incentive mechanism, run by one torrent. Defaults describe plain tit-for-tat's answers
 /// where a mechanism has nothing of its own to say.
 pub trait Policy: fmt::Debug + Send {

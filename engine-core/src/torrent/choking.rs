@@ -63,6 +63,7 @@ impl Torrent {
         let unchoke = self.policy.rechoke(&ctx, &views, &mut self.rng);
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for k in keys {
+            self.peer(k).optimistic = unchoke.optimistic.contains(&k);
             self.set_choke(k, !unchoke.contains(&k));
         }
         self.update_caps();

@@ -28,6 +28,7 @@ impl Torrent {
             key,
             Peer {
                 am_choking: true,
+                optimistic: false,
                 am_interested: false,
                 peer_choking: true,
                 peer_interested: false,

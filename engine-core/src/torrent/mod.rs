@@ -39,7 +39,7 @@ use crate::policy::choker::ChokerConfig;
 use crate::policy::picker::{Picker, PickerConfig};
 use crate::policy::seniority::Contribution;
 use crate::policy::spec::{PolicyEnv, PolicySpec};
-use crate::policy::Policy;
+use crate::policy::{Policy, UnchokeKind};
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::block::{BlockRequest, Geometry};
 use crate::protocol::extension::{ExtHandshake, SENIORITY_EXT_NAME};
@@ -288,6 +288,8 @@ impl RateMeter {
 #[derive(Clone, Debug)]
 struct Peer {
     am_choking: bool,
+    /// In the last rechoke's optimistic set (meaningful only while unchoked).
+    optimistic: bool,
     am_interested: bool,
     peer_choking: bool,
     peer_interested: bool,
@@ -403,6 +405,24 @@ impl Torrent {
     }
     pub fn is_unchoked(&self, peer: PeerKey) -> bool {
         self.peers.get(&peer).is_some_and(|p| !p.am_choking)
+    }
+    /// Whether `peer` is unchoked, and as which kind.
+    pub fn unchoke_kind(&self, peer: PeerKey) -> Option<UnchokeKind> {
+        let p = self.peers.get(&peer).filter(|p| !p.am_choking)?;
+        Some(if p.optimistic {
+            UnchokeKind::Optimistic
+        } else {
+            UnchokeKind::Regular
+        })
+    }
+    /// The peers unchoked as [`UnchokeKind::Regular`], in peer order. Kinds change only at a
+    /// rechoke (`Input::Timeout`), when a choke or unchoke is sent, or when a peer leaves, so
+    /// a driver that integrates unchoke time asks only then.
+    pub fn regular_unchoked(&self) -> impl Iterator<Item = PeerKey> + '_ {
+        self.peers
+            .iter()
+            .filter(|(_, p)| !p.am_choking && !p.optimistic)
+            .map(|(&k, _)| k)
     }
 
     // ---- driver interface ------------------------------------------------------------------

@@ -288,3 +288,40 @@ fn time_going_backwards_is_clamped() {
     assert_eq!(t.poll_timeout(), next);
     assert_eq!(next, Some(later + Duration::from_secs(10)));
 }
+
+/// The kinds reported after a rechoke are the policy's split: every unchoked peer has one,
+/// regular peers fill at most the regular slots, optimistic ones the optimistic slots.
+#[test]
+fn unchoke_kinds_follow_the_rechoke() {
+    let cfg = TorrentConfig::new(Geometry::new(1 << 20, 1 << 16));
+    let (regular_slots, optimistic_slots) = (cfg.choker.regular_slots, cfg.choker.optimistic_slots);
+    let mut t = Torrent::new(cfg, Bitfield::new(16), [7; 32], Instant::ZERO);
+    let peers: Vec<PeerKey> = (1..=8).collect();
+    for &peer in &peers {
+        let connected = Input::Connected {
+            peer,
+            fast: true,
+            extensions: false,
+        };
+        assert_eq!(t.handle_input(Instant::ZERO, connected), Ok(()));
+        let msg = Message::Interested;
+        assert_eq!(t.handle_input(Instant::ZERO, Input::Message { peer, msg }), Ok(()));
+    }
+    let later = Instant::ZERO + Duration::from_secs(10);
+    assert_eq!(t.handle_input(later, Input::Timeout), Ok(()));
+    let kinds: Vec<Option<UnchokeKind>> = peers.iter().map(|&p| t.unchoke_kind(p)).collect();
+    let count = |k| kinds.iter().filter(|&&x| x == Some(k)).count();
+    assert_eq!(count(UnchokeKind::Regular), regular_slots, "{kinds:?}");
+    assert_eq!(count(UnchokeKind::Optimistic), optimistic_slots, "{kinds:?}");
+    let regular: Vec<PeerKey> = t.regular_unchoked().collect();
+    let want: Vec<PeerKey> = peers
+        .iter()
+        .copied()
+        .filter(|&p| t.unchoke_kind(p) == Some(UnchokeKind::Regular))
+        .collect();
+    assert_eq!(regular, want);
+    for (&p, k) in peers.iter().zip(&kinds) {
+        assert_eq!(t.is_unchoked(p), k.is_some());
+    }
+    assert_eq!(t.unchoke_kind(99), None, "unknown peer");
+}
