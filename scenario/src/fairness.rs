@@ -192,3 +192,75 @@ pub fn policy_table(rows: &[PolicyRow]) -> String {
         &cells,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::{PairBytes, RunStats};
+    use crate::Scenario;
+
+    /// Three nodes with made-up counts, every metric computed by hand.
+    #[test]
+    fn metrics_by_hand() {
+        let text = "name = \"t\"\n[torrent]\nsize = \"1MiB\"\n[[group]]\nrole = \"seeder\"\ncount = 1\n[[group]]\nrole = \"leecher\"\ncount = 2\nupload = { classes = { \"100B/s\" = 0.5, \"200B/s\" = 0.5 } }\n";
+        let sc = Scenario::parse("t", text, &[]).unwrap();
+        let mut nodes: Vec<NodeResult> = sc.nodes().iter().map(NodeResult::of).collect();
+        let sent = [1500, 300, 100];
+        for (n, up) in nodes.iter_mut().zip(sent) {
+            n.join_s = Some(0.0);
+            n.bytes_up = up;
+        }
+        nodes[2].left_s = Some(5.0);
+        nodes[1].completion_s = Some(8.0);
+        nodes[2].completion_s = Some(4.0);
+        (nodes[1].regular_unchoke_s, nodes[1].regular_same_class_s) = (Some(10.0), Some(4.0));
+        (nodes[2].regular_unchoke_s, nodes[2].regular_same_class_s) = (Some(0.0), Some(0.0));
+        let pair = |from, to, bytes| PairBytes { from, to, bytes };
+        let r = RunResult {
+            file_size: 1 << 20,
+            nodes,
+            pairs: vec![pair(1, 2, 1000), pair(1, 3, 500), pair(2, 3, 300), pair(3, 2, 100)],
+            progress: Vec::new(),
+            stats: RunStats {
+                sim_time_s: 20.0,
+                ..RunStats::default()
+            },
+            scenario: sc,
+        };
+        let m = node_metrics(&r);
+        let errors: Vec<i64> = m.iter().map(|m| m.service_error).collect();
+        assert_eq!(errors, [1500, 300 - 100, 100 - 300]);
+        let up: Vec<f64> = r.nodes.iter().map(|n| n.upload).collect();
+        assert_eq!(m[0].utilisation, Some(1500.0 / (up[0] * 20.0)));
+        assert_eq!(m[1].utilisation, Some(300.0 / (up[1] * 20.0)));
+        assert_eq!(m[2].utilisation, Some(100.0 / (up[2] * 5.0)), "left at 5 s");
+        let clustering: Vec<Option<f64>> = m.iter().map(|m| m.clustering).collect();
+        assert_eq!(clustering, [None, Some(0.4), None]);
+
+        let rows = policy_summary(std::slice::from_ref(&r));
+        let shape: Vec<(Role, &str, usize)> = rows
+            .iter()
+            .map(|r| (r.role, r.upload_class.as_str(), r.nodes))
+            .collect();
+        let (slow, fast) = if up[1] < up[2] { (1, 2) } else { (2, 1) };
+        let label = |i: usize| r.nodes[i].upload_class.as_deref().unwrap();
+        assert_eq!(
+            shape,
+            [
+                (Role::Seeder, "100KB/s", 1),
+                (Role::Leecher, label(slow), 1),
+                (Role::Leecher, label(fast), 1),
+                (Role::Leecher, "all", 2),
+            ]
+        );
+        let all = &rows[3];
+        assert_eq!((all.completed, all.mean_completion_s), (2, Some(6.0)));
+        // t(0.975, 1) = 12.706; s = √8: 6 ± 12.706 · 2.
+        let (lo, hi) = (all.ci95_low_s.unwrap(), all.ci95_high_s.unwrap());
+        assert!((lo - (6.0 - 25.412)).abs() < 1e-2 && (hi - (6.0 + 25.412)).abs() < 1e-2);
+        assert_eq!(all.mean_abs_service_error, Some(200.0));
+        assert_eq!(all.max_abs_service_error, Some(200));
+        assert_eq!(all.clustering, Some(0.4));
+        assert!(policy_table(&rows).contains("all"));
+    }
+}
