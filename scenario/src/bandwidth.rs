@@ -143,7 +143,9 @@ fn mix(pairs: impl IntoIterator<Item = (String, f64)>) -> Result<Vec<RateClass>,
     for (label, share) in pairs {
         let rate = Bandwidth::try_from(label.parse::<Rate>()?)?.0;
         if !share.is_finite() || share <= 0.0 {
-            return Err(format!("class {label}: share must be positive, got {share}"));
+            return Err(format!(
+                "class {label}: share must be positive, got {share}"
+            ));
         }
         out.push(RateClass { label, rate, share });
     }

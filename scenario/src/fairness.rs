@@ -98,7 +98,11 @@ pub fn policy_summary(runs: &[RunResult]) -> Vec<PolicyRow> {
             groups.entry(key).or_default().push((n, m));
         }
     }
-    let rate = |m: &Members| m.iter().map(|(n, _)| n.upload).fold(f64::INFINITY, f64::min);
+    let rate = |m: &Members| {
+        m.iter()
+            .map(|(n, _)| n.upload)
+            .fold(f64::INFINITY, f64::min)
+    };
     let mut keyed: Vec<_> = groups.iter().collect();
     keyed.sort_by(|(a, ma), (b, mb)| {
         (a.0, &a.1)
@@ -219,7 +223,12 @@ mod tests {
         let r = RunResult {
             file_size: 1 << 20,
             nodes,
-            pairs: vec![pair(1, 2, 1000), pair(1, 3, 500), pair(2, 3, 300), pair(3, 2, 100)],
+            pairs: vec![
+                pair(1, 2, 1000),
+                pair(1, 3, 500),
+                pair(2, 3, 300),
+                pair(3, 2, 100),
+            ],
             progress: Vec::new(),
             stats: RunStats {
                 sim_time_s: 20.0,

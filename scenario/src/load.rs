@@ -58,7 +58,10 @@ impl Scenario {
     /// Reads every `{ file = ... }` bandwidth table, relative to the scenario's folder.
     fn read_bandwidth_files(&mut self, dir: &Path) -> Result<(), String> {
         let d = &mut self.defaults;
-        let groups = self.groups.iter_mut().flat_map(|g| [&mut g.upload, &mut g.download]);
+        let groups = self
+            .groups
+            .iter_mut()
+            .flat_map(|g| [&mut g.upload, &mut g.download]);
         [&mut d.upload, &mut d.download]
             .into_iter()
             .chain(groups.flatten())
@@ -131,7 +134,10 @@ impl Scenario {
             g.bandwidth_spread
                 .map(|s| (format!("group {} bandwidth_spread", i + 1), s))
         });
-        let default = ("defaults.bandwidth_spread".to_string(), self.defaults.bandwidth_spread);
+        let default = (
+            "defaults.bandwidth_spread".to_string(),
+            self.defaults.bandwidth_spread,
+        );
         for (what, spread) in std::iter::once(default).chain(spreads) {
             if !(0.0..1.0).contains(&spread) {
                 return Err(format!("{what} must be in [0, 1), got {spread}"));
@@ -194,8 +200,16 @@ impl Scenario {
         let mut out: Vec<NodeSpec> = Vec::new();
         for g in &self.groups {
             let ids: Vec<u32> = (1..=g.count.0).map(|i| out.len() as u32 + i).collect();
-            let up = g.upload.as_ref().unwrap_or(&d.upload).assign(&ids, self.seed, 0);
-            let down = g.download.as_ref().unwrap_or(&d.download).assign(&ids, self.seed, 1);
+            let up = g
+                .upload
+                .as_ref()
+                .unwrap_or(&d.upload)
+                .assign(&ids, self.seed, 0);
+            let down = g
+                .download
+                .as_ref()
+                .unwrap_or(&d.download)
+                .assign(&ids, self.seed, 1);
             for (i, ((upload, upload_class), (download, _))) in up.into_iter().zip(down).enumerate()
             {
                 let join = match &g.join {
@@ -224,7 +238,10 @@ impl Scenario {
         if let Some(od) = &self.ondemand {
             let ids: Vec<u32> = (1..=od.pool.0).map(|i| out.len() as u32 + i).collect();
             let pool_upload = od.upload.map(BandwidthSpec::Fixed);
-            let up = pool_upload.as_ref().unwrap_or(&d.upload).assign(&ids, self.seed, 0);
+            let up = pool_upload
+                .as_ref()
+                .unwrap_or(&d.upload)
+                .assign(&ids, self.seed, 0);
             let down = d.download.assign(&ids, self.seed, 1);
             for ((upload, upload_class), (download, _)) in up.into_iter().zip(down) {
                 out.push(NodeSpec {

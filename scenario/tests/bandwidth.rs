@@ -5,7 +5,8 @@ use scenario::bandwidth::largest_remainder;
 use scenario::draws::resolve_nodes;
 use scenario::{RateClass, Scenario};
 
-const HEAD: &str = "name = \"t\"\n[torrent]\nsize = \"1MiB\"\n[[group]]\nrole = \"seeder\"\ncount = 1\n";
+const HEAD: &str =
+    "name = \"t\"\n[torrent]\nsize = \"1MiB\"\n[[group]]\nrole = \"seeder\"\ncount = 1\n";
 
 fn leechers(count: u32, extra: &str) -> String {
     format!("{HEAD}[[group]]\nrole = \"leecher\"\ncount = {count}\n{extra}\n")
@@ -37,10 +38,21 @@ fn classes_are_allotted_exactly_and_by_seed() {
         };
         assert_eq!(n.upload, rate);
     }
-    assert_eq!(sc.nodes()[0].upload_class, None, "the seeder's rate is fixed");
-    assert_eq!(Scenario::parse("t", &text, &[]).unwrap().nodes(), sc.nodes());
+    assert_eq!(
+        sc.nodes()[0].upload_class,
+        None,
+        "the seeder's rate is fixed"
+    );
+    assert_eq!(
+        Scenario::parse("t", &text, &[]).unwrap().nodes(),
+        sc.nodes()
+    );
     let other = Scenario::parse("t", &text, &["seed=2".into()]).unwrap();
-    assert_eq!(class_counts(&other), want, "counts do not depend on the seed");
+    assert_eq!(
+        class_counts(&other),
+        want,
+        "counts do not depend on the seed"
+    );
     assert_ne!(other.nodes(), sc.nodes(), "who gets which class does");
 }
 
@@ -77,14 +89,28 @@ fn bad_distributions_are_errors_with_their_position() {
             "upload = { classes = { \"1KB/s\" = 0.5, \"2KB/s\" = 0.4 } }",
             "sum to 0.9",
         ),
-        ("upload = { classes = { \"1KB/s\" = 0.5, \"2KB\" = 0.5 } }", "is a size, not a rate"),
+        (
+            "upload = { classes = { \"1KB/s\" = 0.5, \"2KB\" = 0.5 } }",
+            "is a size, not a rate",
+        ),
         ("upload = { classes = { } }", "at least one class"),
-        ("upload = { clases = { \"1KB/s\" = 1.0 } }", "unknown field `clases`"),
-        ("upload = { file = \"x.csv\", classes = { \"1KB/s\" = 1.0 } }", "one of"),
-        ("download = { classes = { \"1KB/s\" = -1.0, \"2KB/s\" = 2.0 } }", "positive"),
+        (
+            "upload = { clases = { \"1KB/s\" = 1.0 } }",
+            "unknown field `clases`",
+        ),
+        (
+            "upload = { file = \"x.csv\", classes = { \"1KB/s\" = 1.0 } }",
+            "one of",
+        ),
+        (
+            "download = { classes = { \"1KB/s\" = -1.0, \"2KB/s\" = 2.0 } }",
+            "positive",
+        ),
     ];
     for (line, want) in cases {
-        let e = Scenario::parse("t", &leechers(2, line), &[]).unwrap_err().to_string();
+        let e = Scenario::parse("t", &leechers(2, line), &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(want), "{line}: {e}");
         assert!(e.contains("line 10, column"), "{line}: no position in {e}");
     }
@@ -116,10 +142,17 @@ fn tables_are_read_relative_to_the_scenario_file() {
 
 #[test]
 fn the_shipped_capacity_table_loads() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/data/bittyrant-upload.csv");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/data/bittyrant-upload.csv"
+    );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("s.toml");
-    std::fs::write(&file, leechers(100, &format!("upload = {{ file = \"{path}\" }}"))).unwrap();
+    std::fs::write(
+        &file,
+        leechers(100, &format!("upload = {{ file = \"{path}\" }}")),
+    )
+    .unwrap();
     let sc = Scenario::load(&file, &[]).unwrap();
     let counts = class_counts(&sc);
     assert_eq!(counts.len(), 9);

@@ -29,18 +29,31 @@ fn one_seeder_two_leechers_by_hand() {
     assert!(bytes(&r, 2, 3) > 0 && bytes(&r, 3, 2) > 0, "leechers trade");
     for (n, m) in r.nodes.iter().zip(&m) {
         let want = n.bytes_up as f64 / (100_000.0 * end);
-        assert!((m.utilisation.unwrap() - want).abs() < 1e-12, "node {}", n.id);
+        assert!(
+            (m.utilisation.unwrap() - want).abs() < 1e-12,
+            "node {}",
+            n.id
+        );
         assert_eq!(m.clustering, Some(1.0), "node {}", n.id);
         assert!(n.regular_unchoke_s.unwrap() > 0.0);
-        assert!(n.regular_unchoke_s.unwrap() <= 2.0 * end + 1e-9, "two peers at most");
+        assert!(
+            n.regular_unchoke_s.unwrap() <= 2.0 * end + 1e-9,
+            "two peers at most"
+        );
     }
     // A lone seeder serving two leechers at full rate is the busiest node there is.
     assert!(m[0].utilisation.unwrap() > 0.8, "{:?}", m[0]);
     let rows = policy_summary(std::slice::from_ref(&r));
     assert_eq!(rows.len(), 2, "{rows:?}");
     let leechers = &rows[1];
-    assert_eq!((leechers.role, leechers.nodes, leechers.completed), (Role::Leecher, 2, 2));
-    let times: Vec<f64> = r.nodes[1..].iter().map(|n| n.completion_s.unwrap()).collect();
+    assert_eq!(
+        (leechers.role, leechers.nodes, leechers.completed),
+        (Role::Leecher, 2, 2)
+    );
+    let times: Vec<f64> = r.nodes[1..]
+        .iter()
+        .map(|n| n.completion_s.unwrap())
+        .collect();
     assert!((leechers.mean_completion_s.unwrap() - (times[0] + times[1]) / 2.0).abs() < 1e-9);
     let abs_e = m[1].service_error.unsigned_abs();
     assert_eq!(leechers.max_abs_service_error, Some(abs_e));
@@ -51,14 +64,16 @@ fn one_seeder_two_leechers_by_hand() {
 /// the per-class rows come slowest first, and an `all` row pools them.
 #[test]
 fn two_classes_split_regular_time() {
-    let text = format!(
-        "{TINY}upload = {{ classes = {{ \"50KB/s\" = 0.5, \"400KB/s\" = 0.5 }} }}\n"
-    )
-    .replace("count = 2", "count = 8");
+    let text =
+        format!("{TINY}upload = {{ classes = {{ \"50KB/s\" = 0.5, \"400KB/s\" = 0.5 }} }}\n")
+            .replace("count = 2", "count = 8");
     let sc = Scenario::parse("tiny", &text, &[]).unwrap();
     let r = sim::run(&sc);
     assert_eq!(r.stats.rejected_inputs, 0);
-    let classes: Vec<_> = r.nodes[1..].iter().map(|n| n.upload_class.clone().unwrap()).collect();
+    let classes: Vec<_> = r.nodes[1..]
+        .iter()
+        .map(|n| n.upload_class.clone().unwrap())
+        .collect();
     assert_eq!(classes.iter().filter(|c| *c == "50KB/s").count(), 4);
     let m = node_metrics(&r);
     for (n, m) in r.nodes.iter().zip(&m).skip(1) {

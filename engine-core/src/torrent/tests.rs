@@ -305,14 +305,21 @@ fn unchoke_kinds_follow_the_rechoke() {
         };
         assert_eq!(t.handle_input(Instant::ZERO, connected), Ok(()));
         let msg = Message::Interested;
-        assert_eq!(t.handle_input(Instant::ZERO, Input::Message { peer, msg }), Ok(()));
+        assert_eq!(
+            t.handle_input(Instant::ZERO, Input::Message { peer, msg }),
+            Ok(())
+        );
     }
     let later = Instant::ZERO + Duration::from_secs(10);
     assert_eq!(t.handle_input(later, Input::Timeout), Ok(()));
     let kinds: Vec<Option<UnchokeKind>> = peers.iter().map(|&p| t.unchoke_kind(p)).collect();
     let count = |k| kinds.iter().filter(|&&x| x == Some(k)).count();
     assert_eq!(count(UnchokeKind::Regular), regular_slots, "{kinds:?}");
-    assert_eq!(count(UnchokeKind::Optimistic), optimistic_slots, "{kinds:?}");
+    assert_eq!(
+        count(UnchokeKind::Optimistic),
+        optimistic_slots,
+        "{kinds:?}"
+    );
     let regular: Vec<PeerKey> = t.regular_unchoked().collect();
     let want: Vec<PeerKey> = peers
         .iter()
