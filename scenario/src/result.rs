@@ -313,13 +313,13 @@ impl RunResult {
                 bytes_up: n.bytes_up,
                 bytes_down: n.bytes_down,
                 duplicate_bytes: n.duplicate_bytes,
-                policy: n.policy.clone(),
                 upload_bps: fmt3(n.upload),
                 download_bps: fmt3(n.download),
                 upload_class: n.upload_class.clone().unwrap_or_default(),
                 utilisation: opt3(m.utilisation),
                 service_error: m.service_error,
                 clustering: opt3(m.clustering),
+                policy: n.policy.clone(),
             })
             .collect()
     }
@@ -402,7 +402,6 @@ pub struct CsvRow {
     pub bytes_up: u64,
     pub bytes_down: u64,
     pub duplicate_bytes: u64,
-    pub policy: String,
     pub upload_bps: String,
     pub download_bps: String,
     pub upload_class: String,
@@ -410,6 +409,9 @@ pub struct CsvRow {
     pub utilisation: String,
     pub service_error: i64,
     pub clustering: String,
+    /// Last: a policy with several parameters has commas in it (a quoted field), and every
+    /// column before it still splits naively.
+    pub policy: String,
 }
 
 /// One line of `pairs.csv`: bytes `from` sent `to`, and `to` sent back.

@@ -28,8 +28,8 @@ fn two_runs_write_identical_files() {
     let b = files_of(&sim::run(&sc));
     assert_eq!(
         a.len(),
-        5,
-        "results, pairs, progress, run.json, resolved scenario"
+        6,
+        "results, pairs, policies, progress, run.json, resolved scenario"
     );
     assert_eq!(a, b);
 }
