@@ -9,6 +9,7 @@ pub mod html;
 pub mod network;
 pub mod plot_cmd;
 pub mod queue;
+pub mod regular;
 pub mod replicate;
 pub mod reproduce;
 pub mod shard;

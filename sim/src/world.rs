@@ -24,6 +24,7 @@ use scenario::{JoinTime, Leave, NodeSpec, Role, Scenario};
 
 use crate::network::Network;
 use crate::queue::EventQueue;
+use crate::regular::{class_numbers, RegularTime};
 
 /// The receiver's node and the flow packed in an engine-core key (see [`World::key`]).
 fn key_parts(key: PeerKey) -> (u32, u32) {
@@ -98,10 +99,6 @@ struct Flow {
     rate: f64,
     last: Instant,
     version: u32,
-    /// Since when `from` has `to` among its regular unchokes, if it does, and the time it
-    /// did before (µs): the clustering index's input.
-    regular_since: Option<Instant>,
-    regular_us: u64,
 }
 
 struct Node {
@@ -122,12 +119,6 @@ struct Node {
     uploaded: u64,
     downloaded: u64,
     duplicate_bytes: u64,
-    /// Flows to the peers it unchokes as regular now (see [`World::settle_regular`]), and
-    /// whether that may have changed since it was last taken.
-    regular: Vec<u32>,
-    regular_dirty: bool,
-    /// Its [`NodeSpec::class_key`], interned: nodes of one class share the number.
-    class: u32,
 }
 
 /// One simulation run of a scenario.
@@ -153,6 +144,7 @@ pub struct World {
     stats: RunStats,
     changed_buf: Vec<(u32, f64)>,
     progress: Vec<ProgressPoint>,
+    regular: RegularTime,
     ondemand: OnDemandState,
 }
 
@@ -168,16 +160,9 @@ struct OnDemandState {
 impl World {
     pub fn new(sc: &Scenario) -> World {
         let geo = Geometry::new(sc.torrent.size.0, sc.torrent.piece_length.0);
-        let resolved = resolve_nodes(sc);
-        let mut keys: Vec<String> = resolved.iter().map(|(n, _)| n.class_key()).collect();
-        keys.sort();
-        keys.dedup();
-        let nodes: Vec<Node> = resolved
+        let nodes: Vec<Node> = resolve_nodes(sc)
             .into_iter()
             .map(|(spec, join_at)| Node {
-                class: keys.binary_search(&spec.class_key()).unwrap_or(0) as u32,
-                regular: Vec::new(),
-                regular_dirty: false,
                 spec,
                 join_at,
                 torrent: None,
@@ -224,6 +209,7 @@ impl World {
                 nodes.iter().map(|n| n.spec.download).collect(),
             ),
             check_invariants: false,
+            regular: RegularTime::new(nodes.len()),
             pending_leechers: nodes
                 .iter()
                 .filter(|n| n.spec.role == Role::Leecher)
@@ -235,6 +221,7 @@ impl World {
             stats: RunStats::default(),
             changed_buf: Vec::new(),
             progress: Vec::new(),
+
             ondemand: OnDemandState::default(),
             sc: sc.clone(),
         };
@@ -539,9 +526,8 @@ impl World {
             rate: 0.0,
             last: Instant::ZERO,
             version: 0,
-            regular_since: None,
-            regular_us: 0,
         });
+        self.regular.add_flow();
         self.net.add_flow(id, from, to);
         let out = &mut self.nodes[from as usize].flows_out;
         let at = out.partition_point(|&(peer, _)| peer < to);
@@ -606,16 +592,17 @@ impl World {
         if node.spec.role == Role::Leecher && node.completed_at.is_none() {
             self.pending_leechers -= 1;
         }
-        self.settle_regular(n);
+        self.regular.settle(n, self.now, None, |_| 0);
     }
 
     /// Feeds one input to node `n`'s torrent and carries out what it asks.
     fn input(&mut self, n: u32, input: Input) {
         let now = self.now;
-        let node = &mut self.nodes[n as usize];
         // A rechoke can move a peer between regular and optimistic without a message.
-        node.regular_dirty |= matches!(input, Input::Timeout | Input::Disconnected { .. });
-        if let Some(t) = node.torrent.as_mut() {
+        if matches!(input, Input::Timeout | Input::Disconnected { .. }) {
+            self.regular.mark(n);
+        }
+        if let Some(t) = self.nodes[n as usize].torrent.as_mut() {
             if let Err(why) = t.handle_input(now, input) {
                 // The simulated swarm is well-behaved: a rejection means a driver or core bug.
                 self.stats.rejected_inputs += 1;
@@ -637,7 +624,7 @@ impl World {
                 Output::Send { peer, msg } => {
                     let (to, flow) = key_parts(peer);
                     if matches!(msg, Message::Choke | Message::Unchoke) {
-                        self.nodes[n as usize].regular_dirty = true;
+                        self.regular.mark(n);
                     }
                     if let Some(epoch) = self.live_epoch(flow) {
                         let at = self.now + self.latency(n, to);
@@ -664,37 +651,11 @@ impl World {
                 Output::Completed => self.completed(n),
             }
         }
-        if self.nodes[n as usize].regular_dirty {
-            self.settle_regular(n);
+        if self.regular.is_dirty(n) {
+            let t = self.nodes[n as usize].torrent.as_ref();
+            self.regular.settle(n, self.now, t, |k| key_parts(k).1);
         }
         self.reschedule_timer(n);
-    }
-
-    /// Brings node `n`'s regular-unchoke intervals up to date with its torrent: closes those
-    /// of peers no longer regular, opens the new ones. Called only when kinds may have
-    /// changed (a rechoke, a choke or unchoke sent, a peer gone, the node gone), so the cost
-    /// is a pass over its peers every rechoke interval, not per event.
-    fn settle_regular(&mut self, n: u32) {
-        let now = self.now;
-        let node = &mut self.nodes[n as usize];
-        node.regular_dirty = false;
-        let mut now_regular: Vec<u32> = node.torrent.as_ref().map_or_else(Vec::new, |t| {
-            t.regular_unchoked().map(|k| key_parts(k).1).collect()
-        });
-        now_regular.sort_unstable();
-        let before = std::mem::replace(&mut node.regular, now_regular);
-        let after = &self.nodes[n as usize].regular;
-        for &id in &before {
-            if after.binary_search(&id).is_err() {
-                let f = &mut self.flows[id as usize];
-                if let Some(since) = f.regular_since.take() {
-                    f.regular_us += now.saturating_since(since).0;
-                }
-            }
-        }
-        for &id in after {
-            self.flows[id as usize].regular_since.get_or_insert(now);
-        }
     }
 
     fn completed(&mut self, n: u32) {
@@ -902,14 +863,9 @@ impl World {
                 _ => 0,
             })
             .sum();
-        let (mut regular, mut same) = (vec![0u64; self.nodes.len()], vec![0u64; self.nodes.len()]);
-        for f in &self.flows {
-            let us = f.regular_us + f.regular_since.map_or(0, |s| end.saturating_since(s).0);
-            regular[f.from as usize] += us;
-            if self.nodes[f.from as usize].class == self.nodes[f.to as usize].class {
-                same[f.from as usize] += us;
-            }
-        }
+        let class = class_numbers(self.nodes.iter().map(|n| &n.spec));
+        let ends = self.flows.iter().map(|f| (f.from, f.to));
+        let regular = self.regular.per_node(end, ends, &class);
         let nodes = self
             .nodes
             .iter()
@@ -929,8 +885,8 @@ impl World {
                     bytes_up: n.uploaded,
                     bytes_down: n.downloaded,
                     duplicate_bytes: dup,
-                    regular_unchoke_s: Some(regular[i] as f64 / 1e6),
-                    regular_same_class_s: Some(same[i] as f64 / 1e6),
+                    regular_unchoke_s: Some(regular[i].0 as f64 / 1e6),
+                    regular_same_class_s: Some(regular[i].1 as f64 / 1e6),
                     ..NodeResult::of(&n.spec)
                 }
             })
