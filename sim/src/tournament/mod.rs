@@ -202,7 +202,8 @@ impl Plan {
 }
 
 /// The base swarm's leechers: `(node id, class)` in node order, and the class labels (one
-/// class per leecher group, named by its upload).
+/// class per leecher group with a fixed upload, named by it; one per upload class, slowest
+/// first, for a group whose upload is a distribution).
 #[derive(Clone, Debug)]
 pub struct Classes {
     pub leechers: Vec<(u32, usize)>,
@@ -211,13 +212,25 @@ pub struct Classes {
 
 impl Classes {
     pub fn of(base: &Scenario) -> anyhow::Result<Classes> {
+        let nodes = base.nodes();
         let mut leechers = Vec::new();
         let mut labels = Vec::new();
         let mut id = 0u32;
         for g in &base.groups {
             if g.role == Role::Leecher {
-                labels.push(Rate(g.upload.unwrap_or(base.defaults.upload).0).to_string());
-                leechers.extend((1..=g.count.0).map(|i| (id + i, labels.len() - 1)));
+                let upload = g.upload.as_ref().unwrap_or(&base.defaults.upload);
+                let first = labels.len();
+                match upload.fixed() {
+                    Some(rate) => labels.push(Rate(rate).to_string()),
+                    None => labels.extend(upload.classes().iter().map(|c| c.label.clone())),
+                }
+                for n in &nodes[id as usize..(id + g.count.0) as usize] {
+                    let class = n
+                        .upload_class
+                        .as_ref()
+                        .map_or(Some(0), |c| labels[first..].iter().position(|l| l == c));
+                    leechers.push((n.id, first + class.unwrap_or(0)));
+                }
             }
             id += g.count.0;
         }
@@ -273,8 +286,10 @@ fn scenario_for(base: &Scenario, classes: &Classes, policies: &[&str]) -> anyhow
             online_days: Some(PerNode::Same(n.online_days)),
             incentive: None,
             policy: Some(policy.parse()?),
-            upload: Some(Bandwidth(n.upload)),
-            download: Some(Bandwidth(n.download)),
+            upload: Some(Bandwidth(n.upload).into()),
+            download: Some(Bandwidth(n.download).into()),
+            bandwidth_spread: (n.bandwidth_spread != base.defaults.bandwidth_spread)
+                .then_some(n.bandwidth_spread),
             join: Some(match n.join {
                 JoinTime::At(d) => JoinSpec::At(d),
                 JoinTime::Uniform(from, to) => JoinSpec::Uniform { from, to },
