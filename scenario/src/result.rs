@@ -198,7 +198,8 @@ impl RunSummary {
     }
 }
 
-/// The per-node table `sim run` and `bt swarm` print.
+/// The per-node table `sim run` and `bt swarm` print: the policy in place of the incentive
+/// flag (the policy says it), capacities in kB/s, and the upload class when there is one.
 pub fn node_table(r: &RunResult) -> String {
     let rows: Vec<Vec<String>> = r
         .nodes
@@ -208,7 +209,10 @@ pub fn node_table(r: &RunResult) -> String {
                 n.id.to_string(),
                 n.role.to_string(),
                 fmt_f64(n.online_days, 0),
-                if n.incentive { "on" } else { "off" }.to_string(),
+                n.policy.clone(),
+                fmt_f64(n.upload / 1e3, 1),
+                fmt_f64(n.download / 1e3, 1),
+                n.upload_class.clone().unwrap_or_else(|| "-".to_string()),
                 n.completion_s
                     .map_or_else(|| "-".to_string(), |c| fmt_f64(c, 1)),
                 fmt_f64(n.bytes_up as f64 / 1e6, 2),
@@ -221,7 +225,10 @@ pub fn node_table(r: &RunResult) -> String {
             "node",
             "role",
             "online_days",
-            "incentive",
+            "policy",
+            "up_kB/s",
+            "down_kB/s",
+            "class",
             "completion_s",
             "up_MB",
             "down_MB",
