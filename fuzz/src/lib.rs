@@ -258,7 +258,8 @@ pub fn compact_peers(data: &[u8]) {
 }
 
 /// Loading returns Ok or Err, never panics. A loaded scenario expands to a bounded number
-/// of nodes and its resolved TOML loads back to the same configuration.
+/// of nodes with positive capacities, and its resolved TOML loads back to the same
+/// configuration.
 pub fn scenario(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -269,5 +270,10 @@ pub fn scenario(data: &[u8]) {
     let toml = sc.to_toml();
     let again = Scenario::parse("resolved", &toml, &[]).expect("resolved scenario loads");
     assert_eq!(again.to_toml(), toml);
-    assert!(sc.nodes().len() <= 200_000);
+    let nodes = sc.nodes();
+    assert!(nodes.len() <= 200_000);
+    // Every node gets a real capacity, whatever distribution its group names.
+    assert!(nodes
+        .iter()
+        .all(|n| n.upload.is_finite() && n.upload > 0.0 && n.download > 0.0));
 }
