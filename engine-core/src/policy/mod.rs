@@ -17,6 +17,8 @@
 //! from the torrent's seeded stream.
 
 pub mod choker;
+pub mod fairtorrent;
+pub mod false_have;
 pub mod free_rider;
 pub mod ondemand;
 pub mod peer_set;
@@ -30,6 +32,7 @@ use std::fmt;
 
 use rand_chacha::ChaCha8Rng;
 
+use crate::protocol::bitfield::Bitfield;
 use crate::time::{Duration, Instant};
 use crate::PeerKey;
 
@@ -90,6 +93,16 @@ pub struct Unchoke {
     pub optimistic: BTreeSet<PeerKey>,
 }
 
+/// A peer waiting for upload: unchoked, with requests queued with us. What a policy that
+/// paces uploads ([`Policy::paces_uploads`]) decides the next block on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UploadDemand {
+    pub key: PeerKey,
+    /// Bytes sent to / received from it over the whole connection (blocks handed out count).
+    pub total_up: u64,
+    pub total_down: u64,
+}
+
 impl Unchoke {
     pub fn contains(&self, key: &PeerKey) -> bool {
         self.regular.contains(key) || self.optimistic.contains(key)
@@ -140,4 +153,33 @@ pub trait Policy: fmt::Debug + Send {
 
     /// `key` disconnected: drop what the policy remembers of it.
     fn forget(&mut self, _key: PeerKey) {}
+
+    /// Whether the policy chooses, block by block, which waiting peer is served next
+    /// ([`Policy::admit_upload`]). If not, every unchoked peer with requests queued is served
+    /// as fast as its connection pulls, and the controller never asks.
+    fn paces_uploads(&self) -> bool {
+        false
+    }
+
+    /// May `peer` take its next block now? `waiting` lists every peer waiting for upload
+    /// (`peer` among them), in peer order. A peer refused is parked by the controller and
+    /// woken ([`crate::torrent::Output::UploadReady`]) once this answers yes, which it asks
+    /// again after every input and every block handed out. For liveness the answer must be
+    /// yes for at least one waiting peer.
+    fn admit_upload(&self, _peer: PeerKey, _waiting: &[UploadDemand]) -> bool {
+        true
+    }
+
+    /// Pieces to announce (`have`) at this rechoke although we lack them: the false-have
+    /// adversary. `have` is what we hold, `claimed` what we already announced falsely; the
+    /// controller sends only pieces in neither, and rejects requests for them.
+    fn advertise(
+        &mut self,
+        _ctx: &Context,
+        _have: &Bitfield,
+        _claimed: &Bitfield,
+        _rng: &mut ChaCha8Rng,
+    ) -> Vec<u32> {
+        Vec::new()
+    }
 }

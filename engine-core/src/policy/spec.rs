@@ -17,10 +17,14 @@ use std::str::FromStr;
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
 use super::choker::ChokerConfig;
+use super::fairtorrent::FairTorrent;
+use super::false_have::FalseHave;
 use super::free_rider::FreeRider;
 use super::seniority::{Contribution, Seniority, SeniorityVariant};
 use super::tft::Tft;
 use super::Policy;
+use crate::protocol::block::BLOCK_LEN;
+use crate::units::ByteSize;
 
 /// An incentive policy and its parameters.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,10 +38,22 @@ pub enum PolicySpec {
     SeniorityLiar { variant: Option<SeniorityVariant> },
     /// Downloads, never uploads.
     FreeRider,
+    /// FairTorrent: each next block to the waiting peer with the smallest deficit
+    /// (`slack`: bytes above the smallest still served).
+    FairTorrent { slack: u64 },
+    /// Tit-for-tat that announces `per_round` pieces it lacks at every rechoke.
+    FalseHave { per_round: u32 },
 }
 
 /// Every policy name, in the order `--help` and errors list them.
-pub const NAMES: &[&str] = &["tft", "seniority", "seniority-liar", "free-rider"];
+pub const NAMES: &[&str] = &[
+    "tft",
+    "seniority",
+    "seniority-liar",
+    "free-rider",
+    "fairtorrent",
+    "false-have",
+];
 
 /// Why a policy spec was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -187,6 +203,12 @@ impl PolicySpec {
                 variant: p.opt("variant")?,
             },
             "free-rider" => PolicySpec::FreeRider,
+            "fairtorrent" => PolicySpec::FairTorrent {
+                slack: p.get("slack", ByteSize(u64::from(BLOCK_LEN)))?.0,
+            },
+            "false-have" => PolicySpec::FalseHave {
+                per_round: p.get("per_round", 4)?,
+            },
             _ => {
                 return Err(PolicyError::UnknownPolicy {
                     name: name.to_string(),
@@ -203,6 +225,8 @@ impl PolicySpec {
             PolicySpec::Seniority { .. } => "seniority",
             PolicySpec::SeniorityLiar { .. } => "seniority-liar",
             PolicySpec::FreeRider => "free-rider",
+            PolicySpec::FairTorrent { .. } => "fairtorrent",
+            PolicySpec::FalseHave { .. } => "false-have",
         }
     }
 
@@ -213,6 +237,8 @@ impl PolicySpec {
             PolicySpec::Seniority { variant } | PolicySpec::SeniorityLiar { variant } => {
                 variant.iter().map(|v| ("variant", v.to_string())).collect()
             }
+            PolicySpec::FairTorrent { slack } => vec![("slack", ByteSize(*slack).to_string())],
+            PolicySpec::FalseHave { per_round } => vec![("per_round", per_round.to_string())],
         }
     }
 
@@ -255,6 +281,10 @@ impl PolicySpec {
                 true,
             )),
             PolicySpec::FreeRider => Box::new(FreeRider),
+            PolicySpec::FairTorrent { slack } => Box::new(FairTorrent::new(*slack)),
+            PolicySpec::FalseHave { per_round } => {
+                Box::new(FalseHave::new(env.choker.clone(), *per_round))
+            }
         }
     }
 }
@@ -374,6 +404,8 @@ mod tests {
             "free-rider",
             "seniority:variant=formula",
             "seniority-liar",
+            "fairtorrent:slack=16KiB",
+            "false-have:per_round=4",
         ] {
             let spec: PolicySpec = s.parse().unwrap();
             assert_eq!(spec.to_string(), s);

@@ -2,7 +2,7 @@
 //! changing state.
 
 use super::{DisconnectReason, Output, Peer, Torrent};
-use crate::policy::{Context, PeerView};
+use crate::policy::{Context, PeerView, UploadDemand};
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::wire::Message;
 use crate::time::Instant;
@@ -67,6 +67,73 @@ impl Torrent {
             self.set_choke(k, !unchoke.contains(&k));
         }
         self.update_caps();
+        self.advertise(&ctx);
+    }
+
+    /// Announces the pieces the policy claims falsely ([`crate::policy::Policy::advertise`])
+    /// to every peer that lacks them; only pieces neither held nor already claimed count.
+    fn advertise(&mut self, ctx: &Context) {
+        let have = self.picker.have();
+        let claims = self
+            .policy
+            .advertise(ctx, have, &self.claimed, &mut self.rng);
+        for piece in claims {
+            let have = self.picker.have();
+            if piece >= have.len() || have.get(piece) || !self.claimed.set(piece) {
+                continue;
+            }
+            let keys: Vec<PeerKey> = self
+                .peers
+                .iter()
+                .filter(|(_, p)| !p.has.get(piece))
+                .map(|(k, _)| *k)
+                .collect();
+            for k in keys {
+                self.send(k, Message::Have { index: piece });
+            }
+        }
+    }
+
+    /// The pieces peers are told we have: held ones and false claims.
+    pub(super) fn shown_pieces(&self) -> Bitfield {
+        let mut shown = self.picker.have().clone();
+        for piece in self.claimed.iter_set() {
+            shown.set(piece);
+        }
+        shown
+    }
+
+    /// Every peer waiting for upload (unchoked, requests queued), in peer order.
+    pub(super) fn upload_demand(&self) -> Vec<UploadDemand> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| !p.am_choking && !p.requests_in.is_empty())
+            .map(|(&key, p)| UploadDemand {
+                key,
+                total_up: p.total_up,
+                total_down: p.total_down,
+            })
+            .collect()
+    }
+
+    /// Wakes the parked peers the policy now admits; drops those no longer waiting (choked,
+    /// gone, or their requests cancelled: a new request wakes them as for any peer).
+    pub(super) fn wake_parked(&mut self) {
+        if self.parked.is_empty() {
+            return;
+        }
+        let waiting = self.upload_demand();
+        let parked = std::mem::take(&mut self.parked);
+        for key in parked {
+            if !waiting.iter().any(|d| d.key == key) {
+                continue;
+            }
+            if self.policy.admit_upload(key, &waiting) {
+                self.out.push_back(Output::UploadReady { peer: key });
+            } else {
+                self.parked.insert(key);
+            }
+        }
     }
 
     pub(super) fn set_choke(&mut self, key: PeerKey, choke: bool) {

@@ -57,7 +57,7 @@ impl Torrent {
             let payload = self.ext_handshake.clone();
             self.send(key, Message::Extended { id: 0, payload });
         }
-        let have = self.picker.have();
+        let have = self.shown_pieces();
         let msg = if fast && have.is_full() {
             Some(Message::HaveAll)
         } else if fast && have.count() == 0 {
@@ -247,9 +247,18 @@ impl Torrent {
     }
 
     /// A request while we choke it or with its queue full is applied: answered with a reject
-    /// (BEP 6) and counted, as the peer may not have seen our choke yet.
+    /// (BEP 6) and counted, as the peer may not have seen our choke yet. So is one for a piece
+    /// we claimed falsely: the peer asks in good faith, and without BEP 6 gets no answer.
     fn on_request(&mut self, key: PeerKey, r: BlockRequest) -> Result<(), Rejected> {
-        let valid = self.cfg.geometry.is_valid_block(&r) && self.picker.have().get(r.index);
+        let geometry_ok = self.cfg.geometry.is_valid_block(&r);
+        if geometry_ok && self.claimed.get(r.index) {
+            self.stats.requests_rejected += 1;
+            if self.peer(key).fast {
+                self.send(key, Message::RejectRequest(r));
+            }
+            return Ok(());
+        }
+        let valid = geometry_ok && self.picker.have().get(r.index);
         let max = self.cfg.max_queued_requests;
         let p = self.peer(key);
         if !valid || p.am_choking || p.requests_in.len() >= max {
@@ -355,6 +364,9 @@ impl Torrent {
         }
         let contributors = self.contributors.remove(&piece).unwrap_or_default();
         self.picker.on_verified(piece, ok);
+        if ok {
+            self.claimed.unset(piece);
+        }
         if !ok {
             self.stats.hash_failures += 1;
             for k in contributors {

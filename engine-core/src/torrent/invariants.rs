@@ -70,6 +70,28 @@ impl Torrent {
                 format!("piece {piece}: a contributor left but is still blamed")
             })?;
         }
+        self.check_uploads()
+    }
+
+    /// Parking and false claims: every parked peer is waiting and refused (else it should
+    /// have been woken), some waiting peer is always admitted (liveness: requests queued
+    /// mean the uplink serves someone), and no claimed piece is one we hold.
+    fn check_uploads(&self) -> Result<(), String> {
+        let waiting = self.upload_demand();
+        for k in &self.parked {
+            if !waiting.iter().any(|d| d.key == *k) {
+                return Err(format!("peer {k} parked but not waiting"));
+            }
+            if self.policy.admit_upload(*k, &waiting) {
+                return Err(format!("peer {k} parked though admitted"));
+            }
+        }
+        if !waiting.is_empty() && waiting.iter().all(|d| self.parked.contains(&d.key)) {
+            return Err(format!("every waiting peer is parked: {waiting:?}"));
+        }
+        if let Some(p) = self.claimed.iter_set().find(|&p| self.picker.have().get(p)) {
+            return Err(format!("piece {p} claimed falsely but held"));
+        }
         Ok(())
     }
 }

@@ -28,6 +28,8 @@ mod invariants;
 mod model;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod zoo_tests;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -338,6 +340,12 @@ pub struct Torrent {
     completed: bool,
     /// The latest `now` seen: an input with an earlier one is handled at this time instead.
     now: Instant,
+    /// Peers with requests queued whose `next_upload` the policy refused
+    /// ([`Policy::admit_upload`]): woken with [`Output::UploadReady`] once admitted.
+    parked: BTreeSet<PeerKey>,
+    /// Pieces we announced without having them ([`Policy::advertise`]); requests for them are
+    /// refused, never served.
+    claimed: Bitfield,
 }
 
 /// What we announce in the BEP 10 handshake: our extensions, seniority weight and queue depth.
@@ -367,6 +375,7 @@ impl Torrent {
         });
         let own_weight = policy.advertised_weight();
         let completed = have.is_full();
+        let claimed = Bitfield::new(have.len());
         let ext_handshake = ext_handshake(&cfg, own_weight);
         Torrent {
             picker: Picker::new(cfg.geometry, cfg.picker.clone(), have),
@@ -382,6 +391,8 @@ impl Torrent {
             stats: TorrentStats::default(),
             completed,
             now,
+            parked: BTreeSet::new(),
+            claimed,
         }
     }
 
@@ -435,18 +446,29 @@ impl Torrent {
         Some(self.next_rechoke)
     }
 
-    /// The next block to send to `peer`, if it is unchoked and has requests queued.
-    /// The driver sends it (a `Piece` message, or a modelled flow) and calls again when the
-    /// connection can take more.
+    /// The next block to send to `peer`, if it is unchoked, has requests queued and the
+    /// policy admits it now (a policy that paces uploads may park it: it is then woken with
+    /// [`Output::UploadReady`]). The driver sends it (a `Piece` message, or a modelled flow)
+    /// and calls again when the connection can take more.
     pub fn next_upload(&mut self, peer: PeerKey) -> Option<BlockRequest> {
-        let p = self.peers.get_mut(&peer)?;
-        if p.am_choking {
+        let p = self.peers.get(&peer)?;
+        if p.am_choking || p.requests_in.is_empty() {
             return None;
         }
+        let paced = self.policy.paces_uploads();
+        if paced && !self.policy.admit_upload(peer, &self.upload_demand()) {
+            self.parked.insert(peer);
+            return None;
+        }
+        let p = self.peers.get_mut(&peer)?;
         let r = p.requests_in.pop_front()?;
         p.up.add(r.length as u64);
         p.total_up += r.length as u64;
         self.stats.uploaded += r.length as u64;
+        if paced {
+            self.parked.remove(&peer);
+            self.wake_parked();
+        }
         Some(r)
     }
 
@@ -456,6 +478,12 @@ impl Torrent {
     pub fn handle_input(&mut self, now: Instant, input: Input) -> Result<(), Rejected> {
         let now = now.max(self.now);
         self.now = now;
+        let applied = self.apply(now, input);
+        self.wake_parked();
+        applied
+    }
+
+    fn apply(&mut self, now: Instant, input: Input) -> Result<(), Rejected> {
         match input {
             Input::Connected {
                 peer,
