@@ -743,6 +743,8 @@ impl World {
             },
         );
         self.start_block(id);
+        // Handing out a block may wake connections a pacing policy parked (UploadReady).
+        self.drain(from);
     }
 
     /// Re-solves the rates the latest changes affect and reschedules flows whose rate moved.

@@ -164,7 +164,8 @@ pub trait Policy: fmt::Debug + Send {
     /// May `peer` take its next block now? `waiting` lists every peer waiting for upload
     /// (`peer` among them), in peer order. A peer refused is parked by the controller and
     /// woken ([`crate::torrent::Output::UploadReady`]) once this answers yes, which it asks
-    /// again after every input and every block handed out. For liveness the answer must be
+    /// again after every block received or handed out, cancel, departure and rechoke (a new
+    /// request only adds a waiter, which must not make a refused peer admissible). For liveness the answer must be
     /// yes for at least one waiting peer.
     fn admit_upload(&self, _peer: PeerKey, _waiting: &[UploadDemand]) -> bool {
         true

@@ -478,8 +478,22 @@ impl Torrent {
     pub fn handle_input(&mut self, now: Instant, input: Input) -> Result<(), Rejected> {
         let now = now.max(self.now);
         self.now = now;
+        // Only these change what a pacing policy decides on: deficits (a block), or who
+        // waits (a cancel, a departure, a rechoke's chokes). A new request only adds a waiter.
+        let wake = matches!(
+            input,
+            Input::Block { .. }
+                | Input::Disconnected { .. }
+                | Input::Timeout
+                | Input::Message {
+                    msg: Message::Cancel(_) | Message::Piece { .. },
+                    ..
+                }
+        );
         let applied = self.apply(now, input);
-        self.wake_parked();
+        if wake {
+            self.wake_parked();
+        }
         applied
     }
 
