@@ -48,9 +48,28 @@ impl Torrent {
 
     pub(super) fn rechoke(&mut self, now: Instant) {
         let snub = self.cfg.choker.snub_timeout;
-        for p in self.peers.iter_mut().map(|(_, p)| p) {
+        let mut stuck = Vec::new();
+        for (&k, p) in self.peers.iter_mut() {
             if !p.peer_choking && p.am_interested && now.saturating_since(p.last_block_at) > snub {
                 p.snubbed = true;
+                if !p.requests_out.is_empty() {
+                    stuck.push((k, std::mem::take(&mut p.requests_out)));
+                }
+            }
+        }
+        // A snubbing peer's requests time out: others may serve those blocks.
+        if !stuck.is_empty() {
+            for (k, requests) in &stuck {
+                self.withdraw(*k, requests);
+            }
+            let others: Vec<PeerKey> = self
+                .peers
+                .keys()
+                .filter(|k| !stuck.iter().any(|(s, _)| s == *k))
+                .copied()
+                .collect();
+            for k in others {
+                self.request_more(k);
             }
         }
         let views = self.peer_views();

@@ -304,9 +304,19 @@ impl Torrent {
             return Err(Rejected::InvalidBlock);
         }
         let p = self.peer(key);
-        let before = p.requests_out.len();
-        p.requests_out.retain(|q| *q != block);
-        let unsolicited = p.requests_out.len() == before;
+        // Peers serve requests in order: those asked before this block and still outstanding
+        // were skipped (a peer that will not serve them, e.g. for a piece it only claimed, and
+        // without BEP 6 to say so). Withdrawn, so another peer can be asked.
+        let (skipped, unsolicited) = match p.requests_out.iter().position(|q| *q == block) {
+            Some(i) => {
+                let skipped: Vec<BlockRequest> = p.requests_out.drain(..i).collect();
+                p.requests_out.remove(0);
+                (skipped, false)
+            }
+            None => (Vec::new(), true),
+        };
+        self.withdraw(key, &skipped);
+        let p = self.peer(key);
         p.down.add(block.length as u64);
         p.total_down += block.length as u64;
         p.last_block_at = now;
@@ -332,6 +342,14 @@ impl Torrent {
         }
         self.request_more(key);
         Ok(())
+    }
+
+    /// Cancels requests outstanding at `key` and frees their blocks for any peer.
+    pub(super) fn withdraw(&mut self, key: PeerKey, requests: &[BlockRequest]) {
+        for r in requests {
+            self.picker.release(r);
+            self.send(key, Message::Cancel(*r));
+        }
     }
 
     /// End game: the block arrived, so withdraw the same request from every other peer.
