@@ -18,7 +18,7 @@ use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
 use super::choker::ChokerConfig;
 use super::fairtorrent::FairTorrent;
-use super::false_have::FalseHave;
+use super::false_have::FalseClaims;
 use super::free_rider::FreeRider;
 use super::seniority::{Contribution, Seniority, SeniorityVariant};
 use super::tft::Tft;
@@ -283,7 +283,7 @@ impl PolicySpec {
             PolicySpec::FreeRider => Box::new(FreeRider),
             PolicySpec::FairTorrent { slack } => Box::new(FairTorrent::new(*slack)),
             PolicySpec::FalseHave { per_round } => {
-                Box::new(FalseHave::new(env.choker.clone(), *per_round))
+                Box::new(Tft::new(env.choker.clone()).claiming(FalseClaims::new(*per_round)))
             }
         }
     }

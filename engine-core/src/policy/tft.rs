@@ -6,18 +6,31 @@
 use rand_chacha::ChaCha8Rng;
 
 use super::choker::{Choker, ChokerConfig};
+use super::false_have::FalseClaims;
 use super::{Context, PeerView, Policy, Unchoke};
+use crate::protocol::bitfield::Bitfield;
 use crate::PeerKey;
 
 #[derive(Clone, Debug)]
 pub struct Tft {
     choker: Choker,
+    /// The `false-have` adversary: tit-for-tat that also announces pieces it lacks.
+    claims: Option<FalseClaims>,
 }
 
 impl Tft {
     pub fn new(cfg: ChokerConfig) -> Self {
         Tft {
             choker: Choker::new(cfg),
+            claims: None,
+        }
+    }
+
+    /// This tit-for-tat as the `false-have` adversary.
+    pub fn claiming(self, claims: FalseClaims) -> Self {
+        Tft {
+            claims: Some(claims),
+            ..self
         }
     }
 }
@@ -37,5 +50,16 @@ impl Policy for Tft {
 
     fn forget(&mut self, key: PeerKey) {
         self.choker.forget(key);
+    }
+
+    fn advertise(
+        &mut self,
+        _: &Context,
+        have: &Bitfield,
+        claimed: &Bitfield,
+        rng: &mut ChaCha8Rng,
+    ) -> Vec<u32> {
+        self.claims
+            .map_or_else(Vec::new, |c| c.pick(have, claimed, rng))
     }
 }
