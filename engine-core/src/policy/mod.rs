@@ -16,6 +16,7 @@
 //! ([`Policy::forget`]). They run inside the sans-IO core: no clock, no I/O, randomness only
 //! from the torrent's seeded stream.
 
+pub mod bittyrant;
 pub mod choker;
 pub mod fairtorrent;
 pub mod false_have;
@@ -23,6 +24,8 @@ pub mod free_rider;
 pub mod ondemand;
 pub mod peer_set;
 pub mod picker;
+pub mod propshare;
+pub mod rates;
 pub mod seniority;
 pub mod spec;
 pub mod tft;

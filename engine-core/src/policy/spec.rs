@@ -16,10 +16,12 @@ use std::str::FromStr;
 
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
+use super::bittyrant::{BitTyrant, BitTyrantParams};
 use super::choker::ChokerConfig;
 use super::fairtorrent::FairTorrent;
 use super::false_have::FalseClaims;
 use super::free_rider::FreeRider;
+use super::propshare::{PropShare, DEFAULT_F};
 use super::seniority::{Contribution, Seniority, SeniorityVariant};
 use super::tft::Tft;
 use super::Policy;
@@ -43,6 +45,10 @@ pub enum PolicySpec {
     FairTorrent { slack: u64 },
     /// Tit-for-tat that announces `per_round` pieces it lacks at every rechoke.
     FalseHave { per_round: u32 },
+    /// Piatek et al.'s strategic client (NSDI 2007).
+    BitTyrant(BitTyrantParams),
+    /// Levin et al.'s proportional-share auction (SIGCOMM 2008); `f`: optimistic share.
+    PropShare { f: f64 },
 }
 
 /// Every policy name, in the order `--help` and errors list them.
@@ -53,6 +59,8 @@ pub const NAMES: &[&str] = &[
     "free-rider",
     "fairtorrent",
     "false-have",
+    "bittyrant",
+    "propshare",
 ];
 
 /// Why a policy spec was refused.
@@ -209,6 +217,10 @@ impl PolicySpec {
             "false-have" => PolicySpec::FalseHave {
                 per_round: p.get("per_round", 4)?,
             },
+            "bittyrant" => PolicySpec::BitTyrant(bittyrant_params(&mut p)?),
+            "propshare" => PolicySpec::PropShare {
+                f: fraction(&mut p, "f", DEFAULT_F, 0.0, 1.0)?,
+            },
             _ => {
                 return Err(PolicyError::UnknownPolicy {
                     name: name.to_string(),
@@ -227,6 +239,8 @@ impl PolicySpec {
             PolicySpec::FreeRider => "free-rider",
             PolicySpec::FairTorrent { .. } => "fairtorrent",
             PolicySpec::FalseHave { .. } => "false-have",
+            PolicySpec::BitTyrant(_) => "bittyrant",
+            PolicySpec::PropShare { .. } => "propshare",
         }
     }
 
@@ -239,6 +253,13 @@ impl PolicySpec {
             }
             PolicySpec::FairTorrent { slack } => vec![("slack", ByteSize(*slack).to_string())],
             PolicySpec::FalseHave { per_round } => vec![("per_round", per_round.to_string())],
+            PolicySpec::BitTyrant(b) => vec![
+                ("delta", b.delta.to_string()),
+                ("gamma", b.gamma.to_string()),
+                ("r", b.r.to_string()),
+                ("selfish", b.selfish.to_string()),
+            ],
+            PolicySpec::PropShare { f } => vec![("f", f.to_string())],
         }
     }
 
@@ -285,8 +306,47 @@ impl PolicySpec {
             PolicySpec::FalseHave { per_round } => {
                 Box::new(Tft::new(env.choker.clone()).claiming(FalseClaims::new(*per_round)))
             }
+            PolicySpec::BitTyrant(b) => Box::new(BitTyrant::new(env.choker.clone(), *b)),
+            PolicySpec::PropShare { f } => Box::new(PropShare::new(env.choker.clone(), *f)),
         }
     }
+}
+
+/// BitTyrant's `delta`, `gamma`, `r`, `selfish` with the paper's defaults.
+fn bittyrant_params(p: &mut Params) -> Result<BitTyrantParams, PolicyError> {
+    let d = BitTyrantParams::default();
+    let delta = fraction(p, "delta", d.delta, 0.0, f64::INFINITY)?;
+    let gamma = fraction(p, "gamma", d.gamma, 0.0, 1.0)?;
+    let r = p.get("r", d.r)?;
+    if r == 0 {
+        return Err(p.invalid("r", r, "must be at least 1 round"));
+    }
+    Ok(BitTyrantParams {
+        delta,
+        gamma,
+        r,
+        selfish: p.get("selfish", d.selfish)?,
+    })
+}
+
+/// Parameter `key`, a number in `[low, high)` (default `default`).
+fn fraction(
+    p: &mut Params,
+    key: &'static str,
+    default: f64,
+    low: f64,
+    high: f64,
+) -> Result<f64, PolicyError> {
+    let v: f64 = p.get(key, default)?;
+    if !(low..high).contains(&v) {
+        let why = if high.is_finite() {
+            format!("must be in [{low}, {high})")
+        } else {
+            format!("must be a finite number ≥ {low}")
+        };
+        return Err(p.invalid(key, v, &why));
+    }
+    Ok(v)
 }
 
 impl FromStr for PolicySpec {
@@ -432,6 +492,38 @@ mod tests {
         assert!(e.contains("no parameters"), "{e}");
         let e = "seniority:variant=formula,variant=formula".parse::<PolicySpec>();
         assert!(matches!(e, Err(PolicyError::Duplicate { .. })));
+    }
+
+    #[test]
+    fn rate_policies_take_the_papers_defaults_and_reject_out_of_range_values() {
+        let b: PolicySpec = "bittyrant:selfish=true,delta=0.3".parse().unwrap();
+        assert_eq!(
+            b.to_string(),
+            "bittyrant:delta=0.3,gamma=0.1,r=3,selfish=true"
+        );
+        assert_eq!(b.to_string().parse::<PolicySpec>().unwrap(), b);
+        assert_eq!(
+            "propshare".parse::<PolicySpec>().unwrap().to_string(),
+            "propshare:f=0.1"
+        );
+        for bad in [
+            "bittyrant:delta=-0.1",
+            "bittyrant:delta=inf",
+            "bittyrant:gamma=1",
+            "bittyrant:r=0",
+            "propshare:f=1.5",
+            "propshare:f=NaN",
+        ] {
+            let e = bad.parse::<PolicySpec>().unwrap_err();
+            assert!(matches!(e, PolicyError::BadValue { .. }), "{bad}: {e}");
+        }
+        let e = "bittyrant:selfish=maybe".parse::<PolicySpec>().unwrap_err();
+        assert!(matches!(e, PolicyError::BadValue { .. }), "{e}");
+        let e = "bittyrant:f=0.1"
+            .parse::<PolicySpec>()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("accepts: delta, gamma, r, selfish"), "{e}");
     }
 
     #[test]

@@ -327,6 +327,11 @@ impl Model {
                 }
                 *completed = true;
             }
+            Output::SetUploadCap {
+                cap: Some(c), peer, ..
+            } if !(c.is_finite() && *c >= 0.0) => {
+                return Err(format!("cap {c} for {peer}"));
+            }
             Output::Disconnect { peer, .. }
             | Output::SetUploadCap { peer, .. }
             | Output::UploadReady { peer } => {
@@ -362,22 +367,43 @@ impl Model {
     }
 }
 
+/// The policy a run uses and the upload limit it divides.
+#[derive(Clone, Debug)]
+struct Policy {
+    spec: PolicySpec,
+    upload_limit: Option<f64>,
+}
+
+/// Tit-for-tat, and the rate-dividing policies with and without a known capacity.
+fn policy() -> impl Strategy<Value = Policy> {
+    let spec = prop_oneof![
+        Just("tft"),
+        Just("bittyrant"),
+        Just("bittyrant:selfish=true,r=1"),
+        Just("propshare"),
+    ]
+    .prop_map(|s| s.parse::<PolicySpec>().expect("valid spec"));
+    (spec, proptest::option::of(1.0f64..1e6))
+        .prop_map(|(spec, upload_limit)| Policy { spec, upload_limit })
+}
+
 fn run(
     ops: Vec<Op>,
     have: Vec<bool>,
     end_game: bool,
     depth: usize,
     slots: usize,
-    policy: PolicySpec,
+    policy: Policy,
 ) -> Result<(), TestCaseError> {
     let geo = geometry();
     let mut cfg = TorrentConfig::new(geo);
-    cfg.policy = policy;
     cfg.picker.end_game = end_game;
     cfg.picker.random_first = 1;
     cfg.pipeline_depth = depth;
     cfg.max_queued_requests = 3;
     cfg.choker.regular_slots = slots;
+    cfg.policy = policy.spec;
+    cfg.upload_limit = policy.upload_limit;
     let mut bf = Bitfield::new(geo.num_pieces());
     for (i, _) in have.iter().enumerate().filter(|(_, h)| **h) {
         bf.set(i as u32);
@@ -511,8 +537,9 @@ proptest! {
         end_game in any::<bool>(),
         depth in 1usize..5,
         slots in 0usize..3,
+        policy in policy(),
     ) {
-        run(ops, have, end_game, depth, slots, PolicySpec::Tft)?;
+        run(ops, have, end_game, depth, slots, policy)?;
     }
 
     /// FairTorrent: everyone interested unchoked, uploads paced by deficit (parked peers
@@ -524,12 +551,16 @@ proptest! {
         end_game in any::<bool>(),
         slack in prop_oneof![Just(0u64), Just(16384)],
     ) {
-        run(ops, have, end_game, 3, 4, PolicySpec::FairTorrent { slack })?;
+        run(ops, have, end_game, 3, 4, Policy { spec: PolicySpec::FairTorrent { slack }, upload_limit: None })?;
     }
 
     /// A seed: it must never request, only serve.
     #[test]
-    fn seed_matches_model(ops in proptest::collection::vec(op(), 1..100), slots in 0usize..3) {
-        run(ops, vec![true; 6], true, 5, slots, PolicySpec::Tft)?;
+    fn seed_matches_model(
+        ops in proptest::collection::vec(op(), 1..100),
+        slots in 0usize..3,
+        policy in policy(),
+    ) {
+        run(ops, vec![true; 6], true, 5, slots, policy)?;
     }
 }
