@@ -12,18 +12,30 @@ fn every_thesis_scenario_matches_its_snapshot() {
     }
 }
 
+/// The incentive zoo at CI size (the full files take seconds each): policies' choking and caps
+/// show up here as reviewed changes too.
+#[test]
+fn every_zoo_scenario_matches_its_snapshot_at_ci_size() {
+    for name in common::ZOO {
+        let r = sim::run(&common::zoo_ci(name, &[]));
+        let file = name.replace('/', "_");
+        insta::assert_snapshot!(format!("results_{file}_ci"), common::csv_text(&r));
+    }
+}
+
 #[test]
 fn every_scenario_file_is_valid() {
+    let dirs = [common::scenarios_dir(), common::scenarios_dir().join("zoo")];
     let mut n = 0;
-    for entry in std::fs::read_dir(common::scenarios_dir()).unwrap() {
+    for entry in dirs.iter().flat_map(|d| std::fs::read_dir(d).unwrap()) {
         let p = entry.unwrap().path();
         if p.extension().is_some_and(|e| e == "toml") {
-            sim::Scenario::load(&p, &[]).unwrap_or_else(|e| panic!("{e}"));
+            sim::Scenario::load(&p, &[]).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             n += 1;
         }
     }
     assert!(
-        n >= 15,
-        "expected the 14 thesis scenarios and a flash crowd, found {n}"
+        n >= 15 + common::ZOO.len(),
+        "expected the 14 thesis scenarios, a flash crowd and the zoo, found {n}"
     );
 }

@@ -42,3 +42,39 @@ pub fn csv_text(r: &sim::RunResult) -> String {
     r.write(dir.path()).expect("write results");
     std::fs::read_to_string(dir.path().join("results.csv")).expect("read results.csv")
 }
+
+/// The incentive-zoo scenarios under `scenarios/zoo/`, as `load` names them.
+pub const ZOO: &[&str] = &[
+    "zoo/bittyrant-lone",
+    "zoo/bittyrant-all-selfish",
+    "zoo/propshare-vs-bittyrant",
+];
+
+/// Leechers per group of `name` at CI size: 10 per upload class (the lone BitTyrant's class
+/// 1 + 9; 5 per policy in the head-to-head file).
+fn zoo_ci_counts(name: &str) -> &'static [u32] {
+    match name {
+        "zoo/bittyrant-lone" => &[10, 1, 9, 10, 10],
+        "zoo/bittyrant-all-selfish" => &[10, 10, 10, 10],
+        "zoo/propshare-vs-bittyrant" => &[5; 8],
+        _ => panic!("{name} is not a zoo scenario"),
+    }
+}
+
+/// A zoo scenario at CI size: 40 leechers all arriving in the first 10 s (a flash crowd), an
+/// 8 MiB file and a 512 KiB/s seeder, so 30 replicates run in a few seconds; `extra`
+/// overrides go last.
+pub fn zoo_ci(name: &str, extra: &[&str]) -> Scenario {
+    let mut sets: Vec<String> = vec![
+        "torrent.size=\"8MiB\"".into(),
+        "group.1.upload=\"512KiB/s\"".into(),
+    ];
+    for (i, n) in zoo_ci_counts(name).iter().enumerate() {
+        let g = i + 2;
+        sets.push(format!("group.{g}.count={n}"));
+        sets.push(format!("group.{g}.join={{ from = \"0s\", to = \"10s\" }}"));
+    }
+    sets.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = sets.iter().map(String::as_str).collect();
+    load(name, &refs)
+}
