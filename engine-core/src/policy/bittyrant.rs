@@ -19,7 +19,8 @@
 //! - **Capacity**: the driver's (a scenario's upload rate, `bt --up`); without one (`bt` with
 //!   no `--up`) an estimate from the largest total upload rate seen ([`Capacity`]).
 //! - **`selfish`** (default off, the released client): off, the peer whose `u_p` crosses the
-//!   capacity is unchoked too and every cap is scaled so the caps sum to the capacity — spare
+//!   capacity is unchoked too and the caps of the unchoked peers that are interested are
+//!   scaled to sum to the capacity ([`spend_all`], again whenever interest changes) — spare
 //!   capacity goes to the active set in proportion to `u_p`. On, the cut stops before the
 //!   crossing peer and caps stay at `u_p`: what reciprocation does not need is withheld (the
 //!   paper's §5.3 swarm of selfish clients).
@@ -35,7 +36,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use super::choker::{Choker, ChokerConfig};
-use super::rates::{per_sec, Capacity, MAX_ACTIVE};
+use super::rates::{per_sec, spend_all, Capacity, MAX_ACTIVE};
 use super::{Context, PeerView, Policy, Unchoke};
 use crate::protocol::block::BLOCK_LEN;
 use crate::PeerKey;
@@ -178,12 +179,6 @@ impl BitTyrant {
             set.push((key, up.min(capacity)));
             sum += up.min(capacity);
         }
-        if !self.params.selfish && sum > 0.0 {
-            let scale = capacity / sum;
-            for (_, cap) in &mut set {
-                *cap *= scale;
-            }
-        }
         set
     }
 }
@@ -221,7 +216,7 @@ impl Policy for BitTyrant {
     /// if new); the rest, and everyone when there is no capacity to divide, none.
     fn caps(&mut self, ctx: &Context, peers: &[PeerView]) -> Vec<(PeerKey, Option<f64>)> {
         let capacity = self.capacity.get(ctx).filter(|_| !ctx.am_seed);
-        peers
+        let mut caps: Vec<_> = peers
             .iter()
             .map(|p| {
                 let cap = capacity.filter(|_| p.unchoked).map(|c| {
@@ -234,7 +229,11 @@ impl Policy for BitTyrant {
                 });
                 (p.key, cap)
             })
-            .collect()
+            .collect();
+        if let Some(c) = capacity.filter(|_| !self.params.selfish) {
+            spend_all(&mut caps, peers, c);
+        }
+        caps
     }
 
     fn forget(&mut self, key: PeerKey) {

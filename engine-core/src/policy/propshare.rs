@@ -13,7 +13,8 @@
 //!   and **as a seed** (nothing to reciprocate): mainline's choker picks up to its slot count
 //!   and they share `U` uncapped, as mainline's unchokes do; a newly interested peer is then
 //!   unchoked at once while a slot is free.
-//! - No optimistic peer to give `f·U` to: the contributors share all of `U`.
+//! - No optimistic peer to give `f·U` to: the contributors share all of `U`. A paid peer that
+//!   loses interest mid-round leaves its part to the others ([`spend_all`]).
 //! - Contributors beyond [`MAX_ACTIVE`] (the largest bidders win) are not paid.
 //! - **Capacity**: the driver's, or without one an estimate ([`Capacity`]).
 
@@ -22,7 +23,7 @@ use std::collections::BTreeMap;
 use rand_chacha::ChaCha8Rng;
 
 use super::choker::{Choker, ChokerConfig};
-use super::rates::{Capacity, MAX_ACTIVE};
+use super::rates::{spend_all, Capacity, MAX_ACTIVE};
 use super::{Context, PeerView, Policy, Unchoke};
 use crate::PeerKey;
 
@@ -114,13 +115,17 @@ impl Policy for PropShare {
     /// capacity to divide.
     fn caps(&mut self, ctx: &Context, peers: &[PeerView]) -> Vec<(PeerKey, Option<f64>)> {
         let capacity = self.capacity.get(ctx);
-        peers
+        let mut caps: Vec<_> = peers
             .iter()
             .map(|p| {
                 let share = self.shares.get(&p.key).filter(|_| p.unchoked);
                 (p.key, capacity.zip(share).map(|(c, s)| c * s))
             })
-            .collect()
+            .collect();
+        if let Some(c) = capacity {
+            spend_all(&mut caps, peers, c);
+        }
+        caps
     }
 
     fn forget(&mut self, key: PeerKey) {

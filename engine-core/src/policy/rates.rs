@@ -5,6 +5,7 @@
 
 use super::{Context, PeerView};
 use crate::time::Duration;
+use crate::PeerKey;
 
 /// The most peers a rate-dividing policy unchokes at once. Their active sets grow as per-peer
 /// shares shrink, so without a bound a leecher could unchoke every connection; 32 is well
@@ -47,6 +48,21 @@ impl Capacity {
     }
 }
 
+/// Scales the caps of the peers that can use upload now (unchoked and interested) so they sum
+/// to `capacity`: a share whose peer lost interest goes to the others instead of idling until
+/// the next round. `caps` is in `peers`' order; uncapped peers and the rest are left alone.
+pub fn spend_all(caps: &mut [(PeerKey, Option<f64>)], peers: &[PeerView], capacity: f64) {
+    let usable = |p: &PeerView| p.unchoked && p.interested;
+    let used = caps.iter_mut().zip(peers).filter(|(_, p)| usable(p));
+    let mut caps: Vec<&mut f64> = used.filter_map(|((_, c), _)| c.as_mut()).collect();
+    let sum: f64 = caps.iter().map(|c| **c).sum();
+    if sum > 0.0 {
+        for c in &mut caps {
+            **c *= capacity / sum;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +88,27 @@ mod tests {
         assert_eq!(c.get(&ctx), Some(120.0));
         ctx.upload_capacity = Some(7.0);
         assert_eq!(c.get(&ctx), Some(7.0));
+    }
+
+    #[test]
+    fn spend_all_rescales_only_peers_that_can_use_upload() {
+        let view = |key, unchoked, interested| PeerView {
+            key,
+            unchoked,
+            interested,
+            ..PeerView::default()
+        };
+        let peers = [
+            view(1, true, true),
+            view(2, true, false),
+            view(3, true, true),
+            view(4, false, true),
+        ];
+        let mut caps = vec![(1, Some(30.0)), (2, Some(50.0)), (3, Some(10.0)), (4, None)];
+        spend_all(&mut caps, &peers, 100.0);
+        assert_eq!(
+            caps,
+            vec![(1, Some(75.0)), (2, Some(50.0)), (3, Some(25.0)), (4, None)]
+        );
     }
 }
