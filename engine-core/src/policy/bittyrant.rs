@@ -113,7 +113,8 @@ impl BitTyrant {
         (capacity / self.slots()).max(floor(ctx))
     }
 
-    /// The end-of-round updates of `d_p` and `u_p` (§4, Figure 9's loop).
+    /// The end-of-round updates of `d_p` and `u_p` (§4). `u_p` grows at most to the capacity:
+    /// more cannot be offered, and it keeps the estimate finite.
     fn learn(&mut self, ctx: &Context, peers: &[PeerView], capacity: f64) {
         let initial = self.initial_up(ctx, capacity);
         let floor = floor(ctx);
@@ -145,7 +146,7 @@ impl BitTyrant {
                 }
             } else {
                 e.streak = 0;
-                e.up *= 1.0 + delta;
+                e.up = (e.up * (1.0 + delta)).min(capacity.max(floor));
             }
         }
     }

@@ -102,6 +102,11 @@ fn r_reciprocated_rounds_shrink_u_p_each_round() {
     t.rechoke(&ctx(), &peers, &mut r);
     assert!((t.peers[&1].up - 16_200.0 * 1.2).abs() < 1e-6);
     assert_eq!(t.peers[&1].streak, 0);
+    // Silence for long: u_p stops at the capacity.
+    for _ in 0..20 {
+        t.rechoke(&ctx(), &peers, &mut r);
+    }
+    assert_eq!(t.peers[&1].up, C);
 }
 
 #[test]
