@@ -59,7 +59,7 @@ fn per_replicate(
 /// of its own upload class (paper: a median 1.72× speed-up in live swarms).
 #[test]
 #[ignore = "does not reproduce: BitTyrant − its tft class = +1.4 s, CI [−8.4, 11.2] here, \
-            +9.1 s, CI [−10.2, 28.4] in the 300-peer file; see README §Incentive zoo"]
+            +3.8 s, CI [−14.5, 22.0] in the 300-peer file; see README §Incentive zoo"]
 fn a_lone_bittyrant_beats_tft_peers_of_its_class() {
     let sc = common::zoo_ci("zoo/bittyrant-lone", &[]);
     let nodes = sc.nodes();
