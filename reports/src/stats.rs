@@ -1,4 +1,5 @@
-//! Descriptive statistics, Student-t confidence intervals and Spearman's rho.
+//! Descriptive statistics, Student-t confidence intervals, Spearman's rho,
+//! least-squares slopes and paired t-tests.
 //!
 //! Every function is deterministic and total: empty input, too few points, any
 //! non-finite value (NaN or ±inf) or a degenerate (constant) series yields
@@ -180,6 +181,94 @@ pub fn spearman_ci(rho: f64, n: usize) -> (f64, f64) {
     ((z - Z_975 * se).tanh(), (z + Z_975 * se).tanh())
 }
 
+/// Least-squares slope of `y` on `x` (units of y per unit of x); `None` if the
+/// lengths differ, there are fewer than two points, any value is non-finite,
+/// or `x` is constant (no slope is defined).
+pub fn ols_slope(x: &[f64], y: &[f64]) -> Option<f64> {
+    if x.len() != y.len() || x.len() < 2 {
+        return None;
+    }
+    let (mx, my) = (mean(x)?, mean(y)?);
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+    }
+    let b = sxy / sxx;
+    (sxx > 0.0 && b.is_finite()).then_some(b)
+}
+
+/// Mean of `y` over the third of the points with the smallest `x` minus its
+/// mean over the third with the largest `x` (`n / 3` points each, rounded
+/// down; ties in `x` keep input order, so the split is deterministic). `None`
+/// for fewer than three points, mismatched lengths, non-finite input or a
+/// constant `x`, where "fewest" and "most" mean nothing.
+pub fn thirds_gap(x: &[f64], y: &[f64]) -> Option<f64> {
+    if x.len() != y.len() || x.len() < 3 {
+        return None;
+    }
+    let (x, y) = (finite(x)?, finite(y)?);
+    let mut idx: Vec<usize> = (0..x.len()).collect();
+    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    if x[idx[0]] == x[idx[idx.len() - 1]] {
+        return None;
+    }
+    let k = x.len() / 3;
+    let third = |ids: &[usize]| mean(&ids.iter().map(|&i| y[i]).collect::<Vec<_>>());
+    Some(third(&idx[..k])? - third(&idx[idx.len() - k..])?)
+}
+
+/// A paired comparison of two samples observed on the same units (here:
+/// replicates sharing a seed), from the per-unit differences `b - a`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Paired {
+    /// Number of pairs.
+    pub n: usize,
+    pub mean_a: f64,
+    pub mean_b: f64,
+    /// Mean of the differences `b - a` (equal to `mean_b - mean_a`).
+    pub diff: f64,
+    /// 95% Student-t CI of the mean difference (df = n - 1).
+    pub ci95_low: f64,
+    pub ci95_high: f64,
+    /// Paired t statistic, `diff / (sd / sqrt(n))`; ±inf when every difference
+    /// is the same non-zero value.
+    pub t: f64,
+    /// Two-sided p-value of the paired t-test of "mean difference is 0".
+    pub p_value: f64,
+}
+
+/// Paired t-test and CI of `b - a`; `None` if the lengths differ, there are
+/// fewer than two pairs or any value is non-finite. Identical differences give
+/// a zero-width CI and p = 1 (all zero) or p = 0 (all the same non-zero value).
+pub fn paired_t(a: &[f64], b: &[f64]) -> Option<Paired> {
+    if a.len() != b.len() {
+        return None;
+    }
+    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| y - x).collect();
+    let s = summarize(&d)?;
+    let (t, p_value) = if s.std == 0.0 {
+        match s.mean {
+            0.0 => (0.0, 1.0),
+            m => (m.signum() * f64::INFINITY, 0.0),
+        }
+    } else {
+        let t = s.mean / (s.std / (s.n as f64).sqrt());
+        let dist = StudentsT::new(0.0, 1.0, (s.n - 1) as f64).ok()?;
+        (t, (2.0 * dist.sf(t.abs())).min(1.0))
+    };
+    Some(Paired {
+        n: s.n,
+        mean_a: mean(a)?,
+        mean_b: mean(b)?,
+        diff: s.mean,
+        ci95_low: s.ci95_low,
+        ci95_high: s.ci95_high,
+        t,
+        p_value,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +392,59 @@ mod tests {
         assert_eq!(spearman_ci(1.0, 30), (1.0, 1.0));
         let (lo, hi) = spearman_ci(0.0, 30);
         assert!(close(lo, -hi, 1e-15) && hi > 0.0 && hi < 1.0);
+    }
+
+    #[test]
+    fn slope_and_thirds_by_hand() {
+        // x mean 2.5, y = 2x + 1 exactly, then a perturbed y: Sxx = 5,
+        // Sxy = (-1.5)(-3) + (-0.5)(-1) + 0.5(2) + 1.5(3) = 10.5, slope 2.1.
+        assert_eq!(
+            ols_slope(&[1.0, 2.0, 3.0, 4.0], &[3.0, 5.0, 7.0, 9.0]),
+            Some(2.0)
+        );
+        let b = ols_slope(&[1.0, 2.0, 3.0, 4.0], &[1.0, 3.0, 6.0, 7.0]).unwrap();
+        assert!(close(b, 2.1, 1e-12), "{b}");
+        assert_eq!(ols_slope(&[2.0, 2.0, 2.0], &[1.0, 2.0, 3.0]), None);
+        assert_eq!(ols_slope(&[1.0], &[1.0]), None);
+        // Seven points: thirds of 2. Smallest x: y 10, 20 (mean 15); largest: 1, 3 (mean 2).
+        let x = [5.0, 1.0, 7.0, 3.0, 2.0, 6.0, 4.0];
+        let y = [9.0, 10.0, 3.0, 8.0, 20.0, 1.0, 7.0];
+        assert_eq!(thirds_gap(&x, &y), Some(13.0));
+        // Ties in x keep input order: the first of the tied 1s is in the bottom third.
+        assert_eq!(thirds_gap(&[1.0, 1.0, 2.0], &[4.0, 5.0, 1.0]), Some(3.0));
+        assert_eq!(thirds_gap(&[1.0, 1.0, 1.0], &[4.0, 5.0, 1.0]), None);
+        assert_eq!(thirds_gap(&[1.0, 2.0], &[4.0, 5.0]), None);
+    }
+
+    #[test]
+    fn paired_t_by_hand() {
+        // d = b - a = [1, 2, 2, 4]: mean 2.25, SS 4.75, sd sqrt(4.75/3),
+        // t = 2.25 / (sd/2), df 3. Student t with 3 df has the closed-form CDF
+        // 1/2 + (t/(sqrt3 (1 + t²/3)) + atan(t/sqrt3)) / pi.
+        let p = paired_t(&[1.0, 2.0, 3.0, 4.0], &[2.0, 4.0, 5.0, 8.0]).unwrap();
+        let sd = (4.75f64 / 3.0).sqrt();
+        let t = 2.25 / (sd / 2.0);
+        let r3 = 3f64.sqrt();
+        let cdf = 0.5 + (t / (r3 * (1.0 + t * t / 3.0)) + (t / r3).atan()) / std::f64::consts::PI;
+        assert!(
+            close(p.t, t, 1e-12) && close(p.t, 3.576_237, 1e-6),
+            "{}",
+            p.t
+        );
+        assert!(close(p.p_value, 2.0 * (1.0 - cdf), 1e-9), "{}", p.p_value);
+        let half = 3.182_446_305 * sd / 2.0;
+        assert!(close(p.ci95_low, 2.25 - half, 1e-6) && close(p.ci95_high, 2.25 + half, 1e-6));
+        assert_eq!((p.n, p.mean_a, p.mean_b, p.diff), (4, 2.5, 4.75, 2.25));
+        // Constant differences: exact answers, no NaN.
+        let c = paired_t(&[1.0, 2.0], &[2.0, 3.0]).unwrap();
+        assert_eq!(
+            (c.t, c.p_value, c.ci95_low, c.ci95_high),
+            (f64::INFINITY, 0.0, 1.0, 1.0)
+        );
+        let z = paired_t(&[1.0, 2.0], &[1.0, 2.0]).unwrap();
+        assert_eq!((z.t, z.p_value), (0.0, 1.0));
+        assert_eq!(paired_t(&[1.0], &[2.0]), None);
+        assert_eq!(paired_t(&[1.0, 2.0], &[2.0]), None);
     }
 
     proptest! {
