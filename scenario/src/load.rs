@@ -40,7 +40,7 @@ impl Scenario {
             path: origin.to_string(),
             message,
         };
-        let text = if overrides.is_empty() {
+        let merged = if overrides.is_empty() {
             text.to_string()
         } else {
             apply_overrides(text, overrides).map_err(|e| match e {
@@ -48,7 +48,11 @@ impl Scenario {
                 other => other,
             })?
         };
-        let mut sc: Scenario = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let mut sc: Scenario = match toml::from_str(&merged) {
+            Ok(sc) => sc,
+            Err(e) if overrides.is_empty() => return Err(invalid(e.to_string())),
+            Err(e) => return Err(blame_override(text, overrides, e).map_err(invalid)?),
+        };
         let dir = Path::new(origin).parent().unwrap_or(Path::new(""));
         sc.read_bandwidth_files(dir).map_err(invalid)?;
         sc.validate().map_err(invalid)?;
@@ -268,6 +272,31 @@ impl Scenario {
     }
 }
 
+/// The error for a merged text that does not parse. The file's own errors keep their lines;
+/// otherwise the first override that breaks the file is named without a line, since the lines
+/// overrides add or move are not the user's. `Err` carries the file's own message.
+fn blame_override(
+    text: &str,
+    overrides: &[String],
+    merged: toml::de::Error,
+) -> Result<ScenarioError, String> {
+    if let Err(e) = toml::from_str::<Scenario>(text) {
+        return Err(e.to_string());
+    }
+    let breaks = |n: usize| {
+        apply_overrides(text, &overrides[..n])
+            .ok()
+            .and_then(|t| toml::from_str::<Scenario>(&t).err())
+    };
+    let (arg, e) = (1..=overrides.len())
+        .find_map(|n| breaks(n).map(|e| (overrides[n - 1].clone(), e)))
+        .unwrap_or_else(|| (overrides.join(" "), merged));
+    Ok(ScenarioError::Override {
+        arg,
+        message: e.message().to_string(),
+    })
+}
+
 /// Applies `key=value` overrides to the TOML text. Values parse as TOML (`5`, `true`,
 /// `"x"`, `[1, 2]`); anything else is taken as a string, so `torrent.size=64MiB` works.
 pub fn apply_overrides(text: &str, overrides: &[String]) -> Result<String, ScenarioError> {
@@ -404,6 +433,34 @@ mod tests {
         );
         assert_eq!(cfg.contribution.online_secs, 2.0 * 86_400.0);
         assert_eq!(cfg.upload_limit, Some(100_000.0));
+    }
+
+    /// An override's bad value is blamed on the override, never on a line of the file that
+    /// the override added (the file has 9 lines; the merged text puts `upload` on line 10).
+    #[test]
+    fn override_errors_name_the_override_not_a_line() {
+        let e = Scenario::parse(
+            "t.toml",
+            BASE,
+            &["seed=3".into(), "group.2.upload=100kbps".into()],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("--set group.2.upload=100kbps: `100kbps` is ambiguous"),
+            "{e}"
+        );
+        assert!(!e.contains("line"), "{e}");
+        let e = Scenario::parse("t.toml", BASE, &["torrent.sise=1MiB".into()]).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("--set torrent.sise=1MiB: unknown field `sise`"),
+            "{e}"
+        );
+        // The file's own error keeps its line, overrides or not.
+        let bad = BASE.replace("count = 3", "count = -3");
+        let e = Scenario::parse("t.toml", &bad, &["seed=3".into()]).unwrap_err();
+        assert!(e.to_string().contains("line 9"), "{e}");
     }
 
     #[test]
