@@ -5,9 +5,12 @@
 //! through a modelled network and reports [`metrics::RunResult`]s. Same scenario and seed give
 //! byte-identical results on any machine and thread count.
 
+pub mod compare;
 pub mod html;
 pub mod network;
+pub mod overrides;
 pub mod plot_cmd;
+pub mod point_stats;
 pub mod queue;
 pub mod regular;
 pub mod replicate;

@@ -37,11 +37,18 @@ enum Cmd {
     Bench(BenchArgs),
     /// Sweep parameters: the cartesian product of --vary keys × replicates, in parallel.
     ///
-    /// Writes rows.csv (point, replicate, node), summary.csv (per point: completion mean, std,
-    /// 95% CI; Spearman rho of online days vs completion with CI) and sweep.json.
+    /// Writes rows.csv (point, replicate, node), summary.csv (per point, mean and 95% CI over
+    /// replicates: completion and its ratio to the Kumar-Ross bound; Spearman rho, slope and
+    /// thirds gap of completion against online days), sweep.json, and comparisons.csv for a
+    /// plan's [[compare]] pairs.
     /// Example: sim sweep scenarios/g1t2.toml --vary seeders=1,2,3
     /// --vary incentive=none,seniority --replicates 30 --out out/sweep
     Sweep(SweepArgs),
+    /// Paired comparison of two sets of points of a finished sweep (same seeds per replicate):
+    /// B - A of mean completion, rho, slope and thirds gap, with a paired 95% CI and t-test
+    /// p-value. Keys neither side names are held equal. Writes DIR/comparisons.csv.
+    /// Example: sim compare out/sweep --a seeders=1 --b seeders=3
+    Compare(sim::compare::Args),
     /// Run every thesis experiment with replicates and write report.html, report.md and
     /// figures/: thesis claim beside the simulator's statistic, a computed verdict, and
     /// experiments beyond the thesis (mechanism cost, variants, bandwidths, swarm size).
@@ -89,7 +96,8 @@ struct SweepArgs {
     /// Base scenario (TOML), or a sweep file with --plan.
     #[arg(required_unless_present = "plan")]
     scenario: Option<PathBuf>,
-    /// A sweep file: `scenario = "..."`, `replicates = N`, `[[vary]] key = ".." values = [..]`.
+    /// A sweep file: `scenario = "..."`, `replicates = N`, `[[vary]] key = ".." values = [..]`,
+    /// `[[compare]] a = { seeders = 1 } b = { seeders = 3 }`.
     #[arg(long, conflicts_with = "scenario")]
     plan: Option<PathBuf>,
     /// `key=v1,v2,...` (repeatable; ranges `1..=19`, `0..=100:10`). Keys: any dotted scenario
@@ -147,7 +155,8 @@ struct Overrides {
     /// Override the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// Override any key, e.g. `--set torrent.size=64MiB --set group.2.count=10`.
+    /// Override any key, e.g. `--set torrent.size=64MiB --set group.2.count=10`, or a short
+    /// name of `sim sweep --vary` (`--set seeders=3`).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
 }
@@ -158,7 +167,7 @@ impl Overrides {
         if let Some(seed) = self.seed {
             sets.push(format!("seed={seed}"));
         }
-        Ok(Scenario::load(path, &sets)?)
+        sim::overrides::load(path, &sets)
     }
 }
 
@@ -211,6 +220,7 @@ fn main() -> ExitCode {
         Cmd::Check { files } => cmd_check(&files),
         Cmd::Bench(a) => cmd_bench(a),
         Cmd::Sweep(a) => cmd_sweep(a),
+        Cmd::Compare(a) => sim::compare::cli(&a),
         Cmd::Tournament(a) => cmd_tournament(a),
         Cmd::Merge { out, shards } => {
             if shards[0].join(sim::tournament::LAYOUT.manifest).exists() {
@@ -268,18 +278,24 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let wall = t0.elapsed();
     let first = &runs[0];
+    // With replicates, the headline is over all of them; the first is only an example.
+    let label = if runs.len() > 1 { " (replicate 0)" } else { "" };
     if !a.quiet {
         println!("{}", sim::metrics::node_table(first));
-    }
-    println!("{}", first.summary().text());
-    if sc.ondemand.is_some() {
-        println!(
-            "on-demand seeding: {} pool seeder(s) started, {:.0} seeder-seconds",
-            first.stats.ondemand_started, first.stats.ondemand_seeder_s
-        );
+        if runs.len() > 1 {
+            println!("(replicate 0, seed {}, above)", first.scenario.seed);
+        }
     }
     if runs.len() > 1 {
         println!("{}", sim::replicate::summary_text(&runs));
+    } else {
+        println!("{}", first.summary().text());
+    }
+    if sc.ondemand.is_some() {
+        println!(
+            "on-demand seeding{label}: {} pool seeder(s) started, {:.0} seeder-seconds",
+            first.stats.ondemand_started, first.stats.ondemand_seeder_s
+        );
     }
     let mut policies: Vec<&str> = first.nodes.iter().map(|n| n.policy.as_str()).collect();
     policies.sort_unstable();
@@ -311,6 +327,7 @@ fn cmd_sweep(a: SweepArgs) -> anyhow::Result<()> {
             replicates: 1,
             varies: Vec::new(),
             set: Vec::new(),
+            compare: Vec::new(),
         },
         (None, None) => anyhow::bail!("give a scenario or --plan"),
     };

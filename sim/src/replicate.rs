@@ -50,24 +50,12 @@ struct ReplicateRow {
     spearman_rho: String,
 }
 
-/// Statistics across replicates: mean completion and mean Spearman ρ with 95% CIs.
+/// Statistics across replicates, each a mean with its 95% CI (see
+/// [`crate::point_stats::PointStats::text`]).
 pub fn summary_text(runs: &[RunResult]) -> String {
-    let sums: Vec<_> = runs.iter().map(|r| r.summary()).collect();
-    let means: Vec<f64> = sums.iter().filter_map(|s| s.mean_s).collect();
-    let rhos: Vec<f64> = sums.iter().filter_map(|s| s.spearman_rho).collect();
-    let f = |xs: &[f64], what: &str| match reports::stats::summarize(xs) {
-        Some(s) => format!(
-            "{what}: mean {:.3} (95% CI {:.3} .. {:.3}, n = {})",
-            s.mean, s.ci95_low, s.ci95_high, s.n
-        ),
-        None => format!("{what}: -"),
-    };
-    format!(
-        "over {} replicates\n  {}\n  {}",
-        runs.len(),
-        f(&means, "mean leecher completion (s)"),
-        f(&rhos, "Spearman rho(online days, completion)")
-    )
+    let mut stats = crate::point_stats::PointStats::default();
+    runs.iter().for_each(|r| stats.add(r));
+    stats.text()
 }
 
 /// Writes `replicates.csv` (every node of every replicate), `replicates_summary.csv` and

@@ -3,8 +3,10 @@
 //!
 //! Outputs in the sweep folder:
 //! - `rows.csv`: one row per (point, replicate, node);
-//! - `summary.csv`: one row per point (mean/std/95% CI of leecher completion, mean Spearman ρ
-//!   of online days vs completion with its CI, mean total completion);
+//! - `summary.csv`: one row per point, [`PointStats::columns`] (leecher completion against the
+//!   Kumar–Ross bound, and how it depends on online days: ρ, slope, thirds gap, each with a
+//!   95% CI over replicates);
+//! - `comparisons.csv`: the plan's `[[compare]]` pairs of points (see [`crate::compare`]);
 //! - `sweep.json`: the plan (base scenario, varied keys, replicates, shard).
 //!
 //! `--shard i/n` runs points `p` with `p % n == i`; [`merge`] joins shard folders into exactly
@@ -18,9 +20,13 @@ use anyhow::{ensure, Context};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::compare::Compare;
 use crate::metrics::{opt3, RunResult};
+pub use crate::overrides::alias_overrides;
+use crate::overrides::Given;
+pub use crate::point_stats::PointStats;
 use crate::replicate::replicate_seed;
-use crate::scenario::{Role, Scenario};
+use crate::scenario::Scenario;
 pub use crate::shard::Shard;
 
 /// One varied key and its values, as given (`seeders=1,2,3`, `group.2.count=1..=19`).
@@ -89,6 +95,10 @@ pub struct Plan {
     /// Fixed overrides applied to every point.
     #[serde(default)]
     pub set: Vec<String>,
+    /// Pairs of points to compare when the sweep ends (`[[compare]] a = { seeders = 1 }
+    /// b = { seeders = 3 }`), written to `comparisons.csv`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compare: Vec<Compare>,
 }
 
 fn one() -> u32 {
@@ -135,73 +145,18 @@ impl Plan {
         points
     }
 
-    /// The scenario of one point, with aliases resolved (see [`alias_overrides`]).
+    /// The scenario of one point: the plan's `set`, then the point's values (short names
+    /// resolved, see [`alias_overrides`]); an error names the `--set` or `--vary` behind it.
     pub fn scenario_for(&self, values: &[String]) -> anyhow::Result<Scenario> {
         let text = std::fs::read_to_string(&self.scenario)
             .with_context(|| format!("{}: cannot read", self.scenario.display()))?;
-        let base = Scenario::parse(&self.scenario.display().to_string(), &text, &self.set)?;
-        let mut sets = self.set.clone();
-        for (v, x) in self.varies.iter().zip(values) {
-            sets.extend(alias_overrides(&base, &v.key, x)?);
-        }
-        Ok(Scenario::parse(
-            &self.scenario.display().to_string(),
-            &text,
-            &sets,
-        )?)
+        let mut given: Vec<Given> = self.set.iter().map(|s| Given::set(s)).collect();
+        given.extend(self.varies.iter().zip(values).map(|(v, x)| Given {
+            flag: "--vary",
+            arg: format!("{}={x}", v.key),
+        }));
+        crate::overrides::parse(&self.scenario.display().to_string(), &text, &given)
     }
-}
-
-/// Short names for the keys sweeps vary most, expanded to scenario overrides:
-/// - `seeders=k`: first seeder group gets `k` nodes, the first leecher group gives or takes the
-///   difference, so the swarm size stays fixed (thesis T1/T2/T3);
-/// - `leechers=k`: first leecher group size;
-/// - `incentive=none|seniority`: every group and the defaults;
-/// - `size`, `piece_length`: the torrent's; `variant`: `engine.seniority`;
-/// - `seeder_upload`, `upload`, `download`: seeder groups' / defaults' bandwidth.
-///
-/// Any other key is a dotted scenario path and passes through unchanged.
-pub fn alias_overrides(base: &Scenario, key: &str, value: &str) -> anyhow::Result<Vec<String>> {
-    let group_of = |role: Role| {
-        base.groups
-            .iter()
-            .position(|g| g.role == role)
-            .map(|i| i + 1)
-            .with_context(|| format!("`{key}` needs a {role} group in the scenario"))
-    };
-    Ok(match key {
-        "seeders" => {
-            let k: i64 = value.parse().context("seeders must be a whole number")?;
-            let (s, l) = (group_of(Role::Seeder)?, group_of(Role::Leecher)?);
-            let total = (base.groups[s - 1].count.0 + base.groups[l - 1].count.0) as i64;
-            ensure!(
-                k >= 1 && k < total,
-                "seeders={k} leaves no leechers in a swarm of {total}"
-            );
-            vec![
-                format!("group.{s}.count={k}"),
-                format!("group.{l}.count={}", total - k),
-            ]
-        }
-        "leechers" => vec![format!("group.{}.count={value}", group_of(Role::Leecher)?)],
-        "incentive" => {
-            let mut v = vec![format!("defaults.incentive={value}")];
-            v.extend((1..=base.groups.len()).map(|g| format!("group.{g}.incentive={value}")));
-            v
-        }
-        "size" => vec![format!("torrent.size={value}")],
-        "piece_length" => vec![format!("torrent.piece_length={value}")],
-        "variant" => vec![format!("engine.seniority={value}")],
-        "upload" | "download" => vec![format!("defaults.{key}={value}")],
-        "seeder_upload" => base
-            .groups
-            .iter()
-            .enumerate()
-            .filter(|(_, g)| g.role == Role::Seeder)
-            .map(|(i, _)| format!("group.{}.upload={value}", i + 1))
-            .collect(),
-        other => vec![format!("{other}={value}")],
-    })
 }
 
 /// Columns of `rows.csv` after `point` and the varied keys.
@@ -219,57 +174,6 @@ const ROW_COLUMNS: &[&str] = &[
     "bytes_up",
     "bytes_down",
 ];
-
-/// Per-point statistics over replicates.
-#[derive(Clone, Debug, Default)]
-pub struct PointStats {
-    pub mean_completion: Vec<f64>,
-    pub total_completion: Vec<f64>,
-    pub rho: Vec<f64>,
-    pub incomplete: u64,
-}
-
-impl PointStats {
-    pub fn add(&mut self, r: &RunResult) {
-        let s = r.summary();
-        if let Some(m) = s.mean_s {
-            self.mean_completion.push(m);
-        }
-        self.total_completion.push(s.total_s);
-        if let Some(rho) = s.spearman_rho {
-            self.rho.push(rho);
-        }
-        self.incomplete += (s.leechers - s.completed) as u64;
-    }
-
-    /// Summary columns (fixed decimals) for `summary.csv`.
-    pub fn columns(&self) -> Vec<(&'static str, String)> {
-        let st = |xs: &[f64]| reports::stats::summarize(xs);
-        let m = st(&self.mean_completion);
-        let t = st(&self.total_completion);
-        let r = st(&self.rho);
-        vec![
-            ("replicates", self.total_completion.len().to_string()),
-            ("incomplete_nodes", self.incomplete.to_string()),
-            ("mean_completion_s", opt3(m.as_ref().map(|s| s.mean))),
-            ("std_completion_s", opt3(m.as_ref().map(|s| s.std))),
-            ("ci95_low_s", opt3(m.as_ref().map(|s| s.ci95_low))),
-            ("ci95_high_s", opt3(m.as_ref().map(|s| s.ci95_high))),
-            ("median_of_means_s", opt3(m.as_ref().map(|s| s.median))),
-            ("mean_total_completion_s", opt3(t.as_ref().map(|s| s.mean))),
-            ("rho_mean", opt3(r.as_ref().map(|s| s.mean))),
-            // ρ lives in [−1, 1]; a t-interval near the edge can overshoot it.
-            (
-                "rho_ci95_low",
-                opt3(r.as_ref().map(|s| s.ci95_low.max(-1.0))),
-            ),
-            (
-                "rho_ci95_high",
-                opt3(r.as_ref().map(|s| s.ci95_high.min(1.0))),
-            ),
-        ]
-    }
-}
 
 /// Jobs per parallel window: bounds memory (results are written and dropped per window)
 /// while keeping both cores busy.
@@ -343,6 +247,10 @@ pub fn run(
     }
     rows.flush()?;
     summary.flush()?;
+    drop((rows, summary));
+    if shard.is_none() {
+        crate::compare::write_declared(out, plan)?;
+    }
     Ok(())
 }
 
@@ -389,9 +297,12 @@ fn write_rows<W: Write>(
 }
 
 /// Joins shard folders into `out`: rows and summary lines ordered by point, as the unsharded
-/// run writes them, and the plan without a shard.
+/// run writes them, the plan without a shard, and the plan's comparisons (which need every
+/// point, so shards do not write them).
 pub fn merge(out: &Path, shards: &[PathBuf]) -> anyhow::Result<()> {
-    crate::shard::merge(&LAYOUT, out, shards).map(drop)
+    let manifest = crate::shard::merge(&LAYOUT, out, shards)?;
+    let plan: Plan = serde_json::from_value(manifest["plan"].clone())?;
+    crate::compare::write_declared(out, &plan)
 }
 
 /// A sweep folder, as [`crate::shard::merge`] joins it.
@@ -432,6 +343,7 @@ mod tests {
             replicates: 1,
             varies: vec![Vary::parse("a=1,2").unwrap(), Vary::parse("b=x,y").unwrap()],
             set: vec![],
+            compare: vec![],
         };
         let p = plan.points();
         assert_eq!(
