@@ -1,9 +1,11 @@
-//! Sweeps: pinned summary, identical bytes at any thread count, and merge(shards) == whole.
+//! Sweeps: pinned summary, identical bytes at any thread count, merge(shards) == whole, and
+//! paired comparisons equal to a hand computation from rows.csv.
 
 mod common;
 
 use std::path::Path;
 
+use sim::compare::Compare;
 use sim::sweep::{merge, run, Plan, Shard, Vary};
 
 fn plan() -> Plan {
@@ -15,6 +17,10 @@ fn plan() -> Plan {
             Vary::parse("variant=thesis-code,work-conserving").unwrap(),
         ],
         set: vec!["torrent.size=2MiB".into()],
+        compare: vec![Compare {
+            a: [("seeders".to_string(), "1".to_string())].into(),
+            b: [("seeders".to_string(), "2".to_string())].into(),
+        }],
     }
 }
 
@@ -36,7 +42,7 @@ fn sweep_output_is_pinned_and_thread_count_independent() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     run_in(1, None, a.path());
     run_in(4, None, b.path());
-    for f in ["rows.csv", "summary.csv", "sweep.json"] {
+    for f in ["rows.csv", "summary.csv", "sweep.json", "comparisons.csv"] {
         assert_eq!(
             read(a.path(), f),
             read(b.path(), f),
@@ -72,10 +78,89 @@ fn merged_shards_equal_the_whole_sweep() {
         .map(|d| d.path().to_path_buf())
         .collect();
     merge(merged.path(), &dirs).unwrap();
-    for f in ["rows.csv", "summary.csv", "sweep.json"] {
+    for f in ["rows.csv", "summary.csv", "sweep.json", "comparisons.csv"] {
         assert_eq!(read(whole.path(), f), read(merged.path(), f), "{f}");
     }
     // An incomplete set of shards is refused, naming what it got.
     let e = merge(merged.path(), &dirs[..2]).unwrap_err().to_string();
     assert!(e.contains("expected the 2 shards i/2 of one sweep"), "{e}");
+}
+
+/// The paired comparison seeders=1 vs 2 (thesis-code variant: points 0 and 2) equals a hand
+/// computation from rows.csv: per replicate the mean completion of its leechers, the
+/// differences, their mean ± t(0.975, 2)·sd/√3, and the two-sided p-value from the closed-form
+/// t CDF with 2 degrees of freedom, F(t) = 1/2 + t / (2·sqrt(2 + t²)).
+#[test]
+fn paired_comparison_matches_a_hand_computation() {
+    let dir = tempfile::tempdir().unwrap();
+    run_in(2, None, dir.path());
+    let mut per_rep = [[0.0f64; 3]; 2];
+    let mut rows = csv::Reader::from_path(dir.path().join("rows.csv")).unwrap();
+    let h = rows.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let (mut sums, mut counts) = ([[0.0f64; 3]; 2], [[0u32; 3]; 2]);
+    for rec in rows.records() {
+        let rec = rec.unwrap();
+        let side = match &rec[col("point")] {
+            "0" => 0,
+            "2" => 1,
+            _ => continue,
+        };
+        if &rec[col("role")] == "leecher" {
+            let r: usize = rec[col("replicate")].parse().unwrap();
+            sums[side][r] += rec[col("completion_s")].parse::<f64>().unwrap();
+            counts[side][r] += 1;
+        }
+    }
+    for s in 0..2 {
+        for r in 0..3 {
+            per_rep[s][r] = sums[s][r] / f64::from(counts[s][r]);
+        }
+    }
+    let d: Vec<f64> = (0..3).map(|r| per_rep[1][r] - per_rep[0][r]).collect();
+    let mean = d.iter().sum::<f64>() / 3.0;
+    let sd = (d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+    let se = sd / 3f64.sqrt();
+    let half = 4.302_652_730 * se;
+    let t = mean / se;
+    let p = 1.0 - t.abs() / (2.0 + t * t).sqrt();
+
+    let text = read(dir.path(), "comparisons.csv");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("0,2,") && l.contains(",mean_completion_s,"))
+        .unwrap_or_else(|| panic!("no 0 vs 2 mean completion line in\n{text}"));
+    let cells: Vec<&str> = line.split(',').collect();
+    assert_eq!(
+        &cells[..6],
+        [
+            "0",
+            "2",
+            "seeders=1 variant=thesis-code",
+            "seeders=2 variant=thesis-code",
+            "mean_completion_s",
+            "3"
+        ]
+    );
+    let num = |i: usize| cells[i].parse::<f64>().unwrap();
+    let want = [
+        per_rep[0].iter().sum::<f64>() / 3.0,
+        per_rep[1].iter().sum::<f64>() / 3.0,
+        mean,
+        mean - half,
+        mean + half,
+        t,
+    ];
+    for (i, w) in want.iter().enumerate() {
+        // Three decimals in the file; rows.csv's own rounding moves means by < 0.0005.
+        assert!(
+            (num(6 + i) - w).abs() <= 0.0015,
+            "column {}: {} vs {w}",
+            6 + i,
+            cells[6 + i]
+        );
+    }
+    assert!((num(12) - p).abs() <= 2e-6, "p {} vs {p}", cells[12]);
+    // Four statistics per pair of points, two pairs (one per variant).
+    assert_eq!(text.lines().count(), 1 + 2 * 4);
 }
