@@ -469,3 +469,135 @@ fn bench_times_a_folder_and_rejects_an_empty_one() {
     assert!(stdout.contains("fastest of 2 runs"), "{stdout}");
     assert!(stdout.contains("thesis experiments (1):"), "{stdout}");
 }
+
+/// `run --replicates N` headlines the replicate means with their 95% CIs (here recomputed from
+/// replicates_summary.csv), not the first replicate's statistics.
+#[test]
+fn replicates_headline_the_mean_and_ci_over_replicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sim()
+        .args([
+            "run",
+            "-q",
+            "--replicates",
+            "3",
+            "--set",
+            "size=2MiB",
+            "--out",
+        ])
+        .arg(dir.path())
+        .arg(scenario("g1t2"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let mut rd = csv::Reader::from_path(dir.path().join("replicates_summary.csv")).unwrap();
+    let h = rd.headers().unwrap().clone();
+    let (m, r) = (
+        h.iter().position(|x| x == "mean_s").unwrap(),
+        h.iter().position(|x| x == "spearman_rho").unwrap(),
+    );
+    let recs: Vec<csv::StringRecord> = rd.records().map(Result::unwrap).collect();
+    let line = |col: usize, d: usize| {
+        let xs: Vec<f64> = recs.iter().map(|x| x[col].parse().unwrap()).collect();
+        let mean = xs.iter().sum::<f64>() / 3.0;
+        let sd = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+        let half = 4.302_652_730 * sd / 3f64.sqrt();
+        let f = |x: f64| format!("{x:.d$}");
+        format!(
+            "{} (95% CI {} .. {}, n = 3)",
+            f(mean),
+            f(mean - half),
+            f(mean + half)
+        )
+    };
+    assert!(stdout.starts_with("over 3 replicates"), "{stdout}");
+    let want = format!(
+        "mean leecher completion: {}",
+        line(m, 1).replacen(' ', " s ", 1)
+    );
+    assert!(stdout.contains(&want), "{want}\n{stdout}");
+    let want = format!("Spearman rho(online days, completion): {}", line(r, 3));
+    assert!(stdout.contains(&want), "{want}\n{stdout}");
+    // The single-run line (first replicate only) is not printed.
+    assert!(!stdout.contains("leechers done"), "{stdout}");
+}
+
+/// An override's error names the override, not a line past the end of the file.
+#[test]
+fn override_errors_name_the_override() {
+    let out = sim()
+        .args(["run", "--set", "group.2.upload=100kbps"])
+        .arg(scenario("g1t2"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: --set group.2.upload=100kbps: `100kbps` is ambiguous"),
+        "{err}"
+    );
+    assert!(!err.contains("line"), "{err}");
+    let out = sim()
+        .args(["sweep", "--vary", "upload=1kbps", "--out"])
+        .arg(tempfile::tempdir().unwrap().path())
+        .arg(scenario("g1t2"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error: --vary upload=1kbps (as defaults.upload=1kbps): `1kbps` is ambiguous"),
+        "{err}"
+    );
+}
+
+/// `sim compare` on a sweep folder: a table and comparisons.csv for good selectors, the
+/// sweep's keys and values for bad ones.
+#[test]
+fn compare_reports_pairs_and_names_the_sweeps_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sim()
+        .args(["sweep", "--vary", "seeders=1,2", "--replicates", "3"])
+        .args(["--set", "size=1MiB", "--out"])
+        .arg(dir.path())
+        .arg(scenario("g1t2"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let compare = |a: &str, b: &str| {
+        sim()
+            .arg("compare")
+            .arg(dir.path())
+            .args(["--a", a, "--b", b])
+            .output()
+            .unwrap()
+    };
+    let out = compare("seeders=1", "seeders=2");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    for stat in [
+        "mean_completion_s",
+        "rho",
+        "slope_s_per_day",
+        "gap_thirds_s",
+    ] {
+        assert!(stdout.contains(stat), "{stat}: {stdout}");
+    }
+    let csv = std::fs::read_to_string(dir.path().join("comparisons.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    let out = compare("seedrs=1", "seedrs=2");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("`seedrs` is not varied by this sweep (did you mean `seeders`?); it varies: seeders=1,2"),
+        "{err}"
+    );
+    let err = String::from_utf8_lossy(&compare("seeders=1", "seeders=5").stderr).into_owned();
+    assert!(
+        err.contains("seeders=5 is not in this sweep: seeders takes 1,2"),
+        "{err}"
+    );
+}
