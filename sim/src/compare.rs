@@ -259,7 +259,9 @@ fn read_rows(
         ["point", "replicate", "role", "online_days", "completion_s"].map(col);
     let (point, replicate, role, days, completion) =
         (point?, replicate?, role?, days?, completion?);
-    let mut leechers: BTreeMap<(usize, u32), Vec<(f64, Option<f64>)>> = BTreeMap::new();
+    // Per (point, replicate): each leecher's online days and completion.
+    type Leechers = Vec<(f64, Option<f64>)>;
+    let mut leechers: BTreeMap<(usize, u32), Leechers> = BTreeMap::new();
     for (line, rec) in rd.records().enumerate() {
         let rec = rec?;
         let bad = || format!("{}: bad data line {}", path.display(), line + 1);
