@@ -470,6 +470,14 @@ fn bench_times_a_folder_and_rejects_an_empty_one() {
     assert!(stdout.contains("thesis experiments (1):"), "{stdout}");
 }
 
+/// `sim ARGS DIR g1t2.toml`: ARGS end with the flag that takes DIR (`--out`).
+fn on_g1t2(args: &[&str], dir: &tempfile::TempDir) -> std::process::Output {
+    let g1t2 = scenario("g1t2");
+    let mut cmd = sim();
+    cmd.args(args).arg(dir.path()).arg(g1t2);
+    cmd.output().unwrap()
+}
+
 /// `run --replicates N` headlines the replicate means with their 95% CIs (here recomputed from
 /// replicates_summary.csv), not the first replicate's statistics.
 #[test]
@@ -526,23 +534,15 @@ fn replicates_headline_the_mean_and_ci_over_replicates() {
 /// An override's error names the override, not a line past the end of the file.
 #[test]
 fn override_errors_name_the_override() {
-    let out = sim()
-        .args(["run", "--set", "group.2.upload=100kbps"])
-        .arg(scenario("g1t2"))
-        .output()
-        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = on_g1t2(&["run", "--set", "group.2.upload=100kbps", "--out"], &dir);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.starts_with("error: --set group.2.upload=100kbps: `100kbps` is ambiguous"),
         "{err}"
     );
     assert!(!err.contains("line"), "{err}");
-    let out = sim()
-        .args(["sweep", "--vary", "upload=1kbps", "--out"])
-        .arg(tempfile::tempdir().unwrap().path())
-        .arg(scenario("g1t2"))
-        .output()
-        .unwrap();
+    let out = on_g1t2(&["sweep", "--vary", "upload=1kbps", "--out"], &dir);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("error: --vary upload=1kbps (as defaults.upload=1kbps): `1kbps` is ambiguous"),
@@ -555,18 +555,12 @@ fn override_errors_name_the_override() {
 #[test]
 fn compare_reports_pairs_and_names_the_sweeps_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let out = sim()
-        .args(["sweep", "--vary", "seeders=1,2", "--replicates", "3"])
-        .args(["--set", "size=1MiB", "--out"])
-        .arg(dir.path())
-        .arg(scenario("g1t2"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let sweep = ["sweep", "--vary", "seeders=1,2", "--replicates", "3"];
+    let out = on_g1t2(
+        &[&sweep[..], &["--set", "size=1MiB", "--out"]].concat(),
+        &dir,
     );
+    assert_eq!(out.status.code(), Some(0));
     let compare = |a: &str, b: &str| {
         sim()
             .arg("compare")
