@@ -192,14 +192,12 @@ pub fn compare(dir: &Path, cmps: &[Compare]) -> anyhow::Result<Vec<Row>> {
     let wanted: BTreeSet<usize> = all.iter().flat_map(|&(a, b)| [a, b]).collect();
     let stats = read_rows(&dir.join("rows.csv"), &wanted)?;
     let points = plan.points();
+    // A point's values in the sweep's key order, as summary.csv lists them.
     let name = |p: usize| {
-        let sel: Selector = plan
-            .varies
-            .iter()
-            .zip(&points[p])
-            .map(|(v, x)| (v.key.clone(), x.clone()))
-            .collect();
-        describe(&sel)
+        let kv = plan.varies.iter().zip(&points[p]);
+        kv.map(|(v, x)| format!("{}={x}", v.key))
+            .collect::<Vec<_>>()
+            .join(" ")
     };
     let mut rows = Vec::new();
     for (a, b) in all {
