@@ -340,6 +340,7 @@ mod tests {
             ],
             set: vec![],
             compare: vec![],
+            progress: false,
         }
     }
 

@@ -38,16 +38,14 @@ enum Cmd {
     /// Sweep parameters: the cartesian product of --vary keys × replicates, in parallel.
     ///
     /// Writes rows.csv (point, replicate, node), summary.csv (per point, mean and 95% CI over
-    /// replicates: completion and its ratio to the Kumar-Ross bound; Spearman rho, slope and
-    /// thirds gap of completion against online days), sweep.json, and comparisons.csv for a
-    /// plan's [[compare]] pairs.
+    /// replicates: completion, its ratio to the Kumar-Ross bound; rho, slope and thirds gap
+    /// against online days), sweep.json, and comparisons.csv for a plan's [[compare]] pairs.
     /// Example: sim sweep scenarios/g1t2.toml --vary seeders=1,2,3
     /// --vary incentive=none,seniority --replicates 30 --out out/sweep
     Sweep(SweepArgs),
-    /// Paired comparison of two sets of points of a finished sweep (same seeds per replicate):
-    /// B - A of mean completion, rho, slope and thirds gap, with a paired 95% CI and t-test
-    /// p-value. Keys neither side names are held equal. Writes DIR/comparisons.csv.
-    /// Example: sim compare out/sweep --a seeders=1 --b seeders=3
+    /// Paired comparison of points of a finished sweep (same seeds per replicate): B - A of
+    /// mean completion, rho, slope and thirds gap with paired 95% CI and t-test p-value; keys
+    /// neither side names are held equal. Example: sim compare out/sweep --a seeders=1 --b seeders=3
     Compare(sim::compare::Args),
     /// Run every thesis experiment with replicates and write report.html, report.md and
     /// figures/: thesis claim beside the simulator's statistic, a computed verdict, and
@@ -120,6 +118,9 @@ struct SweepArgs {
     /// Run only points p with p % n == i (0-based), e.g. $SLURM_ARRAY_TASK_ID/$N.
     #[arg(long)]
     shard: Option<sim::sweep::Shard>,
+    /// Also write progress.csv: every run's swarm progress every 10 simulated seconds.
+    #[arg(long)]
+    progress: bool,
 }
 
 #[derive(Args)]
@@ -277,8 +278,7 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<()> {
         .install(|| sim::replicate::run_replicates_observed(&sc, a.replicates, &|b| bar.inc(b)));
     bar.finish_and_clear();
     let wall = t0.elapsed();
-    let first = &runs[0];
-    // With replicates, the headline is over all of them; the first is only an example.
+    let first = &runs[0]; // with replicates only an example: the headline is over all
     let label = if runs.len() > 1 { " (replicate 0)" } else { "" };
     if !a.quiet {
         println!("{}", sim::metrics::node_table(first));
@@ -328,6 +328,7 @@ fn cmd_sweep(a: SweepArgs) -> anyhow::Result<()> {
             varies: Vec::new(),
             set: Vec::new(),
             compare: Vec::new(),
+            progress: false,
         },
         (None, None) => anyhow::bail!("give a scenario or --plan"),
     };
@@ -335,6 +336,7 @@ fn cmd_sweep(a: SweepArgs) -> anyhow::Result<()> {
         plan.varies.push(sim::sweep::Vary::parse(v)?);
     }
     plan.set.extend(a.set.iter().cloned());
+    plan.progress |= a.progress;
     if let Some(r) = a.replicates {
         plan.replicates = r;
     }

@@ -7,6 +7,7 @@
 //!   Kumar–Ross bound, and how it depends on online days: ρ, slope, thirds gap, each with a
 //!   95% CI over replicates);
 //! - `comparisons.csv`: the plan's `[[compare]]` pairs of points (see [`crate::compare`]);
+//! - `progress.csv` (with `progress`): every run's swarm progress samples;
 //! - `sweep.json`: the plan (base scenario, varied keys, replicates, shard).
 //!
 //! `--shard i/n` runs points `p` with `p % n == i`; [`merge`] joins shard folders into exactly
@@ -99,6 +100,9 @@ pub struct Plan {
     /// b = { seeders = 3 }`), written to `comparisons.csv`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub compare: Vec<Compare>,
+    /// Also write `progress.csv`: every run's swarm progress samples (`sim run`'s file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub progress: bool,
 }
 
 fn one() -> u32 {
@@ -214,6 +218,10 @@ pub fn run(
     header.extend(keys.iter().cloned());
     header.extend(ROW_COLUMNS.iter().map(|c| c.to_string()));
     rows.write_record(&header)?;
+    let mut samples = match plan.progress {
+        true => Some(progress_writer(out, &keys)?),
+        false => None,
+    };
 
     let jobs: Vec<(usize, u32)> = (0..mine.len())
         .flat_map(|i| (0..plan.replicates).map(move |r| (i, r)))
@@ -233,6 +241,9 @@ pub fn run(
         for (&(i, r), res) in window.iter().zip(&results) {
             let p = mine[i];
             write_rows(&mut rows, p, &points[p], r, res)?;
+            if let Some(w) = &mut samples {
+                write_progress(w, p, &points[p], r, res)?;
+            }
             stats.add(res);
             if r + 1 == plan.replicates {
                 let mut rec = vec![p.to_string()];
@@ -247,7 +258,8 @@ pub fn run(
     }
     rows.flush()?;
     summary.flush()?;
-    drop((rows, summary));
+    samples.as_mut().map(csv::Writer::flush).transpose()?;
+    drop((rows, summary, samples));
     if shard.is_none() {
         crate::compare::write_declared(out, plan)?;
     }
@@ -296,11 +308,66 @@ fn write_rows<W: Write>(
     Ok(())
 }
 
+type CsvOut = csv::Writer<BufWriter<File>>;
+
+fn progress_writer(out: &Path, keys: &[String]) -> anyhow::Result<CsvOut> {
+    let mut w = csv::Writer::from_writer(BufWriter::new(
+        File::create(out.join("progress.csv")).context("creating progress.csv")?,
+    ));
+    let mut header = vec!["point".to_string()];
+    header.extend(keys.iter().cloned());
+    header.extend(
+        [
+            "replicate",
+            "time_s",
+            "leechers_done",
+            "leechers_online",
+            "bytes_downloaded",
+        ]
+        .map(String::from),
+    );
+    w.write_record(&header)?;
+    Ok(w)
+}
+
+fn write_progress(
+    w: &mut CsvOut,
+    point: usize,
+    values: &[String],
+    replicate: u32,
+    r: &RunResult,
+) -> anyhow::Result<()> {
+    for s in &r.progress {
+        let mut rec = vec![point.to_string()];
+        rec.extend(values.iter().cloned());
+        rec.extend([
+            replicate.to_string(),
+            opt3(Some(s.time_s)),
+            s.leechers_done.to_string(),
+            s.leechers_online.to_string(),
+            s.bytes_downloaded.to_string(),
+        ]);
+        w.write_record(&rec)?;
+    }
+    Ok(())
+}
+
 /// Joins shard folders into `out`: rows and summary lines ordered by point, as the unsharded
 /// run writes them, the plan without a shard, and the plan's comparisons (which need every
 /// point, so shards do not write them).
 pub fn merge(out: &Path, shards: &[PathBuf]) -> anyhow::Result<()> {
-    let manifest = crate::shard::merge(&LAYOUT, out, shards)?;
+    // Whether the shards wrote progress.csv is in their plan (shard::merge checks they agree).
+    let first = shards.first().map(|d| d.join(LAYOUT.manifest));
+    let wrote_progress = first
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|m| m["plan"]["progress"] == true);
+    let layout = if wrote_progress {
+        &LAYOUT_PROGRESS
+    } else {
+        &LAYOUT
+    };
+    let manifest = crate::shard::merge(layout, out, shards)?;
     let plan: Plan = serde_json::from_value(manifest["plan"].clone())?;
     crate::compare::write_declared(out, &plan)
 }
@@ -311,6 +378,12 @@ pub const LAYOUT: crate::shard::Layout<'static> = crate::shard::Layout {
     manifest: "sweep.json",
     csvs: &["rows.csv", "summary.csv"],
     same: &[],
+};
+
+/// [`LAYOUT`] of a sweep run with `progress`.
+pub const LAYOUT_PROGRESS: crate::shard::Layout<'static> = crate::shard::Layout {
+    csvs: &["rows.csv", "summary.csv", "progress.csv"],
+    ..LAYOUT
 };
 
 #[cfg(test)]
@@ -344,6 +417,7 @@ mod tests {
             varies: vec![Vary::parse("a=1,2").unwrap(), Vary::parse("b=x,y").unwrap()],
             set: vec![],
             compare: vec![],
+            progress: false,
         };
         let p = plan.points();
         assert_eq!(

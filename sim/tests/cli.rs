@@ -595,3 +595,59 @@ fn compare_reports_pairs_and_names_the_sweeps_keys() {
         "{err}"
     );
 }
+
+/// `sweep --progress` writes every run's samples: point 1 (seeders=2), replicate 0 is exactly
+/// `sim run --set seeders=2` (short names mean the same in `--set` and `--vary`).
+#[test]
+fn sweep_progress_equals_the_runs_progress() {
+    let (sweep, run) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let args = [
+        "sweep",
+        "--vary",
+        "seeders=1,2",
+        "--replicates",
+        "2",
+        "--progress",
+    ];
+    let out = on_g1t2(
+        &[&args[..], &["--set", "size=1MiB", "--out"]].concat(),
+        &sweep,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let args = [
+        "run",
+        "-q",
+        "--set",
+        "size=1MiB",
+        "--set",
+        "seeders=2",
+        "--out",
+    ];
+    assert_eq!(on_g1t2(&args, &run).status.code(), Some(0));
+    let read =
+        |d: &tempfile::TempDir| std::fs::read_to_string(d.path().join("progress.csv")).unwrap();
+    let swept: Vec<Vec<f64>> = read(&sweep)
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with("1,2,0,"))
+        .map(|l| l.split(',').skip(3).map(|x| x.parse().unwrap()).collect())
+        .collect();
+    let ran: Vec<Vec<f64>> = read(&run)
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
+        .collect();
+    assert!(
+        ran.len() > 2 && swept.len() == ran.len(),
+        "{} vs {}",
+        swept.len(),
+        ran.len()
+    );
+    for (a, b) in swept.iter().zip(&ran) {
+        // Sweeps write time with three fixed decimals.
+        assert!(
+            (a[0] - b[0]).abs() < 5e-4 && a[1..] == b[1..],
+            "{a:?} vs {b:?}"
+        );
+    }
+}

@@ -21,6 +21,7 @@ fn plan() -> Plan {
             a: [("seeders".to_string(), "1".to_string())].into(),
             b: [("seeders".to_string(), "2".to_string())].into(),
         }],
+        progress: true,
     }
 }
 
@@ -42,7 +43,13 @@ fn sweep_output_is_pinned_and_thread_count_independent() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     run_in(1, None, a.path());
     run_in(4, None, b.path());
-    for f in ["rows.csv", "summary.csv", "sweep.json", "comparisons.csv"] {
+    for f in [
+        "rows.csv",
+        "summary.csv",
+        "sweep.json",
+        "comparisons.csv",
+        "progress.csv",
+    ] {
         assert_eq!(
             read(a.path(), f),
             read(b.path(), f),
@@ -78,7 +85,13 @@ fn merged_shards_equal_the_whole_sweep() {
         .map(|d| d.path().to_path_buf())
         .collect();
     merge(merged.path(), &dirs).unwrap();
-    for f in ["rows.csv", "summary.csv", "sweep.json", "comparisons.csv"] {
+    for f in [
+        "rows.csv",
+        "summary.csv",
+        "sweep.json",
+        "comparisons.csv",
+        "progress.csv",
+    ] {
         assert_eq!(read(whole.path(), f), read(merged.path(), f), "{f}");
     }
     // An incomplete set of shards is refused, naming what it got.
