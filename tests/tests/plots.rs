@@ -188,6 +188,8 @@ fn mixed_sweep_points_are_refused_by_name() {
         replicates: 2,
         varies: vec![Vary::parse("seeders=1,2").unwrap()],
         set: vec!["torrent.size=2MiB".into()],
+        compare: vec![],
+        progress: false,
     };
     sim::sweep::run(&plan, None, dir.path(), &|_, _| {}).unwrap();
     let rows = dir.path().join("rows.csv");
