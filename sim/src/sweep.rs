@@ -246,8 +246,7 @@ pub fn run(
             }
             stats.add(res);
             if r + 1 == plan.replicates {
-                let mut rec = vec![p.to_string()];
-                rec.extend(points[p].iter().cloned());
+                let mut rec = point_record(p, &points[p]);
                 rec.extend(stats.columns().into_iter().map(|(_, v)| v));
                 summary.write_record(&rec)?;
                 stats = PointStats::default();
@@ -279,6 +278,13 @@ fn write_summary_header<W: Write>(w: &mut csv::Writer<W>, keys: &[String]) -> an
     Ok(())
 }
 
+/// A CSV record's leading cells: the point index and its values of the varied keys.
+fn point_record(point: usize, values: &[String]) -> Vec<String> {
+    let mut rec = vec![point.to_string()];
+    rec.extend(values.iter().cloned());
+    rec
+}
+
 fn write_rows<W: Write>(
     w: &mut csv::Writer<W>,
     point: usize,
@@ -287,8 +293,7 @@ fn write_rows<W: Write>(
     r: &RunResult,
 ) -> anyhow::Result<()> {
     for n in &r.nodes {
-        let mut rec = vec![point.to_string()];
-        rec.extend(values.iter().cloned());
+        let mut rec = point_record(point, values);
         rec.extend([
             replicate.to_string(),
             r.scenario.seed.to_string(),
@@ -338,8 +343,7 @@ fn write_progress(
     r: &RunResult,
 ) -> anyhow::Result<()> {
     for s in &r.progress {
-        let mut rec = vec![point.to_string()];
-        rec.extend(values.iter().cloned());
+        let mut rec = point_record(point, values);
         rec.extend([
             replicate.to_string(),
             opt3(Some(s.time_s)),

@@ -25,6 +25,15 @@ fn plan() -> Plan {
     }
 }
 
+/// Every file a sweep of [`plan`] writes.
+const FILES: [&str; 5] = [
+    "rows.csv",
+    "summary.csv",
+    "sweep.json",
+    "comparisons.csv",
+    "progress.csv",
+];
+
 fn read(dir: &Path, f: &str) -> String {
     std::fs::read_to_string(dir.join(f)).unwrap()
 }
@@ -43,13 +52,7 @@ fn sweep_output_is_pinned_and_thread_count_independent() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     run_in(1, None, a.path());
     run_in(4, None, b.path());
-    for f in [
-        "rows.csv",
-        "summary.csv",
-        "sweep.json",
-        "comparisons.csv",
-        "progress.csv",
-    ] {
+    for f in FILES {
         assert_eq!(
             read(a.path(), f),
             read(b.path(), f),
@@ -85,13 +88,7 @@ fn merged_shards_equal_the_whole_sweep() {
         .map(|d| d.path().to_path_buf())
         .collect();
     merge(merged.path(), &dirs).unwrap();
-    for f in [
-        "rows.csv",
-        "summary.csv",
-        "sweep.json",
-        "comparisons.csv",
-        "progress.csv",
-    ] {
+    for f in FILES {
         assert_eq!(read(whole.path(), f), read(merged.path(), f), "{f}");
     }
     // An incomplete set of shards is refused, naming what it got.
