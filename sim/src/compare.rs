@@ -390,6 +390,23 @@ mod tests {
         );
     }
 
+    /// The example plan's comparisons: incentive none vs seniority at each of 3 seeder counts
+    /// × 2 variants, and 1 vs 3 seeders at each of 2 incentives × 2 variants.
+    #[test]
+    fn the_example_plan_declares_its_pairs() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../sweeps/seeders-incentive.toml"
+        );
+        let plan = Plan::load(Path::new(path)).unwrap();
+        let n: Vec<usize> = plan
+            .compare
+            .iter()
+            .map(|c| pairs(&plan, c).unwrap().len())
+            .collect();
+        assert_eq!(n, [6, 4]);
+    }
+
     #[test]
     fn plan_files_take_numbers_or_strings() {
         let c: Compare = toml::from_str("a = { seeders = 1 }\nb = { seeders = \"3\" }").unwrap();
