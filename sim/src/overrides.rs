@@ -235,7 +235,7 @@ mod tests {
         let counts: Vec<u32> = sc.groups.iter().map(|g| g.count.0).collect();
         assert_eq!(counts, [2, 2], "seeders keeps the swarm size");
         assert_eq!(sc.torrent.size.0, 4 << 20);
-        assert_eq!(sc.defaults.upload.0, 50_000.0);
+        assert_eq!(sc.defaults.upload.fixed(), Some(50_000.0));
         // A later short name sees the earlier overrides: 3 + 3 nodes, 2 of them seeders.
         let given = ["leechers=5", "seeders=2"].map(Given::set);
         let sc = parse("t.toml", BASE, &given).unwrap();
