@@ -28,6 +28,28 @@ pub fn heatmap(
     y_label: &str,
     value_label: &str,
 ) -> anyhow::Result<()> {
+    heatmap_with_notes(
+        path,
+        title,
+        (xs, ys),
+        values,
+        &[],
+        (x_label, y_label),
+        value_label,
+    )
+}
+
+/// [`heatmap`] with a second, smaller line of text under each cell's value, `notes[row][col]`
+/// (e.g. its 95% CI half-width or its replicate count); `notes` empty for none.
+pub fn heatmap_with_notes(
+    path: impl AsRef<Path>,
+    title: &str,
+    (xs, ys): (&[String], &[String]),
+    values: &[Vec<f64>],
+    notes: &[Vec<String>],
+    (x_label, y_label): (&str, &str),
+    value_label: &str,
+) -> anyhow::Result<()> {
     ensure!(
         !xs.is_empty() && !ys.is_empty(),
         "heatmap needs at least one row and one column"
@@ -38,6 +60,12 @@ pub fn heatmap(
         ys.len(),
         xs.len()
     );
+    ensure!(
+        notes.is_empty() || (notes.len() == ys.len() && notes.iter().all(|r| r.len() == xs.len())),
+        "heatmap notes must be {} rows of {} columns",
+        ys.len(),
+        xs.len()
+    );
     render(
         path.as_ref(),
         &HeatmapFigure {
@@ -45,6 +73,7 @@ pub fn heatmap(
             xs,
             ys,
             values,
+            notes,
             x_label,
             y_label,
             value_label,
@@ -57,6 +86,7 @@ struct HeatmapFigure<'a> {
     xs: &'a [String],
     ys: &'a [String],
     values: &'a [Vec<f64>],
+    notes: &'a [Vec<String>],
     x_label: &'a str,
     y_label: &'a str,
     value_label: &'a str,
@@ -150,7 +180,23 @@ impl Figure for HeatmapFigure<'_> {
             let style = TextStyle::from((FAMILY, px).into_font())
                 .color(&ink)
                 .pos(Pos::new(HPos::Center, VPos::Center));
-            chart.draw_series([Text::new(text, (i as f64 + 0.5, j as f64 + 0.5), style)])?;
+            let note = self
+                .notes
+                .get(j)
+                .and_then(|r| r.get(i))
+                .filter(|n| !n.is_empty());
+            let (x, y) = (i as f64 + 0.5, j as f64);
+            let Some(note) = note else {
+                chart.draw_series([Text::new(text, (x, y + 0.5), style)])?;
+                continue;
+            };
+            let small = TextStyle::from((FAMILY, px * 0.75).into_font())
+                .color(&ink)
+                .pos(Pos::new(HPos::Center, VPos::Center));
+            chart.draw_series([
+                Text::new(text, (x, y + 0.62), style),
+                Text::new(note.clone(), (x, y + 0.3), small),
+            ])?;
         }
 
         // Colour bar: a stack of thin slices spanning the data range.

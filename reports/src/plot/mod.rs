@@ -8,19 +8,22 @@
 //! Non-finite data points are skipped rather than failing the whole figure.
 //!
 //! One file per chart kind: `bars` (per-node and per-class bars, relative to the mean or on a
-//! cut axis, with CIs), `lines` (CDFs and line charts), `heatmap`; this file holds what they
+//! cut axis, with CIs), `lines` (CDFs and line charts), `xy` (a result against a swept parameter, with CIs and
+//! reference lines), `heatmap`; this file holds what they
 //! share (font, backends, palette, categorical axis, legend).
 
 mod bars;
 mod heatmap;
 mod lines;
+mod xy;
 
 pub use bars::{
     bars_from, labelled_bars, pool_by_group, relative_to_run_mean, Bar, BarChart, Sample, Scale,
     WHISKER, ZERO_LINE,
 };
-pub use heatmap::heatmap;
+pub use heatmap::{heatmap, heatmap_with_notes};
 pub use lines::{cdf, lines};
+pub use xy::{Reference, XyChart, XyPoint, XySeries, REFERENCE};
 
 use std::ops::Range;
 use std::path::Path;

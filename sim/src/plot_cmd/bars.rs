@@ -21,7 +21,7 @@ struct Node<'a> {
 }
 
 pub(super) fn bars(t: &Table, a: &PlotArgs, out: &Path, source: &str) -> anyhow::Result<()> {
-    one_point(t, None)?;
+    one_point(t, &[])?;
     let (node, done, days) = (
         t.col("node")?,
         t.col("completion_s")?,

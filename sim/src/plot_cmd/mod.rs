@@ -5,6 +5,7 @@
 //! points ([`one_point`]): averaging across points draws what no swarm did.
 
 mod bars;
+mod line;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,9 @@ pub enum Kind {
     Progress,
     /// Heatmap of a summary column over two swept keys (summary.csv): `--x`, `--y`, `--value`.
     Heatmap,
+    /// A summary.csv column (`--y`, default mean completion) against a swept key (`--x`), one
+    /// line per value of `--by`, with 95% CIs, `--logx`/`--logy` and `--ref` lines.
+    Line,
 }
 
 /// Options of `sim plot`.
@@ -62,12 +66,27 @@ pub struct PlotArgs {
     /// Bars: top of the y axis.
     #[arg(long, allow_negative_numbers = true)]
     pub ymax: Option<f64>,
-    /// Heatmap: column for the x axis.
+    /// Heatmap and line: swept key for the x axis.
     #[arg(long)]
     pub x: Option<String>,
-    /// Heatmap: column for the y axis.
+    /// Heatmap: swept key for the y axis. Line: the column to draw [default:
+    /// mean_completion_s].
     #[arg(long)]
     pub y: Option<String>,
+    /// Line: logarithmic x axis.
+    #[arg(long)]
+    pub logx: bool,
+    /// Line: logarithmic y axis.
+    #[arg(long)]
+    pub logy: bool,
+    /// Line: a dashed reference line (repeatable): `bound` (the Kumar–Ross column), another
+    /// column (e.g. `mean_total_completion_s`), or a number.
+    #[arg(
+        long = "ref",
+        value_name = "bound|COLUMN|VALUE",
+        allow_negative_numbers = true
+    )]
+    pub refs: Vec<String>,
     /// Heatmap: column for the cell values.
     #[arg(long, default_value = "mean_completion_s")]
     pub value: String,
@@ -214,6 +233,7 @@ fn draw(a: &PlotArgs, t: &Table, out: &Path, filters: &[String]) -> anyhow::Resu
         Kind::Bars => bars::bars(t, a, out, &source),
         Kind::Cdf => cdf(t, out, title.unwrap_or(&source), a.by.as_deref()),
         Kind::Progress => progress(t, out, title.unwrap_or(&source)),
+        Kind::Line => line::line(t, a, out, &source),
         Kind::Heatmap => heatmap(
             t,
             out,
@@ -229,21 +249,25 @@ fn num(s: &str) -> Option<f64> {
     s.parse().ok().filter(|x: &f64| x.is_finite())
 }
 
-/// The columns a sweep varied: in rows.csv, those between `point` and `replicate`.
+/// The columns a sweep varied: those between `point` and `replicate` (rows.csv) or
+/// `replicates` (summary.csv).
 fn swept_keys(t: &Table) -> Vec<usize> {
-    match (t.header.first().map(String::as_str), t.col("replicate")) {
-        (Some("point"), Ok(end)) => (1..end).collect(),
+    match (
+        t.header.first().map(String::as_str),
+        t.col_any(&["replicate", "replicates"]),
+    ) {
+        (Some("point"), Some(end)) => (1..end).collect(),
         _ => Vec::new(),
     }
 }
 
 /// Refuses rows of more than one sweep point, naming the keys that differ and their values:
-/// a node's bar or a CDF would mix swarms that differ in what the sweep varied. `split`, the
-/// column a CDF draws one line per value of, may vary.
-fn one_point(t: &Table, split: Option<usize>) -> anyhow::Result<()> {
+/// a node's bar or a CDF would mix swarms that differ in what the sweep varied. `free` holds
+/// the columns the figure spreads out (a CDF's lines, a line chart's x axis), which may vary.
+fn one_point(t: &Table, free: &[Option<usize>]) -> anyhow::Result<()> {
     let mixed: Vec<String> = swept_keys(t)
         .into_iter()
-        .filter(|&i| Some(i) != split && t.values(i).len() > 1)
+        .filter(|&i| !free.contains(&Some(i)) && t.values(i).len() > 1)
         .map(|i| format!("`{}` ({})", t.header[i], t.values(i).join(", ")))
         .collect();
     if mixed.is_empty() {
@@ -266,7 +290,7 @@ fn cdf(t: &Table, out: &Path, title: &str, by: Option<&str>) -> anyhow::Result<(
         Some(b) => Some(t.col(b)?),
         None => t.col_any(CLASS_COLUMNS),
     };
-    one_point(t, by)?;
+    one_point(t, &[by])?;
     let mut series: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for r in t.rows.iter().filter(|r| r[role] == "leecher") {
         let key = by.map(|i| r[i].clone()).unwrap_or_else(|| "all".into());
@@ -310,6 +334,8 @@ fn progress(t: &Table, out: &Path, title: &str) -> anyhow::Result<()> {
     )
 }
 
+/// Heatmap of `value` over two swept keys, each cell noting its 95% CI half-width when the file
+/// has one for `value` and the cell is one row, else how many rows it averages.
 fn heatmap(
     t: &Table,
     out: &Path,
@@ -318,7 +344,10 @@ fn heatmap(
     y: &str,
     value: &str,
 ) -> anyhow::Result<()> {
-    let (xi, yi, vi) = (t.col(x)?, t.col(y)?, t.col(value)?);
+    let (xi, yi) = (line::swept(t, x, "--x")?, line::swept(t, y, "--y")?);
+    one_point(t, &[Some(xi), Some(yi)])?;
+    let vi = t.col(value)?;
+    let ci = line::ci_columns(t, value);
     let uniq = |i: usize| -> Vec<String> { t.values(i).into_iter().map(String::from).collect() };
     let (xs, ys) = (uniq(xi), uniq(yi));
     if xs.len() * ys.len() > 10_000 {
@@ -328,27 +357,45 @@ fn heatmap(
             ys.len()
         );
     }
-    let mut cells: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
+    let mut cells: BTreeMap<(usize, usize), Vec<&Vec<String>>> = BTreeMap::new();
     for r in &t.rows {
         let (cx, cy) = (
             xs.iter().position(|v| *v == r[xi]).unwrap_or(0),
             ys.iter().position(|v| *v == r[yi]).unwrap_or(0),
         );
-        if let Some(v) = num(&r[vi]) {
-            cells.entry((cx, cy)).or_default().push(v);
-        }
+        cells.entry((cx, cy)).or_default().push(r);
     }
-    // Several rows per cell (other swept keys) are averaged.
-    let values: Vec<Vec<f64>> = (0..ys.len())
+    // Several rows per cell (rows.csv: replicates and nodes) are averaged.
+    let values = grid(&cells, (xs.len(), ys.len()), f64::NAN, |rows| {
+        let v: Vec<f64> = rows.iter().filter_map(|r| num(&r[vi])).collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    });
+    let notes = grid(&cells, (xs.len(), ys.len()), String::new(), |rows| {
+        match (ci, rows) {
+            (Some((lo, hi)), [r]) => match (num(&r[lo]), num(&r[hi])) {
+                (Some(lo), Some(hi)) => {
+                    format!("±{}", reports::table::fmt_f64((hi - lo) / 2.0, 1))
+                }
+                _ => String::new(),
+            },
+            _ => format!("n={}", rows.len()),
+        }
+    });
+    plot::heatmap_with_notes(out, title, (&xs, &ys), &values, &notes, (x, y), value)
+}
+
+/// `f` of each cell's rows as `ny` rows of `nx` columns, `empty` where a cell has none.
+fn grid<T: Clone>(
+    cells: &BTreeMap<(usize, usize), Vec<&Vec<String>>>,
+    (nx, ny): (usize, usize),
+    empty: T,
+    f: impl Fn(&[&Vec<String>]) -> T,
+) -> Vec<Vec<T>> {
+    (0..ny)
         .map(|cy| {
-            (0..xs.len())
-                .map(|cx| {
-                    cells
-                        .get(&(cx, cy))
-                        .map_or(f64::NAN, |v| v.iter().sum::<f64>() / v.len() as f64)
-                })
+            (0..nx)
+                .map(|cx| cells.get(&(cx, cy)).map_or_else(|| empty.clone(), |r| f(r)))
                 .collect()
         })
-        .collect();
-    plot::heatmap(out, title, &xs, &ys, &values, x, y, value)
+        .collect()
 }
