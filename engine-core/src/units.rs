@@ -4,6 +4,9 @@
 //! SI prefixes are powers of 1000 (`KB`, `kB`, `MB`), binary ones powers of 1024 (`KiB`,
 //! `MiB`), as in the thesis's "100KB/s". Forms that people read two ways are errors that say
 //! what to type instead: `256k`/`256kb` (KiB or KB?), `5m` (minutes or milliseconds?).
+//! Rates may also be given in bits, as link speeds are quoted: `kbps`/`kbit/s`, `Mbps`/`Mbit/s`,
+//! `Gbps`/`Gbit/s` (SI powers of 1000, 1 kbps = 125 B/s); `500kb/s` stays an error, since `b`
+//! alone is read as bits and as bytes.
 //! Each type prints back canonically, so the resolved configuration written beside a result
 //! reads like the input and parses to the same value.
 
@@ -24,6 +27,21 @@ const SIZE_UNITS: &[(&str, u64)] = &[
     ("KB", 1_000),
     ("kB", 1_000),
     ("B", 1),
+];
+
+/// Bit-rate units and their factor in bits per second. Exact spellings only, so a bit rate is
+/// never one case slip away from a byte rate (`MBps` is bytes, `Mbps` bits).
+const BIT_RATE_UNITS: &[(&str, f64)] = &[
+    ("bit/s", 1.0),
+    ("bps", 1.0),
+    ("kbit/s", 1e3),
+    ("Kbit/s", 1e3),
+    ("kbps", 1e3),
+    ("Kbps", 1e3),
+    ("Mbit/s", 1e6),
+    ("Mbps", 1e6),
+    ("Gbit/s", 1e9),
+    ("Gbps", 1e9),
 ];
 
 const SIZE_HELP: &str = "use B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (of 1024)";
@@ -57,8 +75,14 @@ fn size_factor(num: &str, unit: &str, s: &str, per: &str) -> Result<u64, String>
     let prefix = lower.trim_end_matches("ib").trim_end_matches('b');
     if let Some(p @ ("k" | "m" | "g" | "t")) = (!prefix.is_empty()).then_some(prefix) {
         let p = p.to_ascii_uppercase();
+        // A rate may also have meant bits.
+        let bits = if per.is_empty() {
+            String::new()
+        } else {
+            format!(", or `{num}{p}bit/s` for bits")
+        };
         return Err(format!(
-            "`{s}` is ambiguous: write `{num}{p}iB{per}` (powers of 1024) or `{num}{p}B{per}` (powers of 1000)"
+            "`{s}` is ambiguous: write `{num}{p}iB{per}` (powers of 1024) or `{num}{p}B{per}` (powers of 1000){bits}"
         ));
     }
     Err(format!("unknown size unit `{unit}` in `{s}` ({SIZE_HELP})"))
@@ -103,7 +127,8 @@ impl fmt::Display for ByteSize {
     }
 }
 
-/// A rate in bytes per second (`"100KB/s"`, `"1MiB/s"`, `"500B/s"`; `ps` for `/s` too).
+/// A rate in bytes per second (`"100KB/s"`, `"1MiB/s"`, `"500B/s"`; `ps` for `/s` too), or
+/// given in bits (`"10Mbps"`, `"512kbit/s"`), which it stores as bytes: printing is in bytes.
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
 pub struct Rate(pub f64);
 
@@ -112,6 +137,9 @@ impl FromStr for Rate {
     fn from_str(s: &str) -> Result<Self, String> {
         let s = s.trim();
         let (num, v, unit) = split_number(s)?;
+        if let Some((_, bits)) = BIT_RATE_UNITS.iter().find(|(u, _)| *u == unit) {
+            return Ok(Rate(v * bits / 8.0));
+        }
         let Some(per) = unit.strip_suffix("/s").or_else(|| unit.strip_suffix("ps")) else {
             if unit.is_empty() {
                 return Err(format!(
@@ -318,7 +346,45 @@ mod tests {
         assert!(e.contains("write `90s`"), "{e}");
     }
 
+    #[test]
+    fn bit_rates_are_si_bits() {
+        for (input, bytes) in [
+            ("1kbps", 125.0),
+            ("1Kbit/s", 125.0),
+            ("8bps", 1.0),
+            ("12bit/s", 1.5),
+            ("10Mbps", 1_250_000.0),
+            ("100Mbit/s", 12_500_000.0),
+            ("1Gbit/s", 125_000_000.0),
+            ("2.5Gbps", 312_500_000.0),
+        ] {
+            assert_eq!(input.parse::<Rate>(), Ok(Rate(bytes)), "{input}");
+        }
+        // Printing stays in bytes and parses back to the same rate.
+        assert_eq!(Rate(1_250_000.0).to_string(), "1250KB/s");
+        assert_eq!("1kbps".parse::<Rate>().unwrap().to_string(), "125B/s");
+        // Byte spellings keep their meaning; `b` alone is still refused for rates, naming bits.
+        assert_eq!("1MBps".parse::<Rate>(), Ok(Rate(1e6)));
+        let e = "500kb/s".parse::<Rate>().unwrap_err();
+        assert!(
+            e.contains("write `500KiB/s` (powers of 1024) or `500KB/s` (powers of 1000), or `500Kbit/s` for bits"),
+            "{e}"
+        );
+        let e = "4mbps".parse::<Rate>().unwrap_err();
+        assert!(e.contains("or `4Mbit/s` for bits"), "{e}");
+        // A bit rate is no size.
+        assert!("10Mbit".parse::<ByteSize>().is_err());
+    }
+
     proptest! {
+        #[test]
+        fn bit_rates_round_trip(bits in 0u64..1_000_000_000_000, unit in 0usize..BIT_RATE_UNITS.len()) {
+            let (name, factor) = BIT_RATE_UNITS[unit];
+            let r = format!("{bits}{name}").parse::<Rate>().unwrap();
+            prop_assert_eq!(r, Rate(bits as f64 * factor / 8.0));
+            prop_assert_eq!(r.to_string().parse::<Rate>().unwrap(), r);
+        }
+
         #[test]
         fn parsers_are_total(s in "\\PC{0,20}") {
             let _ = s.parse::<ByteSize>();
