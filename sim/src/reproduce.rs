@@ -6,7 +6,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use reports::plot::{bars_from, relative_to_run_mean, Bar, BarChart, Sample, Scale};
+use reports::plot::{
+    bars_from, relative_to_run_mean, Bar, BarChart, Reference, Sample, Scale, XyChart, XyPoint,
+    XySeries,
+};
 use reports::stats::{summarize, Summary};
 
 use crate::metrics::RunResult;
@@ -260,6 +263,8 @@ struct Beyond {
 /// (a thesis experiment, or the same swarm reached through other overrides) runs once.
 struct Measurer {
     seen: std::collections::BTreeMap<String, (Summary, Summary)>,
+    /// Mean Kumar–Ross bound of each configuration's runs, for the swarm-size figure.
+    bounds: std::collections::BTreeMap<String, f64>,
 }
 
 impl Measurer {
@@ -286,6 +291,9 @@ impl Measurer {
     fn remember(&mut self, sc: &Scenario, runs: &[RunResult]) {
         let m = mean_completion(runs).unwrap_or_else(|| rho_of(&[]));
         self.seen.insert(Self::key(sc), (m, rho_of(runs)));
+        let bound = runs.iter().map(|r| r.summary().kumar_ross_s).sum::<f64>();
+        self.bounds
+            .insert(Self::key(sc), bound / runs.len().max(1) as f64);
     }
 
     /// Mean completion and ρ of one configuration over `n` replicates (or the runs it already
@@ -308,6 +316,7 @@ fn beyond_thesis(
     let n = opts.extra_replicates;
     let mut me = Measurer {
         seen: Default::default(),
+        bounds: Default::default(),
     };
     for r in thesis {
         me.remember(&load(opts, r.exp.name, &[])?, &r.runs);
@@ -353,19 +362,51 @@ fn beyond_thesis(
         }
     }
     let mut sizes = Vec::new();
+    let mut size_lines = vec![
+        XySeries {
+            name: "seniority".into(),
+            points: Vec::new(),
+        },
+        XySeries {
+            name: "plain BitTorrent".into(),
+            points: Vec::new(),
+        },
+    ];
+    let mut bound = Reference {
+        name: "Kumar–Ross bound on the last completion".into(),
+        points: Vec::new(),
+    };
     for &total in &opts.sizes {
-        for inc in ["seniority", "none"] {
+        for (line, inc) in ["seniority", "none"].into_iter().enumerate() {
             let sets = alias_overrides(&base, "leechers", &(total.saturating_sub(2)).to_string())?;
-            let (m, r) = me.measure(&with_sets(sets, inc)?, n.min(5));
+            let sc = with_sets(sets, inc)?;
+            let (m, r) = me.measure(&sc, n.min(5));
             sizes.push((format!("{total} nodes {inc}"), m, r));
+            size_lines[line].points.push(XyPoint {
+                x: f64::from(total),
+                y: m.mean,
+                ci: Some((m.ci95_low, m.ci95_high)),
+            });
+            if line == 0 {
+                bound
+                    .points
+                    .push((f64::from(total), me.bounds[&Measurer::key(&sc)]));
+            }
         }
     }
+    XyChart {
+        title: "swarm size: mean leecher completion, 95% CI",
+        x_label: "nodes (2 seeders), log scale",
+        y_label: "mean completion time (s)",
+        log_x: true,
+        log_y: false,
+    }
+    .draw(figs.join("beyond_sizes.png"), &size_lines, &[bound])?;
     for (name, rows) in [
         ("cost", &cost),
         ("variants", &variants),
         ("seeder_upload", &seeder_upload),
         ("spread", &spread),
-        ("sizes", &sizes),
     ] {
         let bars: Vec<Bar> = rows
             .iter()
@@ -461,7 +502,7 @@ fn markdown(opts: &Options, results: &[ExperimentResult], b: &Beyond) -> String 
         ("Variants", &b.variants, "variants", "`formula` as printed, `thesis-code` as run, `work-conserving` (shares only among unchoked, interested peers), against plain BitTorrent."),
         ("Seeder upload bandwidth (G1T2 setup)", &b.seeder_upload, "seeder_upload", "Seeders' upload varied; leechers stay at 100 KB/s."),
         ("Heterogeneous bandwidths (G1T2 setup)", &b.spread, "spread", "Each node's upload and download scaled by a factor uniform in [1−s, 1+s]."),
-        ("Swarm size (2 seeders)", &b.sizes, "sizes", "Leecher k online k days; at most 5 runs per size."),
+        ("Swarm size (2 seeders)", &b.sizes, "sizes", "Leecher k online k days; at most 5 runs per size. The dashed line is the Kumar–Ross lower bound on the *last* completion (the slowest leecher), max(F/u_s, F/d_min, N·F/(u_s + Σu_i))."),
     ] {
         let _ = writeln!(s, "## {title}\n\n{note}\n");
         let _ = writeln!(s, "| configuration | mean completion (s) [95% CI] | ρ |");

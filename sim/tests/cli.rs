@@ -343,9 +343,11 @@ fn reproduce_writes_a_complete_report() {
     // pixels), so a blank figure or a lost group fails while other bar heights do not.
     const BLUE: [u8; 3] = [0, 114, 178];
     const ORANGE: [u8; 3] = [230, 159, 0];
+    // The swarm-size figure is a line chart: at one size, each series is a marker with its
+    // whisker (a few hundred pixels), and the bound a dashed grey line.
     for (fig, blue, orange) in [
         ("beyond_variants.png", 20_000, 2_000),
-        ("beyond_sizes.png", 30_000, 10_000),
+        ("beyond_sizes.png", 200, 200),
     ] {
         let png = Png::open(&dir.path().join("figures").join(fig));
         assert!(
@@ -359,6 +361,11 @@ fn reproduce_writes_a_complete_report() {
             png.count(ORANGE)
         );
     }
+    let sizes = Png::open(&dir.path().join("figures/beyond_sizes.png"));
+    assert!(
+        sizes.count([90, 90, 90]) > 300,
+        "beyond_sizes.png: no bound line"
+    );
     // Per-node figures are relative to each run's mean, so deviations sum to zero: bars on
     // both sides of the zero line (a grey row across the plot), none of them empty.
     const ZERO_LINE: [u8; 3] = [90, 90, 90];

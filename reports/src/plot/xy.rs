@@ -132,12 +132,23 @@ impl Figure for XyFigure<'_> {
         DB::ErrorType: 'static,
     {
         let ((x0, x1), (y0, y1)) = (self.x_range, self.y_range);
+        // A log x axis over a decade or two gets few powers of ten as ticks: tick the swept
+        // values themselves.
+        let mut ticks: Vec<f64> = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.x))
+            .filter(|x| x.is_finite())
+            .collect();
+        ticks.sort_by(f64::total_cmp);
+        ticks.dedup();
+        let log_x = || (x0..x1).log_scale().with_key_points(ticks.clone());
         // plotters types linear and log axes differently, hence one call per combination.
         match (self.chart.log_x, self.chart.log_y) {
             (false, false) => self.on(root, x0..x1, y0..y1),
-            (true, false) => self.on(root, (x0..x1).log_scale(), y0..y1),
+            (true, false) => self.on(root, log_x(), y0..y1),
             (false, true) => self.on(root, x0..x1, (y0..y1).log_scale()),
-            (true, true) => self.on(root, (x0..x1).log_scale(), (y0..y1).log_scale()),
+            (true, true) => self.on(root, log_x(), (y0..y1).log_scale()),
         }
     }
 }
