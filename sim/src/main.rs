@@ -60,9 +60,11 @@ enum Cmd {
         #[arg(short = 'j', long)]
         jobs: Option<usize>,
     },
-    /// Plot a results CSV: per-node bars, completion CDFs, swarm progress, heatmaps.
+    /// Plot a results CSV: per-node bars, completion CDFs, swarm progress, heatmaps, a summary
+    /// column against a swept key.
     ///
     /// Examples: sim plot bars out/g1t2/replicates.csv -o g1t2.png;
+    /// sim plot line out/sweep/summary.csv --x seeders --y rho_mean --by incentive -o rho.svg;
     /// sim plot progress out/g1t2/progress.csv -o progress.svg;
     /// sim plot heatmap out/sweep/summary.csv --x seeders --y incentive -o heat.png;
     /// sim plot bars out/sweep/rows.csv --where seeders=2 --relative -o rel.svg
