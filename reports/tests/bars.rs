@@ -4,33 +4,10 @@
 
 mod common;
 
-use common::{absolute, both, svg_texts, BLUE, ORANGE};
+use common::{absolute, attr, both, elements, polylines, svg_texts, BLUE, ORANGE};
 use reports::plot::{
     bars_from, pool_by_group, relative_to_run_mean, BarChart, Sample, Scale, WHISKER, ZERO_LINE,
 };
-
-fn hex(c: [u8; 3]) -> String {
-    format!("#{:02X}{:02X}{:02X}", c[0], c[1], c[2])
-}
-
-/// Value of attribute `name` in one SVG element's text.
-fn attr<'a>(el: &'a str, name: &str) -> Option<&'a str> {
-    let start = el.find(&format!(" {name}=\""))? + name.len() + 3;
-    Some(&el[start..start + el[start..].find('"')?])
-}
-
-/// Every `<tag …>` element (its attribute text, from a leading space) whose fill or stroke is
-/// `colour`.
-fn elements(svg: &str, tag: &str, colour: [u8; 3]) -> Vec<String> {
-    let hex = hex(colour);
-    svg.split(&format!("<{tag} "))
-        .skip(1)
-        .map(|el| format!(" {}", &el[..el.find('>').unwrap_or(el.len())]))
-        .filter(|el| {
-            attr(el, "fill") == Some(hex.as_str()) || attr(el, "stroke") == Some(hex.as_str())
-        })
-        .collect()
-}
 
 /// (top, bottom) pixel rows of every rect of `colour`.
 fn rect_spans(svg: &str, colour: [u8; 3]) -> Vec<(i64, i64)> {
@@ -39,23 +16,6 @@ fn rect_spans(svg: &str, colour: [u8; 3]) -> Vec<(i64, i64)> {
         .map(|el| {
             let num = |n| attr(el, n).unwrap().parse::<i64>().unwrap();
             (num("y"), num("y") + num("height"))
-        })
-        .collect()
-}
-
-/// The points of every polyline of `colour`.
-fn polylines(svg: &str, colour: [u8; 3]) -> Vec<Vec<(i64, i64)>> {
-    elements(svg, "polyline", colour)
-        .iter()
-        .map(|el| {
-            attr(el, "points")
-                .unwrap()
-                .split_whitespace()
-                .map(|p| {
-                    let (x, y) = p.split_once(',').unwrap();
-                    (x.parse().unwrap(), y.parse().unwrap())
-                })
-                .collect()
         })
         .collect()
 }

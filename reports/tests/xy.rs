@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{both, svg_count, svg_texts, BLUE, ORANGE};
+use common::{both, polylines, svg_count, svg_texts, BLUE, ORANGE};
 use reports::plot::{Reference, XyChart, XyPoint, XySeries, REFERENCE};
 
 fn chart(log_x: bool) -> XyChart<'static> {
@@ -43,22 +43,6 @@ fn series() -> Vec<XySeries> {
     ]
 }
 
-/// x pixel of every vertex of the polylines of `colour` (as plotters spells it).
-fn polyline_xs(svg: &str, hex: &str) -> Vec<Vec<i64>> {
-    svg.split("<polyline ")
-        .skip(1)
-        .map(|el| &el[..el.find('>').unwrap()])
-        .filter(|el| el.contains(hex))
-        .map(|el| {
-            let at = el.find("points=\"").unwrap() + 8;
-            el[at..at + el[at..].find('"').unwrap()]
-                .split_whitespace()
-                .map(|p| p.split_once(',').unwrap().0.parse().unwrap())
-                .collect()
-        })
-        .collect()
-}
-
 #[test]
 fn every_series_point_and_whisker_is_drawn() {
     let dir = tempfile::tempdir().unwrap();
@@ -76,9 +60,15 @@ fn every_series_point_and_whisker_is_drawn() {
     assert_eq!(svg_count(&svg, "circle", ORANGE), 2 + 1);
     // One line through the points plus the legend sample per series; the line runs left to
     // right with as many vertices as points, although the points were given out of order.
-    let lines = polyline_xs(&svg, "#0072B2");
+    let lines = polylines(&svg, BLUE);
     assert_eq!(lines.len(), 2);
-    let through = lines.iter().find(|l| l.len() == 3).expect("series line");
+    let through: Vec<i64> = lines
+        .iter()
+        .find(|l| l.len() == 3)
+        .expect("series line")
+        .iter()
+        .map(|p| p.0)
+        .collect();
     assert!(through.windows(2).all(|w| w[0] < w[1]), "{through:?}");
     // Log x: 10, 100, 1000 are equally spaced.
     let (d1, d2) = (through[1] - through[0], through[2] - through[1]);
@@ -106,19 +96,8 @@ fn a_constant_reference_spans_the_axis_at_its_value() {
     let (_, svg) = both(dir.path(), "ref", |p| {
         chart(false).draw(p, &series(), std::slice::from_ref(&zero))
     });
-    let ys: Vec<&str> = svg
-        .split("<polyline ")
-        .skip(1)
-        .map(|el| &el[..el.find('>').unwrap()])
-        .filter(|el| el.contains("#5A5A5A"))
-        .flat_map(|el| {
-            let at = el.find("points=\"").unwrap() + 8;
-            el[at..at + el[at..].find('"').unwrap()]
-                .split_whitespace()
-                .map(|p| p.split_once(',').unwrap().1)
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let grey = [REFERENCE.0, REFERENCE.1, REFERENCE.2];
+    let ys: Vec<i64> = polylines(&svg, grey).concat().iter().map(|p| p.1).collect();
     // Dashes on one pixel row, then the legend sample (two vertices) in the legend box.
     let dashes = &ys[..ys.len() - 2];
     assert!(dashes.len() > 10);

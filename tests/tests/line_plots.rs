@@ -2,20 +2,13 @@
 //! whisker per point from the column's own CI columns, numeric x sorted by value (sizes and
 //! rates by what they mean), axes that must be swept keys, refused by name otherwise.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use clap::Parser;
-use sim::plot_cmd::{plot, PlotArgs};
+use common::sim_plot;
+use tempfile::TempDir;
 
 const BLUE: &str = "#0072B2";
 const ORANGE: &str = "#E69F00";
-
-fn sim_plot(args: &[&str]) -> Result<(), String> {
-    let mut argv = vec!["plot"];
-    argv.extend_from_slice(args);
-    let a = PlotArgs::try_parse_from(argv).map_err(|e| e.to_string())?;
-    plot(&a).map_err(|e| e.to_string())
-}
 
 /// How many `<tag` elements carry `colour`.
 fn count(svg: &str, tag: &str, colour: &str) -> usize {
@@ -26,8 +19,10 @@ fn count(svg: &str, tag: &str, colour: &str) -> usize {
 }
 
 /// A summary.csv as `sim sweep` writes it: upload (a rate, listed out of numeric order) ×
-/// incentive, the plain point at 1MB/s without a ρ (one replicate finished).
-fn summary(dir: &Path) -> PathBuf {
+/// incentive, the plain point at 1MB/s without a ρ (one replicate finished). Returns the
+/// folder, the input path and an output path `fig.svg`.
+fn summary() -> (TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
     let csv = "point,upload,incentive,replicates,incomplete_nodes,mean_completion_s,\
         std_completion_s,ci95_low_s,ci95_high_s,median_of_means_s,mean_total_completion_s,\
         rho_mean,rho_ci95_low,rho_ci95_high\n\
@@ -37,9 +32,11 @@ fn summary(dir: &Path) -> PathBuf {
         3,100KB/s,seniority,5,0,1200,1,1100,1300,1200,12000,-0.6,-0.8,-0.4\n\
         4,1MB/s,none,5,0,200,1,195,205,200,2000,,,\n\
         5,1MB/s,seniority,5,0,250,1,240,260,250,2500,-0.4,-0.6,-0.2\n";
-    let path = dir.join("summary.csv");
-    std::fs::write(&path, csv).unwrap();
-    path
+    let input = dir.path().join("summary.csv");
+    std::fs::write(&input, csv).unwrap();
+    let text = |p: std::path::PathBuf| p.to_str().unwrap().to_string();
+    let (i, o) = (text(input), text(dir.path().join("fig.svg")));
+    (dir, i, o)
 }
 
 /// x pixels of the longest polyline of `colour` (the series line, not its legend sample).
@@ -61,12 +58,10 @@ fn vertices(svg: &str, colour: &str) -> Vec<i64> {
 
 #[test]
 fn one_line_per_series_with_a_whisker_per_point() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = summary(dir.path());
-    let out = dir.path().join("line.svg");
-    let (i, o) = (input.to_str().unwrap(), out.to_str().unwrap());
+    let (_dir, i, o) = summary();
+    let (i, o) = (i.as_str(), o.as_str());
     sim_plot(&["line", i, "--x", "upload", "--by", "incentive", "-o", o]).unwrap();
-    let svg = std::fs::read_to_string(&out).unwrap();
+    let svg = std::fs::read_to_string(o).unwrap();
     for colour in [BLUE, ORANGE] {
         // Line and legend sample; three whiskers of three lines each.
         assert_eq!(count(&svg, "polyline", colour), 2, "{colour}");
@@ -94,17 +89,15 @@ fn one_line_per_series_with_a_whisker_per_point() {
         o,
     ])
     .unwrap();
-    let svg = std::fs::read_to_string(&out).unwrap();
+    let svg = std::fs::read_to_string(o).unwrap();
     assert_eq!(count(&svg, "line", BLUE), 6);
     assert_eq!(count(&svg, "line", ORANGE), 9);
 }
 
 #[test]
 fn axes_must_be_swept_keys() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = summary(dir.path());
-    let out = dir.path().join("fig.svg");
-    let (i, o) = (input.to_str().unwrap(), out.to_str().unwrap());
+    let (_dir, i, o) = summary();
+    let (i, o) = (i.as_str(), o.as_str());
     let e = sim_plot(&["heatmap", i, "--x", "upload", "--y", "rho_mean", "-o", o]).unwrap_err();
     assert_eq!(
         e,
@@ -138,17 +131,15 @@ fn axes_must_be_swept_keys() {
         e.starts_with("--ref bound: the file has no `kumar_ross_s` column"),
         "{e}"
     );
-    assert!(!out.exists());
+    assert!(!std::path::Path::new(o).exists());
 }
 
 #[test]
 fn heatmap_cells_note_their_ci() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = summary(dir.path());
-    let out = dir.path().join("heat.svg");
-    let (i, o) = (input.to_str().unwrap(), out.to_str().unwrap());
+    let (_dir, i, o) = summary();
+    let (i, o) = (i.as_str(), o.as_str());
     sim_plot(&["heatmap", i, "--x", "upload", "--y", "incentive", "-o", o]).unwrap();
-    let svg = std::fs::read_to_string(&out).unwrap();
+    let svg = std::fs::read_to_string(o).unwrap();
     // (950 − 850) / 2 and (1300 − 1100) / 2: the half-widths of the 100KB/s cells.
     assert!(svg.contains("±50.0"), "±50.0 missing");
     assert!(svg.contains("±100.0"), "±100.0 missing");

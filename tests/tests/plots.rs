@@ -6,22 +6,13 @@ mod common;
 
 use std::path::Path;
 
-use clap::Parser;
-use sim::plot_cmd::{plot, PlotArgs};
+use common::sim_plot;
 use sim::sweep::{Plan, Vary};
 
 /// The whisker colour of `reports::plot::WHISKER` and the first palette colour, as the SVG
 /// spells them.
 const WHISKER: &str = "#282828";
 const BLUE: &str = "#0072B2";
-
-/// Runs `sim plot ARGS`; the error as the CLI would print it.
-fn sim_plot(args: &[&str]) -> Result<(), String> {
-    let mut argv = vec!["plot"];
-    argv.extend_from_slice(args);
-    let a = PlotArgs::try_parse_from(argv).map_err(|e| e.to_string())?;
-    plot(&a).map_err(|e| e.to_string())
-}
 
 /// (y, height) of every rect filled with `fill`.
 fn rects(svg: &str, fill: &str) -> Vec<(i64, i64)> {

@@ -5,10 +5,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{
-    axis_range, colour, legend, render, tick, Figure, AXIS_DESC_PX, FAMILY, GRID_BOLD, GRID_LIGHT,
-    TICK_PX, TITLE_PX,
-};
+use super::{axis_range, colour, legend, numeric_chart, render, Figure};
 
 /// Empirical CDFs (e.g. of completion times), one step line per series.
 /// Non-finite values count as "never reached": they stay in the denominator,
@@ -87,26 +84,15 @@ impl Figure for LinesFigure<'_> {
     where
         DB::ErrorType: 'static,
     {
-        let mut chart = ChartBuilder::on(root)
-            .caption(self.title, (FAMILY, TITLE_PX))
-            .margin(20)
-            .x_label_area_size(60)
-            .y_label_area_size(90)
-            .build_cartesian_2d(
+        let mut chart = numeric_chart(
+            root,
+            self.title,
+            (
                 self.x_range.0..self.x_range.1,
                 self.y_range.0..self.y_range.1,
-            )?;
-        chart
-            .configure_mesh()
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
-            .bold_line_style(GRID_BOLD)
-            .light_line_style(GRID_LIGHT)
-            .x_desc(self.x_label)
-            .y_desc(self.y_label)
-            .axis_desc_style((FAMILY, AXIS_DESC_PX))
-            .label_style((FAMILY, TICK_PX))
-            .draw()?;
+            ),
+            (self.x_label, self.y_label),
+        )?;
         for (i, (name, pts)) in self.series.iter().enumerate() {
             let style = colour(i).stroke_width(3);
             let finite: Vec<(f64, f64)> = pts

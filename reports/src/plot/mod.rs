@@ -30,7 +30,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use anyhow::{bail, ensure, Context};
-use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::ranged1d::{AsRangedCoord, DefaultFormatting, KeyPointHint, ValueFormatter};
 use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
@@ -214,6 +214,48 @@ where
     }
     let fit = area.dim_in_pixel().0 / (widest + 10);
     Ok((fit as usize).clamp(1, labels.len().max(1)))
+}
+
+/// A chart on the coordinates `x` and `y` turn into.
+type NumericChart<'a, DB, X, Y> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<<X as AsRangedCoord>::CoordDescType, <Y as AsRangedCoord>::CoordDescType>,
+>;
+
+/// A chart with numeric axes, titled, gridded and labelled as every line chart is.
+fn numeric_chart<'a, DB, X, Y>(
+    root: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    (x, y): (X, Y),
+    (x_label, y_label): (&str, &str),
+) -> anyhow::Result<NumericChart<'a, DB, X, Y>>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    X: AsRangedCoord<Value = f64>,
+    Y: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FAMILY, TITLE_PX))
+        .margin(20)
+        .x_label_area_size(60)
+        .y_label_area_size(90)
+        .build_cartesian_2d(x, y)?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .bold_line_style(GRID_BOLD)
+        .light_line_style(GRID_LIGHT)
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .axis_desc_style((FAMILY, AXIS_DESC_PX))
+        .label_style((FAMILY, TICK_PX))
+        .draw()?;
+    Ok(chart)
 }
 
 /// Draws the legend of a chart in a framed, semi-opaque box.

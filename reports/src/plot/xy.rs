@@ -8,10 +8,7 @@ use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{
-    axis_range, colour, finite_bounds, legend, render, tick, Figure, AXIS_DESC_PX, FAMILY,
-    GRID_BOLD, GRID_LIGHT, TICK_PX, TITLE_PX,
-};
+use super::{axis_range, colour, finite_bounds, legend, numeric_chart, render, Figure};
 
 /// Colour of reference lines: neutral, so they never read as one more series.
 pub const REFERENCE: RGBColor = RGBColor(90, 90, 90);
@@ -163,23 +160,12 @@ impl XyFigure<'_> {
         X::CoordDescType: ValueFormatter<f64>,
         Y::CoordDescType: ValueFormatter<f64>,
     {
-        let mut chart = ChartBuilder::on(root)
-            .caption(self.chart.title, (FAMILY, TITLE_PX))
-            .margin(20)
-            .x_label_area_size(60)
-            .y_label_area_size(90)
-            .build_cartesian_2d(x, y)?;
-        chart
-            .configure_mesh()
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
-            .bold_line_style(GRID_BOLD)
-            .light_line_style(GRID_LIGHT)
-            .x_desc(self.chart.x_label)
-            .y_desc(self.chart.y_label)
-            .axis_desc_style((FAMILY, AXIS_DESC_PX))
-            .label_style((FAMILY, TICK_PX))
-            .draw()?;
+        let mut chart = numeric_chart(
+            root,
+            self.chart.title,
+            (x, y),
+            (self.chart.x_label, self.chart.y_label),
+        )?;
         let (x0, x1) = self.x_range;
         for r in self.refs {
             let pts = match r.points[..] {

@@ -64,6 +64,46 @@ pub fn svg_count(svg: &str, tag: &str, colour: [u8; 3]) -> usize {
         .count()
 }
 
+pub fn hex(c: [u8; 3]) -> String {
+    format!("#{:02X}{:02X}{:02X}", c[0], c[1], c[2])
+}
+
+/// Value of attribute `name` in one SVG element's text.
+pub fn attr<'a>(el: &'a str, name: &str) -> Option<&'a str> {
+    let start = el.find(&format!(" {name}=\""))? + name.len() + 3;
+    Some(&el[start..start + el[start..].find('"')?])
+}
+
+/// Every `<tag …>` element (its attribute text, from a leading space) whose fill or stroke is
+/// `colour`.
+pub fn elements(svg: &str, tag: &str, colour: [u8; 3]) -> Vec<String> {
+    let hex = hex(colour);
+    svg.split(&format!("<{tag} "))
+        .skip(1)
+        .map(|el| format!(" {}", &el[..el.find('>').unwrap_or(el.len())]))
+        .filter(|el| {
+            attr(el, "fill") == Some(hex.as_str()) || attr(el, "stroke") == Some(hex.as_str())
+        })
+        .collect()
+}
+
+/// The points of every polyline of `colour`.
+pub fn polylines(svg: &str, colour: [u8; 3]) -> Vec<Vec<(i64, i64)>> {
+    elements(svg, "polyline", colour)
+        .iter()
+        .map(|el| {
+            attr(el, "points")
+                .unwrap()
+                .split_whitespace()
+                .map(|p| {
+                    let (x, y) = p.split_once(',').unwrap();
+                    (x.parse().unwrap(), y.parse().unwrap())
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// The text of every `<text>` element of the SVG, trimmed.
 pub fn svg_texts(svg: &str) -> Vec<String> {
     svg.split("<text ")

@@ -6,6 +6,15 @@ use std::path::PathBuf;
 
 use sim::Scenario;
 
+/// Runs `sim plot ARGS`; the error as the CLI would print it.
+pub fn sim_plot(args: &[&str]) -> Result<(), String> {
+    use clap::Parser;
+    let mut argv = vec!["plot"];
+    argv.extend_from_slice(args);
+    let a = sim::plot_cmd::PlotArgs::try_parse_from(argv).map_err(|e| e.to_string())?;
+    sim::plot_cmd::plot(&a).map_err(|e| e.to_string())
+}
+
 /// The repository's `scenarios/` folder.
 pub fn scenarios_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
