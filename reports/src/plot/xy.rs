@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use anyhow::{bail, ensure};
-use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -140,32 +139,36 @@ impl Figure for XyFigure<'_> {
         ticks.sort_by(f64::total_cmp);
         ticks.dedup();
         let log_x = || (x0..x1).log_scale().with_key_points(ticks.clone());
+        let c = &self.chart;
+        let labels = (c.x_label, c.y_label);
         // plotters types linear and log axes differently, hence one call per combination.
-        match (self.chart.log_x, self.chart.log_y) {
-            (false, false) => self.on(root, x0..x1, y0..y1),
-            (true, false) => self.on(root, log_x(), y0..y1),
-            (false, true) => self.on(root, x0..x1, (y0..y1).log_scale()),
-            (true, true) => self.on(root, log_x(), (y0..y1).log_scale()),
+        match (c.log_x, c.log_y) {
+            (false, false) => self.on(numeric_chart(root, c.title, (x0..x1, y0..y1), labels)?),
+            (true, false) => self.on(numeric_chart(root, c.title, (log_x(), y0..y1), labels)?),
+            (false, true) => {
+                let y = (y0..y1).log_scale();
+                self.on(numeric_chart(root, c.title, (x0..x1, y), labels)?)
+            }
+            (true, true) => {
+                let y = (y0..y1).log_scale();
+                self.on(numeric_chart(root, c.title, (log_x(), y), labels)?)
+            }
         }
     }
 }
 
 impl XyFigure<'_> {
-    fn on<DB, X, Y>(&self, root: &DrawingArea<DB, Shift>, x: X, y: Y) -> anyhow::Result<()>
+    /// Draws references, series and whiskers, and the legend, on a chart with its axes.
+    fn on<'a, DB, X, Y>(
+        &self,
+        mut chart: ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    ) -> anyhow::Result<()>
     where
-        DB: DrawingBackend,
+        DB: DrawingBackend + 'a,
         DB::ErrorType: 'static,
-        X: AsRangedCoord<Value = f64>,
-        Y: AsRangedCoord<Value = f64>,
-        X::CoordDescType: ValueFormatter<f64>,
-        Y::CoordDescType: ValueFormatter<f64>,
+        X: Ranged<ValueType = f64>,
+        Y: Ranged<ValueType = f64>,
     {
-        let mut chart = numeric_chart(
-            root,
-            self.chart.title,
-            (x, y),
-            (self.chart.x_label, self.chart.y_label),
-        )?;
         let (x0, x1) = self.x_range;
         for r in self.refs {
             let pts = match r.points[..] {
