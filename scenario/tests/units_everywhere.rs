@@ -72,6 +72,12 @@ fn rates_agree_everywhere() {
             Err("write `500KiB/s` (powers of 1024) or `500KB/s`"),
         ),
         ("5XB/s", Err("unknown size unit `XB`")),
+        // Bit rates, SI: 1 kbps = 125 B/s.
+        ("1kbps", Ok(125.0)),
+        ("512kbit/s", Ok(64_000.0)),
+        ("10Mbps", Ok(1_250_000.0)),
+        ("1Gbit/s", Ok(125_000_000.0)),
+        ("500kb/s", Err("or `500Kbit/s` for bits")),
     ];
     for (input, want) in cases {
         let mut got = vec![input.parse::<Rate>().map(|r| r.0), parse_rate(input)];
