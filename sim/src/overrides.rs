@@ -246,16 +246,16 @@ mod tests {
     #[test]
     fn errors_name_the_override_and_suggest_a_key() {
         assert_eq!(
-            err(&["group.2.upload=100kbps"]),
-            "--set group.2.upload=100kbps: `100kbps` is ambiguous: write `100KiB/s` (powers of \
-             1024) or `100KB/s` (powers of 1000)"
+            err(&["group.2.upload=100kb/s"]),
+            "--set group.2.upload=100kb/s: `100kb/s` is ambiguous: write `100KiB/s` (powers of \
+             1024) or `100KB/s` (powers of 1000), or `100Kbit/s` for bits"
         );
         assert!(
-            err(&["upload=100kbps"]).starts_with(
-                "--set upload=100kbps (as defaults.upload=100kbps): `100kbps` is ambiguous"
+            err(&["upload=100kb/s"]).starts_with(
+                "--set upload=100kb/s (as defaults.upload=100kb/s): `100kb/s` is ambiguous"
             ),
             "{}",
-            err(&["upload=100kbps"])
+            err(&["upload=100kb/s"])
         );
         let e = err(&["seeder=3"]);
         assert!(

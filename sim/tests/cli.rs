@@ -542,17 +542,17 @@ fn replicates_headline_the_mean_and_ci_over_replicates() {
 #[test]
 fn override_errors_name_the_override() {
     let dir = tempfile::tempdir().unwrap();
-    let out = on_g1t2(&["run", "--set", "group.2.upload=100kbps", "--out"], &dir);
+    let out = on_g1t2(&["run", "--set", "group.2.upload=100kb/s", "--out"], &dir);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.starts_with("error: --set group.2.upload=100kbps: `100kbps` is ambiguous"),
+        err.starts_with("error: --set group.2.upload=100kb/s: `100kb/s` is ambiguous"),
         "{err}"
     );
     assert!(!err.contains("line"), "{err}");
-    let out = on_g1t2(&["sweep", "--vary", "upload=1kbps", "--out"], &dir);
+    let out = on_g1t2(&["sweep", "--vary", "upload=1kb/s", "--out"], &dir);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("error: --vary upload=1kbps (as defaults.upload=1kbps): `1kbps` is ambiguous"),
+        err.contains("error: --vary upload=1kb/s (as defaults.upload=1kb/s): `1kb/s` is ambiguous"),
         "{err}"
     );
 }
