@@ -6,6 +6,9 @@
 //!   (mainline's tit-for-tat, the reference), [`seniority`] (the thesis's incentive and its
 //!   liar), and the rest of the zoo as they land. [`spec::PolicySpec`] names them and their
 //!   parameters (scenario files, `bt --policy`), and builds one per torrent.
+//!   Two adversaries act mostly through their driver: [`large_view`] widens the node's peer
+//!   set ([`spec::PolicySpec::peer_set`]) and [`whitewash`] has the driver change its
+//!   identity ([`spec::PolicySpec::whitewash_every`]).
 //! - [`choker`]: mainline's choker (rate ranking, optimistic unchoke, seed modes), which the
 //!   tit-for-tat-based policies share.
 //! - [`picker`]: which blocks to request; [`peer_set`]: whom to dial and when to announce;
@@ -21,6 +24,7 @@ pub mod choker;
 pub mod fairtorrent;
 pub mod false_have;
 pub mod free_rider;
+pub mod large_view;
 pub mod ondemand;
 pub mod peer_set;
 pub mod picker;
@@ -29,6 +33,7 @@ pub mod rates;
 pub mod seniority;
 pub mod spec;
 pub mod tft;
+pub mod whitewash;
 
 use std::collections::BTreeSet;
 use std::fmt;

@@ -260,6 +260,14 @@ impl<A: Ord + Clone> PeerSet<A> {
         }
     }
 
+    /// Whether a dial of ours to `addr` is in progress (the simulator drops a dial that
+    /// arrives after its node changed identity, `whitewash`).
+    pub fn is_dialing(&self, addr: &A) -> bool {
+        self.entries
+            .get(addr)
+            .is_some_and(|e| e.state == State::Dialing)
+    }
+
     pub fn is_connected(&self, addr: &A) -> bool {
         self.entries
             .get(addr)

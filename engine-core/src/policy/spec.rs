@@ -21,11 +21,15 @@ use super::choker::ChokerConfig;
 use super::fairtorrent::FairTorrent;
 use super::false_have::FalseClaims;
 use super::free_rider::FreeRider;
+use super::large_view::LargeView;
+use super::peer_set::PeerSetConfig;
 use super::propshare::{PropShare, DEFAULT_F};
 use super::seniority::{Contribution, Seniority, SeniorityVariant};
 use super::tft::Tft;
+use super::whitewash::Whitewash;
 use super::Policy;
 use crate::protocol::block::BLOCK_LEN;
+use crate::time::Duration;
 use crate::units::ByteSize;
 
 /// An incentive policy and its parameters.
@@ -49,6 +53,10 @@ pub enum PolicySpec {
     BitTyrant(BitTyrantParams),
     /// Levin et al.'s proportional-share auction (SIGCOMM 2008); `f`: optimistic share.
     PropShare { f: f64 },
+    /// A free-rider asking for and connecting to as many peers as it can (BitThief).
+    LargeView(LargeView),
+    /// Changes identity every `every`, running `base` in between.
+    Whitewash(Whitewash),
 }
 
 /// Every policy name, in the order `--help` and errors list them.
@@ -61,6 +69,8 @@ pub const NAMES: &[&str] = &[
     "false-have",
     "bittyrant",
     "propshare",
+    "large-view",
+    "whitewash",
 ];
 
 /// Why a policy spec was refused.
@@ -221,6 +231,8 @@ impl PolicySpec {
             "propshare" => PolicySpec::PropShare {
                 f: fraction(&mut p, "f", DEFAULT_F, 0.0, 1.0)?,
             },
+            "large-view" => PolicySpec::LargeView(LargeView::from_params(&mut p)?),
+            "whitewash" => PolicySpec::Whitewash(Whitewash::from_params(&mut p)?),
             _ => {
                 return Err(PolicyError::UnknownPolicy {
                     name: name.to_string(),
@@ -241,6 +253,8 @@ impl PolicySpec {
             PolicySpec::FalseHave { .. } => "false-have",
             PolicySpec::BitTyrant(_) => "bittyrant",
             PolicySpec::PropShare { .. } => "propshare",
+            PolicySpec::LargeView(_) => "large-view",
+            PolicySpec::Whitewash(_) => "whitewash",
         }
     }
 
@@ -260,6 +274,8 @@ impl PolicySpec {
                 ("selfish", b.selfish.to_string()),
             ],
             PolicySpec::PropShare { f } => vec![("f", f.to_string())],
+            PolicySpec::LargeView(lv) => lv.params(),
+            PolicySpec::Whitewash(w) => w.params(),
         }
     }
 
@@ -272,16 +288,21 @@ impl PolicySpec {
             PolicySpec::SeniorityLiar { variant } => PolicySpec::SeniorityLiar {
                 variant: Some(variant.unwrap_or(default)),
             },
+            PolicySpec::Whitewash(w) => PolicySpec::Whitewash(Whitewash {
+                base: Box::new(w.base.with_default_variant(default)),
+                ..w
+            }),
             other => other,
         }
     }
 
     /// Whether the node answers the seniority query (the mechanism's extension and port).
     pub fn serves_seniority(&self) -> bool {
-        matches!(
-            self,
-            PolicySpec::Seniority { .. } | PolicySpec::SeniorityLiar { .. }
-        )
+        match self {
+            PolicySpec::Seniority { .. } | PolicySpec::SeniorityLiar { .. } => true,
+            PolicySpec::Whitewash(w) => w.base.serves_seniority(),
+            _ => false,
+        }
     }
 
     /// The policy for one torrent.
@@ -301,13 +322,43 @@ impl PolicySpec {
                 &env.contribution,
                 true,
             )),
-            PolicySpec::FreeRider => Box::new(FreeRider),
+            PolicySpec::FreeRider | PolicySpec::LargeView(_) => Box::new(FreeRider),
             PolicySpec::FairTorrent { slack } => Box::new(FairTorrent::new(*slack)),
             PolicySpec::FalseHave { per_round } => {
                 Box::new(Tft::new(env.choker.clone()).claiming(FalseClaims::new(*per_round)))
             }
             PolicySpec::BitTyrant(b) => Box::new(BitTyrant::new(env.choker.clone(), *b)),
             PolicySpec::PropShare { f } => Box::new(PropShare::new(env.choker.clone(), *f)),
+            PolicySpec::Whitewash(w) => w.base.build(env),
+        }
+    }
+
+    /// The node's peer-set rules: the driver's `base`, adjusted by a policy whose behaviour
+    /// is whom it knows (`large-view`); the same for every other policy. Both drivers call
+    /// this, so the rule lives once.
+    pub fn peer_set(&self, base: PeerSetConfig) -> PeerSetConfig {
+        match self {
+            PolicySpec::LargeView(lv) => lv.peer_set(base),
+            PolicySpec::Whitewash(w) => w.base.peer_set(base),
+            _ => base,
+        }
+    }
+
+    /// How often the node drops its identity and rejoins as a new peer (`whitewash`), a
+    /// driver's action.
+    pub fn whitewash_every(&self) -> Option<Duration> {
+        match self {
+            PolicySpec::Whitewash(w) => Some(w.every.0),
+            _ => None,
+        }
+    }
+
+    /// The spec with its own durations divided by `k`, for a driver that runs time `k`
+    /// times faster (`bt swarm`; the engine's intervals are scaled with its settings).
+    pub fn time_compressed(&self, k: f64) -> PolicySpec {
+        match self {
+            PolicySpec::LargeView(lv) => PolicySpec::LargeView(lv.time_compressed(k)),
+            other => other.clone(),
         }
     }
 }
@@ -466,6 +517,8 @@ mod tests {
             "seniority-liar",
             "fairtorrent:slack=16KiB",
             "false-have:per_round=4",
+            "large-view:numwant=300,reannounce=1min,max_connections=500",
+            "whitewash:every=30min,base=tft",
         ] {
             let spec: PolicySpec = s.parse().unwrap();
             assert_eq!(spec.to_string(), s);
