@@ -106,6 +106,13 @@ pub struct RunStats {
     pub bytes_in_flight: u64,
     /// Block bytes whose connection closed before delivery.
     pub bytes_lost: u64,
+    /// Identity changes of `whitewash` nodes (left out of `run.json` when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub whitewashes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Events handled, by kind. Messages count when delivered, including those of a connection

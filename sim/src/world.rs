@@ -9,6 +9,7 @@
 
 use engine_core::policy::ondemand;
 use engine_core::policy::peer_set::{Action, Announce, PeerSet, PeerSetConfig, Retry};
+use engine_core::policy::seniority::Contribution;
 use engine_core::protocol::bitfield::Bitfield;
 use engine_core::protocol::block::{BlockRequest, Geometry};
 use engine_core::protocol::wire::Message;
@@ -25,6 +26,8 @@ use scenario::{JoinTime, Leave, NodeSpec, Role, Scenario};
 use crate::network::Network;
 use crate::queue::EventQueue;
 use crate::regular::{class_numbers, RegularTime};
+
+mod whitewash;
 
 /// The receiver's node and the flow packed in an engine-core key (see [`World::key`]).
 fn key_parts(key: PeerKey) -> (u32, u32) {
@@ -69,6 +72,8 @@ enum Event {
         version: u32,
     },
     Leave(u32),
+    /// The node drops its identity and rejoins as a new peer (policy `whitewash`).
+    Whitewash(u32),
     /// Records swarm progress (every [`SAMPLE_EVERY`]).
     Sample,
     /// The on-demand seeding controller's periodic check.
@@ -118,7 +123,10 @@ struct Node {
     left_at: Option<Instant>,
     uploaded: u64,
     downloaded: u64,
+    /// End-game duplicates of the torrents it dropped (left, or whitewashed away).
     duplicate_bytes: u64,
+    /// Identities it has had beyond its first (`whitewash`).
+    identity: u32,
 }
 
 /// One simulation run of a scenario.
@@ -163,10 +171,10 @@ impl World {
         let nodes: Vec<Node> = resolve_nodes(sc)
             .into_iter()
             .map(|(spec, join_at)| Node {
+                peer_set: PeerSet::new(spec.policy.peer_set(peer_set_config(sc))),
                 spec,
                 join_at,
                 torrent: None,
-                peer_set: PeerSet::new(peer_set_config(sc)),
                 flows_out: Vec::new(),
                 timer_at: None,
                 timer_version: 0,
@@ -175,12 +183,17 @@ impl World {
                 uploaded: 0,
                 downloaded: 0,
                 duplicate_bytes: 0,
+                identity: 0,
             })
             .collect();
         let tracker_cfg = TrackerConfig {
             interval: sc.tracker.interval.0,
             default_numwant: sc.tracker.numwant as usize,
-            max_numwant: sc.tracker.numwant.max(1) as usize,
+            // A real tracker's cap, so a node may ask for more than the scenario's numwant
+            // (`large-view`); the others ask for exactly that and get what they did before.
+            max_numwant: (sc.tracker.numwant as usize)
+                .max(TrackerConfig::default().max_numwant)
+                .max(1),
             peer_timeout: Duration(sc.tracker.interval.0 .0.saturating_mul(3)),
             max_peers: usize::MAX,
         };
@@ -371,6 +384,7 @@ impl World {
                 }
             }
             Event::Leave(n) => self.leave(n),
+            Event::Whitewash(n) => self.whitewash(n),
             Event::Sample => {
                 self.sample();
                 self.push(self.now + SAMPLE_EVERY, Event::Sample);
@@ -383,23 +397,29 @@ impl World {
 
     fn join(&mut self, n: u32) {
         self.nodes[n as usize].join_at.get_or_insert(self.now);
-        let sc = &self.sc;
-        let node = &self.nodes[n as usize];
-        let e = &sc.engine;
-        let cfg = TorrentConfig::for_node(
-            self.geo,
-            &e.settings(),
-            node.spec.policy.clone(),
-            node.spec.contribution(),
-            Some(node.spec.upload),
-        );
+        let spec = &self.nodes[n as usize].spec;
         let pieces = self.geo.num_pieces();
-        let have = match node.spec.role {
+        let have = match spec.role {
             Role::Seeder => Bitfield::full(pieces),
             Role::Leecher => Bitfield::new(pieces),
         };
-        let seed = stream_seed(sc.seed, node.spec.id as u64);
-        self.nodes[n as usize].torrent = Some(Torrent::new(cfg, have, seed, self.now));
+        let contribution = spec.contribution();
+        let seed = stream_seed(self.sc.seed, spec.id as u64);
+        self.start(n, have, contribution, seed);
+        self.schedule_whitewash(n);
+    }
+
+    /// Starts node `n`'s torrent with pieces `have` and its announces.
+    fn start(&mut self, n: u32, have: Bitfield, contribution: Contribution, rng_seed: [u8; 32]) {
+        let node = &self.nodes[n as usize];
+        let cfg = TorrentConfig::for_node(
+            self.geo,
+            &self.sc.engine.settings(),
+            node.spec.policy.clone(),
+            contribution,
+            Some(node.spec.upload),
+        );
+        self.nodes[n as usize].torrent = Some(Torrent::new(cfg, have, rng_seed, self.now));
         self.nodes[n as usize].peer_set.start_announcing(self.now);
         self.peer_actions(n);
         self.drain(n);
@@ -456,6 +476,7 @@ impl World {
         let (a, b) = (&self.nodes[from as usize], &self.nodes[to as usize]);
         if a.torrent.is_none()
             || b.torrent.is_none()
+            || !a.peer_set.is_dialing(&to)
             || !a.peer_set.completes(&to)
             || !b.peer_set.accepts(&from)
         {
@@ -586,7 +607,7 @@ impl World {
         }
         let node = &mut self.nodes[n as usize];
         if let Some(t) = node.torrent.take() {
-            node.duplicate_bytes = t.stats().duplicate_bytes;
+            node.duplicate_bytes += t.stats().duplicate_bytes;
         }
         node.left_at = Some(self.now);
         if node.spec.role == Role::Leecher && node.completed_at.is_none() {
@@ -873,10 +894,8 @@ impl World {
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                let dup = n
-                    .torrent
-                    .as_ref()
-                    .map_or(n.duplicate_bytes, |t| t.stats().duplicate_bytes);
+                let dup =
+                    n.duplicate_bytes + n.torrent.as_ref().map_or(0, |t| t.stats().duplicate_bytes);
                 NodeResult {
                     join_s: n.join_at.map(|t| t.as_secs_f64()),
                     completion_s: n.completed_at.map(|c| {

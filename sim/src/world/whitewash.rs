@@ -1,0 +1,69 @@
+//! The `whitewash` policy's identity change, a driver action: every `every` a node that is
+//! still downloading closes all its connections, announces `stopped`, and rejoins at once as
+//! a new peer — a fresh torrent (its verified pieces kept; blocks of unfinished pieces, its
+//! own per-peer history and its seniority counter lost), a fresh peer set and a `started`
+//! announce. Its peers remember it only per connection, and engine-core drops that on
+//! disconnect ([`engine_core::policy::Policy::forget`]); the simulator's peer sets forget a
+//! closed address too (`Retry::Never`), so it is new to everyone it meets again. Messages,
+//! blocks and dials of the old identity still in flight are dropped (connection epochs, and
+//! [`engine_core::policy::peer_set::PeerSet::is_dialing`] for dials).
+
+use engine_core::policy::peer_set::PeerSet;
+use engine_core::policy::seniority::Contribution;
+use scenario::draws::stream_seed;
+
+use super::{peer_set_config, Event, World};
+
+/// Seeded streams of the later identities' torrents: `BASE + (identity << 24) + node`, clear
+/// of `scenario::draws`'s bases (`1 << 40` to `1 << 42`).
+const IDENTITY_STREAM_BASE: u64 = 1 << 43;
+
+impl World {
+    /// After a join: the first identity change, if the node's policy whitewashes.
+    pub(super) fn schedule_whitewash(&mut self, n: u32) {
+        if let Some(every) = self.nodes[n as usize].spec.policy.whitewash_every() {
+            self.push(self.now + every, Event::Whitewash(n));
+        }
+    }
+
+    /// Node `n` drops its identity and rejoins as a new peer (nothing once it left or has
+    /// every piece).
+    pub(super) fn whitewash(&mut self, n: u32) {
+        let Some(t) = self.nodes[n as usize].torrent.as_ref() else {
+            return;
+        };
+        if t.is_complete() {
+            return;
+        }
+        let have = t.have().clone();
+        for a in self.nodes[n as usize].peer_set.stop() {
+            let _ = self.tell_tracker(n, a, 1);
+        }
+        let peers: Vec<u32> = self.nodes[n as usize]
+            .peer_set
+            .connected_peers()
+            .copied()
+            .collect();
+        for p in peers {
+            self.disconnect(n, p);
+        }
+        self.stats.whitewashes += 1;
+        let node = &mut self.nodes[n as usize];
+        if let Some(t) = node.torrent.take() {
+            node.duplicate_bytes += t.stats().duplicate_bytes;
+        }
+        node.identity += 1;
+        node.peer_set = PeerSet::new(node.spec.policy.peer_set(peer_set_config(&self.sc)));
+        // A timer of the old torrent is stale.
+        node.timer_at = None;
+        node.timer_version += 1;
+        let contribution = Contribution {
+            online_secs: 0.0,
+            ..node.spec.contribution()
+        };
+        let stream = IDENTITY_STREAM_BASE + (u64::from(node.identity) << 24) + u64::from(n);
+        let seed = stream_seed(self.sc.seed, stream);
+        self.start(n, have, contribution, seed);
+        self.schedule_whitewash(n);
+    }
+}
