@@ -181,7 +181,9 @@ impl Common {
 
 /// `--policy`: the scenario files' policy grammar.
 fn parse_policy(s: &str) -> Result<PolicySpec, String> {
-    s.parse().map_err(|e: PolicyError| e.to_string())
+    let policy = s.parse().map_err(|e: PolicyError| e.to_string())?;
+    super::check_policy(&policy)?;
+    Ok(policy)
 }
 
 /// `none`, `seniority`, `seniority=formula|thesis-code|work-conserving`.
@@ -277,6 +279,12 @@ mod tests {
             parse_policy("seniority:variant=formula"),
             parse_incentive("seniority=formula")
         );
+        let e = parse_policy("whitewash:every=5min").unwrap_err();
+        assert!(e.contains("simulator-only"), "{e}");
+        assert!(matches!(
+            parse_policy("large-view"),
+            Ok(PolicySpec::LargeView(_))
+        ));
         let e = parse_policy("tyrant").unwrap_err();
         assert!(e.contains("known policies"), "{e}");
     }

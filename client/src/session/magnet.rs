@@ -81,12 +81,12 @@ pub(super) async fn fetch(
         opts.peers.len()
     );
     let now_core = || core_time(t0, Instant::now());
-    let policy = announcer::policy(
+    let policy = opts.policy.peer_set(announcer::policy(
         opts.max_peers.max(1),
         opts.numwant,
         opts.min_announce_interval,
         Some(REANNOUNCE),
-    );
+    ));
     let mut peer_set = PeerSet::new(policy);
     peer_set.learn(now_core(), opts.peers.iter().copied());
     if !trackers.is_empty() {

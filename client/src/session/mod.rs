@@ -166,8 +166,22 @@ pub struct Report {
     pub uploaded_to: BTreeMap<[u8; 20], u64>,
 }
 
+/// Refuses a policy a real session cannot run: `whitewash` needs its driver to change the
+/// node's identity (a new peer id, port and connections), which only the simulator does so
+/// far; running its base policy instead would misreport what ran.
+pub fn check_policy(policy: &PolicySpec) -> Result<(), String> {
+    match policy.whitewash_every() {
+        Some(_) => Err(format!(
+            "policy {policy}: whitewash is simulator-only for now (bt does not change its \
+             identity mid-session); run it with `sim run`"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Runs a session to its end.
 pub async fn run(opts: Options) -> Result<Report> {
+    check_policy(&opts.policy).map_err(anyhow::Error::msg)?;
     let start = Instant::now();
     let peer_id = opts.peer_id.unwrap_or_else(new_peer_id);
     // Bound first: a magnet download announces its port before it has the metadata.
@@ -249,14 +263,14 @@ pub async fn run(opts: Options) -> Result<Report> {
         burst: opts.burst,
         received: opts.received.clone(),
     });
-    let permits = Arc::new(Semaphore::new(opts.max_peers.max(1)));
     let trackers = Trackers::new(http_trackers(&meta), local.port());
-    let policy = announcer::policy(
+    let policy = opts.policy.peer_set(announcer::policy(
         opts.max_peers.max(1),
         opts.numwant,
         opts.min_announce_interval,
         None,
-    );
+    ));
+    let permits = Arc::new(Semaphore::new(policy.max_connections));
     let mut peer_set = PeerSet::new(policy);
     if !trackers.is_empty() {
         peer_set.start_announcing(CoreInstant(0));

@@ -120,6 +120,9 @@ pub fn run(args: SwarmArgs) -> Result<()> {
             usize::from(p) + nodes.len() - 1
         );
     }
+    for (spec, _) in &nodes {
+        session::check_policy(&spec.policy).map_err(|e| anyhow!("node {}: {e}", spec.id))?;
+    }
     let out = args
         .out
         .clone()
@@ -295,7 +298,7 @@ impl<'a> Run<'a> {
             max_peers: e.max_connections as usize,
             numwant: self.sc.tracker.numwant,
             engine: self.engine.clone(),
-            policy: spec.policy.clone(),
+            policy: spec.policy.time_compressed(self.k),
             contribution: spec.contribution(),
             min_announce_interval: self.min_announce_interval,
             received: node.received.clone(),
