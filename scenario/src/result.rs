@@ -106,9 +106,13 @@ pub struct RunStats {
     pub bytes_in_flight: u64,
     /// Block bytes whose connection closed before delivery.
     pub bytes_lost: u64,
-    /// Identity changes of `whitewash` nodes (left out of `run.json` when 0).
+    /// Identity changes of `whitewash` nodes, and the block bytes they had received of
+    /// pieces not yet verified, which each change throws away (both left out of `run.json`
+    /// when 0).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub whitewashes: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub whitewash_discarded_bytes: u64,
 }
 
 fn is_zero(n: &u64) -> bool {

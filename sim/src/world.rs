@@ -125,8 +125,10 @@ struct Node {
     downloaded: u64,
     /// End-game duplicates of the torrents it dropped (left, or whitewashed away).
     duplicate_bytes: u64,
-    /// Identities it has had beyond its first (`whitewash`).
+    /// Identities it has had beyond its first (`whitewash`), and the block bytes their
+    /// changes threw away.
     identity: u32,
+    discarded: u64,
 }
 
 /// One simulation run of a scenario.
@@ -184,6 +186,7 @@ impl World {
                 downloaded: 0,
                 duplicate_bytes: 0,
                 identity: 0,
+                discarded: 0,
             })
             .collect();
         let tracker_cfg = TrackerConfig {

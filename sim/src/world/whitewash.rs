@@ -52,6 +52,14 @@ impl World {
         if let Some(t) = node.torrent.take() {
             node.duplicate_bytes += t.stats().duplicate_bytes;
         }
+        // What it received and does not keep: blocks of pieces it had not verified.
+        let kept: u64 = have
+            .iter_set()
+            .map(|p| u64::from(self.geo.piece_size(p)))
+            .sum();
+        let discarded = node.downloaded - node.duplicate_bytes - kept;
+        self.stats.whitewash_discarded_bytes += discarded - node.discarded;
+        node.discarded = discarded;
         node.identity += 1;
         node.peer_set = PeerSet::new(node.spec.policy.peer_set(peer_set_config(&self.sc)));
         // A timer of the old torrent is stale.
