@@ -71,7 +71,8 @@ pub struct Common {
     pub verbose: bool,
     /// Incentive policy: `NAME[:key=value,...]`, one of tft (mainline, the default),
     /// seniority[:variant=formula|thesis-code|work-conserving], seniority-liar, free-rider,
-    /// fairtorrent[:slack=SIZE], false-have[:per_round=N].
+    /// fairtorrent[:slack=SIZE], false-have[:per_round=N],
+    /// large-view[:numwant=N,reannounce=DUR,max_connections=N] (whitewash is simulator-only).
     #[arg(long, value_parser = parse_policy, conflicts_with = "incentive")]
     pub policy: Option<PolicySpec>,
     /// The thesis's shorthand: `none` (= --policy tft) or `seniority[=formula|thesis-code|
