@@ -23,15 +23,18 @@ fn files_of(r: &sim::RunResult) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn two_runs_write_identical_files() {
-    let sc = common::load("g1t2", &[]);
-    let a = files_of(&sim::run(&sc));
-    let b = files_of(&sim::run(&sc));
-    assert_eq!(
-        a.len(),
-        6,
-        "results, pairs, policies, progress, run.json, resolved scenario"
-    );
-    assert_eq!(a, b);
+    // The zoo's driver-level adversaries add events (identity changes) and streams.
+    for name in ["g1t2", "zoo/whitewash-tft", "zoo/large-view-ci"] {
+        let sc = common::load(name, &[]);
+        let a = files_of(&sim::run(&sc));
+        let b = files_of(&sim::run(&sc));
+        assert_eq!(
+            a.len(),
+            6,
+            "results, pairs, policies, progress, run.json, resolved scenario"
+        );
+        assert_eq!(a, b, "{name}");
+    }
 }
 
 #[test]

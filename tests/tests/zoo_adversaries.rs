@@ -69,6 +69,35 @@ fn large_view_share(free_riders: u32) -> Summary {
     s
 }
 
+/// The widened view takes effect end to end: the simulated tracker hands a large-view node
+/// up to 200 peers and it re-announces every 30 s, so its blocks come from more peers than
+/// the same nodes get as plain free-riders (which ask for 10 a minute, like everyone).
+#[test]
+fn large_view_downloads_from_more_peers_than_a_free_rider() {
+    let distinct_uploaders = |policy: &str| -> f64 {
+        let r = sim::run(&common::load(
+            "zoo/large-view-ci",
+            &[&format!("group.3.policy={policy}")],
+        ));
+        let specs = resolve_nodes(&r.scenario);
+        let counts: Vec<f64> = specs
+            .iter()
+            .filter(|(s, _)| s.policy.name() == policy)
+            .map(|(s, _)| r.pairs.iter().filter(|p| p.to == s.id).count() as f64)
+            .collect();
+        mean(&counts).unwrap()
+    };
+    let (wide, plain) = (
+        distinct_uploaders("large-view"),
+        distinct_uploaders("free-rider"),
+    );
+    println!("distinct uploaders: large-view {wide:.1}, free-rider {plain:.1}");
+    assert!(
+        wide > 1.5 * plain,
+        "large-view {wide:.1}, free-rider {plain:.1}"
+    );
+}
+
 #[test]
 fn large_view_free_riders_under_40_percent_finish_first() {
     for free_riders in [6, 24] {
