@@ -44,8 +44,8 @@ impl LargeView {
             reannounce: p.get("reannounce", d.reannounce)?,
             max_connections: p.get("max_connections", d.max_connections)?,
         };
-        if v.reannounce.0 == Duration::ZERO {
-            return Err(p.invalid("reannounce", v.reannounce, "must be longer than 0"));
+        if v.reannounce.0 < Duration::from_secs(1) {
+            return Err(p.invalid("reannounce", v.reannounce, "must be at least 1s"));
         }
         if v.max_connections == 0 {
             return Err(p.invalid("max_connections", 0, "must be at least 1"));
@@ -138,6 +138,9 @@ mod tests {
 
     #[test]
     fn time_compression_divides_the_reannounce_interval() {
+        assert!("large-view:reannounce=0s"
+            .parse::<crate::policy::spec::PolicySpec>()
+            .is_err());
         let lv = LargeView::default().time_compressed(40.0);
         assert_eq!(lv.reannounce.0, Duration::from_millis(750));
         assert_eq!(lv.numwant, 200);

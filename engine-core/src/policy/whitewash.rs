@@ -30,8 +30,9 @@ pub const DEFAULT_EVERY: Duration = Duration::from_secs(600);
 impl Whitewash {
     pub(super) fn from_params(p: &mut Params) -> Result<Whitewash, PolicyError> {
         let every: Dur = p.get("every", Dur(DEFAULT_EVERY))?;
-        if every.0 == Duration::ZERO {
-            return Err(p.invalid("every", every, "must be longer than 0"));
+        // Shorter periods would flood the simulator with identity changes.
+        if every.0 < Duration::from_secs(1) {
+            return Err(p.invalid("every", every, "must be at least 1s"));
         }
         let name: String = p.get("base", "free-rider".to_string())?;
         let variant: Option<String> = p.opt("variant")?;
@@ -93,6 +94,7 @@ mod tests {
             "whitewash:base=tft:x",
             "whitewash:base=tft,variant=formula",
             "whitewash:every=0s",
+            "whitewash:every=500ms",
             "whitewash:base=nobody",
         ] {
             assert!(bad.parse::<PolicySpec>().is_err(), "{bad}");
