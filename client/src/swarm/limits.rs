@@ -6,10 +6,13 @@
 
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use engine_core::tracker::TrackerConfig;
+use scenario::draws::resolve_nodes;
 use scenario::Scenario;
 
-use crate::session::announcer::MIN_ANNOUNCE_INTERVAL;
+use crate::session::announcer::{self, MIN_ANNOUNCE_INTERVAL};
 
 /// Wall-clock values; scenario time is wall time × K.
 #[derive(Debug, PartialEq)]
@@ -29,6 +32,9 @@ pub struct Limits {
     requested_numwant: u32,
     /// Peers an announce can return.
     pub numwant: u32,
+    /// Policies whose own re-announce interval (`large-view`'s `reannounce` ÷ K) the floor
+    /// raises: the policy as printed, the wall interval asked and the one run.
+    policy_intervals: Vec<(String, Duration, Duration)>,
 }
 
 impl Limits {
@@ -46,6 +52,7 @@ impl Limits {
             announce_interval: tracker_interval.max(MIN_ANNOUNCE_INTERVAL),
             requested_numwant: sc.tracker.numwant,
             numwant: sc.tracker.numwant.min(tracker_max_numwant),
+            policy_intervals: policy_intervals(sc, k),
         }
     }
 
@@ -78,6 +85,19 @@ impl Limits {
                 self.requested_numwant, self.tracker_max_numwant, self.numwant
             ));
         }
+        for (policy, asked, got) in &self.policy_intervals {
+            w.push(format!(
+                "warning: policy {policy} re-announces every {:.0} s of scenario time, {:.2} s \
+                 wall at K = {}; it runs every {:.2} s wall ({:.0} s of scenario time): bt's \
+                 min_announce_interval is {} s",
+                asked.as_secs_f64() * self.k,
+                asked.as_secs_f64(),
+                self.k,
+                got.as_secs_f64(),
+                got.as_secs_f64() * self.k,
+                self.min_announce_interval.as_secs_f64(),
+            ));
+        }
         w
     }
 
@@ -102,6 +122,28 @@ impl Limits {
             self.numwant,
         )
     }
+}
+
+/// The nodes' policies that bound the announce interval themselves, below the floor once
+/// time is compressed by `k`: each with the wall interval it asks for and the one it gets.
+fn policy_intervals(sc: &Scenario, k: f64) -> Vec<(String, Duration, Duration)> {
+    let interval = |policy: &engine_core::policy::spec::PolicySpec, floor: Duration| {
+        let base = announcer::policy(1, sc.tracker.numwant, floor, None);
+        let cfg = policy.time_compressed(k).peer_set(base);
+        cfg.max_interval.map(|d| Duration::from_micros(d.0))
+    };
+    let policies: BTreeMap<String, _> = resolve_nodes(sc)
+        .into_iter()
+        .map(|(n, _)| (n.policy.to_string(), n.policy))
+        .collect();
+    policies
+        .into_iter()
+        .filter_map(|(name, p)| {
+            let asked = interval(&p, Duration::ZERO)?;
+            let got = interval(&p, MIN_ANNOUNCE_INTERVAL)?;
+            (got != asked).then_some((name, asked, got))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -142,6 +184,29 @@ mod tests {
         assert_eq!(l.announce_interval, Duration::from_secs(15));
         assert_eq!(l.numwant, 30);
         assert!(l.warnings().is_empty());
+    }
+
+    #[test]
+    fn a_policys_own_interval_below_the_floor_is_said() {
+        // large-view re-announces every 30 s: 3.75 s wall at K = 8, run at the 10 s floor.
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/swarm/mixed.toml");
+        let sc = Scenario::load(std::path::Path::new(path), &[]).unwrap();
+        let w = Limits::new(&sc, 8.0).warnings();
+        let lv: Vec<&String> = w.iter().filter(|w| w.contains("large-view")).collect();
+        assert_eq!(lv.len(), 1, "{w:?}");
+        assert!(
+            lv[0].contains("30 s of scenario time, 3.75 s wall"),
+            "{}",
+            lv[0]
+        );
+        assert!(
+            lv[0].contains("every 10.00 s wall (80 s of scenario time)"),
+            "{}",
+            lv[0]
+        );
+        // At K = 2 (15 s wall) the floor does not bind.
+        let w = Limits::new(&sc, 2.0).warnings();
+        assert!(w.iter().all(|w| !w.contains("large-view")), "{w:?}");
     }
 
     #[test]
