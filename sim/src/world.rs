@@ -927,6 +927,14 @@ impl World {
             })
             .collect();
         pairs.sort_by_key(|p| (p.from, p.to));
+        // A whitewasher's identities each had their own flows to a peer: one row per pair.
+        pairs.dedup_by(|later, kept| {
+            let same = (later.from, later.to) == (kept.from, kept.to);
+            if same {
+                kept.bytes += later.bytes;
+            }
+            same
+        });
         RunResult {
             scenario: self.sc.clone(),
             file_size: self.geo.total_len,

@@ -4,7 +4,9 @@
 //! own per-peer history and its seniority counter lost), a fresh peer set and a `started`
 //! announce. Its peers remember it only per connection, and engine-core drops that on
 //! disconnect ([`engine_core::policy::Policy::forget`]); the simulator's peer sets forget a
-//! closed address too (`Retry::Never`), so it is new to everyone it meets again. Messages,
+//! closed address too (`Retry::Never`), and its new connections get new flows, so new peer
+//! keys: it is new to everyone it meets again. The node index stays its tracker key and
+//! address, as a real whitewasher's IP may. Messages,
 //! blocks and dials of the old identity still in flight are dropped (connection epochs, and
 //! [`engine_core::policy::peer_set::PeerSet::is_dialing`] for dials).
 
@@ -46,6 +48,14 @@ impl World {
             .collect();
         for p in peers {
             self.disconnect(n, p);
+        }
+        // The next connection of each pair gets new flows, hence new engine-core peer keys
+        // (a key carries its flow): nothing a peer keyed by the old identity can follow it.
+        for (p, _) in std::mem::take(&mut self.nodes[n as usize].flows_out) {
+            let out = &mut self.nodes[p as usize].flows_out;
+            if let Ok(i) = out.binary_search_by_key(&n, |&(peer, _)| peer) {
+                out.remove(i);
+            }
         }
         self.stats.whitewashes += 1;
         let node = &mut self.nodes[n as usize];
