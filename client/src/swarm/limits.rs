@@ -65,17 +65,12 @@ impl Limits {
     pub fn warnings(&self) -> Vec<String> {
         let mut w = Vec::new();
         if self.announce_interval != self.requested_interval {
-            let (asked, got) = (self.requested_interval, self.announce_interval);
-            w.push(format!(
-                "warning: tracker.interval is {:.0} s of scenario time, {:.2} s wall at K = {}; \
-                 sessions re-announce every {:.2} s wall ({:.0} s of scenario time): bt's \
-                 min_announce_interval is {} s and the tracker's interval is whole seconds",
-                asked.as_secs_f64() * self.k,
-                asked.as_secs_f64(),
-                self.k,
-                got.as_secs_f64(),
-                got.as_secs_f64() * self.k,
-                self.min_announce_interval.as_secs_f64(),
+            w.push(self.interval_raised(
+                "tracker.interval is",
+                self.requested_interval,
+                "sessions re-announce",
+                self.announce_interval,
+                " and the tracker's interval is whole seconds",
             ));
         }
         if self.numwant != self.requested_numwant {
@@ -86,19 +81,36 @@ impl Limits {
             ));
         }
         for (policy, asked, got) in &self.policy_intervals {
-            w.push(format!(
-                "warning: policy {policy} re-announces every {:.0} s of scenario time, {:.2} s \
-                 wall at K = {}; it runs every {:.2} s wall ({:.0} s of scenario time): bt's \
-                 min_announce_interval is {} s",
-                asked.as_secs_f64() * self.k,
-                asked.as_secs_f64(),
-                self.k,
-                got.as_secs_f64(),
-                got.as_secs_f64() * self.k,
-                self.min_announce_interval.as_secs_f64(),
+            w.push(self.interval_raised(
+                &format!("policy {policy} re-announces every"),
+                *asked,
+                "it runs",
+                *got,
+                "",
             ));
         }
         w
+    }
+
+    /// An interval asked for (`asked`, wall time) that runs as `got` because of bt's floor.
+    fn interval_raised(
+        &self,
+        asked_what: &str,
+        asked: Duration,
+        who: &str,
+        got: Duration,
+        why: &str,
+    ) -> String {
+        format!(
+            "warning: {asked_what} {:.0} s of scenario time, {:.2} s wall at K = {}; {who} every \
+             {:.2} s wall ({:.0} s of scenario time): bt's min_announce_interval is {} s{why}",
+            asked.as_secs_f64() * self.k,
+            asked.as_secs_f64(),
+            self.k,
+            got.as_secs_f64(),
+            got.as_secs_f64() * self.k,
+            self.min_announce_interval.as_secs_f64(),
+        )
     }
 
     /// The `[bt]` table: every limit, and the effective values it leads to.
@@ -156,6 +168,13 @@ mod tests {
         Scenario::load(std::path::Path::new(path), &sets).unwrap()
     }
 
+    /// The warning `w` says every one of `parts`.
+    fn assert_says(w: &str, parts: &[&str]) {
+        for p in parts {
+            assert!(w.contains(p), "{p:?} missing from: {w}");
+        }
+    }
+
     #[test]
     fn an_interval_below_the_floor_is_raised_and_said() {
         // 5 min ÷ 36 = 8.33 s wall: the tracker says 8 s, the sessions wait 10 s = 360 s.
@@ -164,15 +183,12 @@ mod tests {
         assert_eq!(l.announce_interval, Duration::from_secs(10));
         let w = l.warnings();
         assert_eq!(w.len(), 1);
-        assert!(
-            w[0].contains("300 s of scenario time, 8.33 s wall"),
-            "{}",
-            w[0]
-        );
-        assert!(
-            w[0].contains("every 10.00 s wall (360 s of scenario time)"),
-            "{}",
-            w[0]
+        assert_says(
+            &w[0],
+            &[
+                "300 s of scenario time, 8.33 s wall",
+                "every 10.00 s wall (360 s of scenario time)",
+            ],
         );
         assert!(l.to_toml().contains("min_announce_interval_s = 10\n"));
         assert!(l.to_toml().contains("announce_interval_s = 10\n"));
@@ -194,15 +210,12 @@ mod tests {
         let w = Limits::new(&sc, 8.0).warnings();
         let lv: Vec<&String> = w.iter().filter(|w| w.contains("large-view")).collect();
         assert_eq!(lv.len(), 1, "{w:?}");
-        assert!(
-            lv[0].contains("30 s of scenario time, 3.75 s wall"),
-            "{}",
-            lv[0]
-        );
-        assert!(
-            lv[0].contains("every 10.00 s wall (80 s of scenario time)"),
-            "{}",
-            lv[0]
+        assert_says(
+            lv[0],
+            &[
+                "30 s of scenario time, 3.75 s wall",
+                "every 10.00 s wall (80 s of scenario time)",
+            ],
         );
         // At K = 2 (15 s wall) the floor does not bind.
         let w = Limits::new(&sc, 2.0).warnings();
