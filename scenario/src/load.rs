@@ -442,12 +442,12 @@ mod tests {
         let e = Scenario::parse(
             "t.toml",
             BASE,
-            &["seed=3".into(), "group.2.upload=100kbps".into()],
+            &["seed=3".into(), "group.2.upload=100kb/s".into()],
         )
         .unwrap_err()
         .to_string();
         assert!(
-            e.starts_with("--set group.2.upload=100kbps: `100kbps` is ambiguous"),
+            e.starts_with("--set group.2.upload=100kb/s: `100kb/s` is ambiguous"),
             "{e}"
         );
         assert!(!e.contains("line"), "{e}");
