@@ -20,6 +20,7 @@ pub mod sweep;
 pub mod tournament;
 pub mod verdict;
 pub mod world;
+pub mod zoo;
 
 /// The scenario schema, units and result model live in the `scenario` crate so `bt swarm`
 /// reads scenarios without the simulator; these keep the `sim::scenario::…`, `sim::units`

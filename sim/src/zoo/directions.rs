@@ -1,0 +1,211 @@
+//! The directions of issue #13, in the order the report lists them.
+
+use super::stats::{
+    class_ratio, class_spread, free_rider_completion, free_rider_lag, leecher_running,
+    lowest_upload, max_deficit, mean_completion,
+};
+use super::{Direction, Measure, Rule, Setup};
+use crate::RunResult;
+
+const PIATEK: &str = "Piatek, Isdal, Anderson, Krishnamurthy, Venkataramani: Do incentives \
+                      build robustness in BitTorrent? (NSDI 2007)";
+const LEVIN: &str = "Levin, LaCurts, Spring, Bhattacharjee: BitTorrent is an auction \
+                     (SIGCOMM 2008)";
+const SHERMAN: &str = "Sherman, Nieh, Stein: FairTorrent: bringing fairness to peer-to-peer \
+                       systems (CoNEXT 2009)";
+
+const LONE: Setup = Setup {
+    file: "zoo/bittyrant-lone",
+    set: &[],
+};
+const SELFISH: Setup = Setup {
+    file: "zoo/bittyrant-all-selfish",
+    set: &[],
+};
+const SELFISH_AS_TFT: Setup = Setup {
+    file: "zoo/bittyrant-all-selfish",
+    set: &["defaults.policy=\"tft\""],
+};
+const HEAD_TO_HEAD: Setup = Setup {
+    file: "zoo/propshare-vs-bittyrant",
+    set: &[],
+};
+const FT_CLASSES: Setup = Setup {
+    file: "zoo/fairtorrent-classes",
+    set: &["defaults.policy=\"fairtorrent\""],
+};
+const TFT_CLASSES: Setup = Setup {
+    file: "zoo/fairtorrent-classes",
+    set: &["defaults.policy=\"tft\""],
+};
+const FT_FREE: Setup = Setup {
+    file: "zoo/fairtorrent-free-riders",
+    set: &["defaults.policy=\"fairtorrent\""],
+};
+const TFT_FREE: Setup = Setup {
+    file: "zoo/fairtorrent-free-riders",
+    set: &["defaults.policy=\"tft\""],
+};
+
+/// The lone BitTyrant's completion minus the mean of the tft leechers of its upload class.
+fn lone_tyrant_gain(r: &[&RunResult]) -> Option<f64> {
+    let r = r[0];
+    let up = r
+        .nodes
+        .iter()
+        .find(|n| leecher_running(n, "bittyrant"))?
+        .upload;
+    let tyrant = mean_completion(r, |n| leecher_running(n, "bittyrant"))?;
+    let class = mean_completion(r, |n| leecher_running(n, "tft") && n.upload == up)?;
+    Some(tyrant - class)
+}
+
+/// Low-class completion with every peer selfish BitTyrant minus the same swarm on tft.
+fn selfish_low_class_cost(r: &[&RunResult]) -> Option<f64> {
+    let low = |r: &RunResult, policy: &str| {
+        let up = lowest_upload(r);
+        mean_completion(r, |n| leecher_running(n, policy) && n.upload == up)
+    };
+    Some(low(r[0], "bittyrant")? - low(r[1], "tft")?)
+}
+
+/// PropShare leechers' mean completion minus BitTyrant's in the same run.
+fn propshare_minus_bittyrant(r: &[&RunResult]) -> Option<f64> {
+    let r = r[0];
+    Some(
+        mean_completion(r, |n| leecher_running(n, "propshare"))?
+            - mean_completion(r, |n| leecher_running(n, "bittyrant"))?,
+    )
+}
+
+/// Every direction; ids are stable (tests and `sim zoo --only` name them).
+pub static DIRECTIONS: &[Direction] = &[
+    Direction {
+        id: "bittyrant-lone",
+        paper: PIATEK,
+        claim: "one BitTyrant client among tft peers finishes before the tft peers of its own \
+                upload class",
+        paper_value: "median ×1.72 download speed-up in live swarms",
+        setups: &[LONE],
+        statistic: "BitTyrant − tft of its class, completion (s)",
+        measure: Measure::Paired(lone_tyrant_gain),
+        rule: Rule::Below(0.0),
+        why: "Much of a leecher's download is not reciprocation (seed, optimistic unchokes); in \
+              the CI flash crowd tft does not tie download speed to upload class, so there is \
+              nothing to buy; with mainline's 4 + 1 slots fast peers' reciprocation costs \
+              40–80 KiB/s per slot, out of a 100 KiB/s peer's reach (the paper's live swarms \
+              had many cheap reciprocators); capped shares a peer cannot take idle (84% of \
+              upload used against 95% for its tft class).",
+    },
+    Direction {
+        id: "bittyrant-selfish",
+        paper: PIATEK,
+        claim: "when every peer runs selfish BitTyrant, low-capacity peers finish later than \
+                on mainline",
+        paper_value: "314 s → 733 s on PlanetLab",
+        setups: &[SELFISH, SELFISH_AS_TFT],
+        statistic: "lowest class: selfish − tft completion (s)",
+        measure: Measure::Paired(selfish_low_class_cost),
+        rule: Rule::Above(0.0),
+        why: "",
+    },
+    Direction {
+        id: "propshare-vs-bittyrant",
+        paper: LEVIN,
+        claim: "head to head, PropShare's peers finish no later than BitTyrant's",
+        paper_value: "PropShare outperforms BitTyrant in head-to-head swarms",
+        setups: &[HEAD_TO_HEAD],
+        statistic: "PropShare − BitTyrant completion (s)",
+        measure: Measure::Paired(propshare_minus_bittyrant),
+        rule: Rule::NotAbove(0.0),
+        why: "Reproduces in the CI flash crowd only: in the full 300-peer steady swarm \
+              PropShare is +25.0 s [16.0, 34.0] slower (10 replicates) — its 400 KiB/s peers \
+              pay every contributor in proportion, so BitTyrant's fast peers buy their upload \
+              at their own optimal price and do not pay back in kind.",
+    },
+    Direction {
+        id: "fairtorrent-deficit",
+        paper: SHERMAN,
+        claim: "FairTorrent keeps each pair's |sent − received| far smaller than tft",
+        paper_value: "deficits bounded near one block, far below tft's",
+        setups: &[FT_CLASSES, TFT_CLASSES],
+        statistic: "per leecher, largest |sent − received| with a leecher (bytes), mean; \
+                    reference tft",
+        measure: Measure::Each(max_deficit),
+        rule: Rule::BelowRefTimes(0.5),
+        why: "",
+    },
+    Direction {
+        id: "fairtorrent-spread",
+        paper: SHERMAN,
+        claim: "peers that upload the same download at the same rate under FairTorrent, far \
+                more evenly than under tft",
+        paper_value: "download-rate spread far below tft's",
+        setups: &[FT_CLASSES, TFT_CLASSES],
+        statistic: "within-class CV of download rates; reference tft",
+        measure: Measure::Each(class_spread),
+        rule: Rule::BelowRefTimes(0.5),
+        why: "",
+    },
+    Direction {
+        id: "fairtorrent-class-order",
+        paper: SHERMAN,
+        claim: "faster uploaders download faster under FairTorrent than under tft",
+        paper_value: "download rate tracks upload rate",
+        setups: &[FT_CLASSES, TFT_CLASSES],
+        statistic: "fastest / slowest class download rate; reference tft",
+        measure: Measure::Each(class_ratio),
+        rule: Rule::AboveRef,
+        why: "",
+    },
+    Direction {
+        id: "fairtorrent-proportional",
+        paper: SHERMAN,
+        claim: "a peer's download rate is proportional to its upload rate",
+        paper_value: "download ≈ upload per peer (here 4× fastest/slowest)",
+        setups: &[FT_CLASSES],
+        statistic: "fastest / slowest class download rate",
+        measure: Measure::Each(class_ratio),
+        rule: Rule::Above(3.0),
+        why: "Leechers also download from the 1 MB/s seeder, which serves every class alike, \
+              so only part of a peer's download is bought with upload: the direction \
+              reproduces (1.32× against tft's 1.13×), proportionality does not.",
+    },
+    Direction {
+        id: "fairtorrent-free-riders",
+        paper: SHERMAN,
+        claim: "free-riders finish later relative to contributors under FairTorrent than under \
+                tft",
+        paper_value: "free-riders get little but leftover capacity",
+        setups: &[FT_FREE, TFT_FREE],
+        statistic: "free-rider / contributor completion; reference tft",
+        measure: Measure::Each(free_rider_lag),
+        rule: Rule::AboveRef,
+        why: "",
+    },
+    Direction {
+        id: "fairtorrent-free-rider-time",
+        paper: SHERMAN,
+        claim: "free-riders finish later under FairTorrent than under tft",
+        paper_value: "free-riders get little but leftover capacity",
+        setups: &[FT_FREE, TFT_FREE],
+        statistic: "free-rider completion (s); reference tft",
+        measure: Measure::Each(free_rider_completion),
+        rule: Rule::AboveRef,
+        why: "",
+    },
+    Direction {
+        id: "fairtorrent-free-riders-far",
+        paper: SHERMAN,
+        claim: "free-riders finish far later than contributors under FairTorrent",
+        paper_value: "free-riders starve while contributors are served",
+        setups: &[FT_FREE],
+        statistic: "free-rider / contributor completion",
+        measure: Measure::Each(free_rider_lag),
+        rule: Rule::Above(1.5),
+        why: "FairTorrent is work-conserving: a leecher serves the smallest deficit among \
+              peers with requests queued; a free-rider always waits while contributors often \
+              hold what the leecher has, so the free-rider gets the idle uplink (1.18×, not \
+              far later).",
+    },
+];
