@@ -59,31 +59,49 @@ pub const ZOO: &[&str] = &[
     "zoo/propshare-vs-bittyrant",
 ];
 
-/// Leechers per group of `name` at CI size: 10 per upload class (the lone BitTyrant's class
-/// 1 + 9; 5 per policy in the head-to-head file).
-fn zoo_ci_counts(name: &str) -> &'static [u32] {
-    match name {
-        "zoo/bittyrant-lone" => &[10, 1, 9, 10, 10],
-        "zoo/bittyrant-all-selfish" => &[10, 10, 10, 10],
-        "zoo/propshare-vs-bittyrant" => &[5; 8],
-        _ => panic!("{name} is not a zoo scenario"),
-    }
-}
+/// Seeded replicates of every statistical zoo test.
+pub const REPLICATES: u32 = 30;
 
-/// A zoo scenario at CI size: 40 leechers all arriving in the first 10 s (a flash crowd), an
-/// 8 MiB file and a 512 KiB/s seeder, so 30 replicates run in a few seconds; `extra`
-/// overrides go last.
+/// A zoo scenario at CI size (`sim::zoo::ci_overrides`); `extra` overrides go last.
 pub fn zoo_ci(name: &str, extra: &[&str]) -> Scenario {
-    let mut sets: Vec<String> = vec![
-        "torrent.size=\"8MiB\"".into(),
-        "group.1.upload=\"512KiB/s\"".into(),
-    ];
-    for (i, n) in zoo_ci_counts(name).iter().enumerate() {
-        let g = i + 2;
-        sets.push(format!("group.{g}.count={n}"));
-        sets.push(format!("group.{g}.join={{ from = \"0s\", to = \"10s\" }}"));
-    }
+    let mut sets = sim::zoo::ci_overrides(name);
     sets.extend(extra.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = sets.iter().map(String::as_str).collect();
     load(name, &refs)
+}
+
+/// Runs the `sim::zoo` directions `ids` (their shared setups once) with [`REPLICATES`] seeds
+/// at CI size and asserts each reproduces, printing every finding.
+pub fn assert_reproduced(ids: &[&str]) {
+    let dirs: Vec<&sim::zoo::Direction> = ids
+        .iter()
+        .map(|id| sim::zoo::direction(id).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    let findings = sim::zoo::measure(
+        &dirs,
+        &scenarios_dir(),
+        sim::zoo::Size::Ci,
+        REPLICATES,
+        &|_| {},
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    for f in &findings {
+        eprintln!("{}: {:?} (reference {:?})", f.id, f.stat, f.reference);
+    }
+    for (f, d) in findings.iter().zip(&dirs) {
+        assert!(
+            f.reproduced,
+            "{}: {} — {}: {:.3} [{:.3}, {:.3}]{}",
+            f.id,
+            d.claim,
+            d.statistic,
+            f.stat.mean,
+            f.stat.ci95_low,
+            f.stat.ci95_high,
+            f.reference.as_ref().map_or(String::new(), |r| format!(
+                " vs {:.3} [{:.3}, {:.3}]",
+                r.mean, r.ci95_low, r.ci95_high
+            ))
+        );
+    }
 }
