@@ -57,6 +57,25 @@ pub enum Rule {
     AboveRef,
 }
 
+impl Rule {
+    /// Whether `stat` (and `reference`, which the reference rules need) meets the rule.
+    pub fn holds(self, stat: &Summary, reference: Option<&Summary>) -> bool {
+        match (self, reference) {
+            (Rule::Above(x), _) => stat.ci95_low > x,
+            (Rule::Below(x), _) => stat.ci95_high < x,
+            (Rule::NotAbove(x), _) => stat.ci95_low <= x,
+            (Rule::BelowRefTimes(k), Some(r)) => stat.ci95_high < k * r.ci95_low,
+            (Rule::AboveRef, Some(r)) => stat.ci95_low > r.ci95_high,
+            (Rule::BelowRefTimes(_) | Rule::AboveRef, None) => false,
+        }
+    }
+
+    /// Whether the rule compares against a reference setup.
+    pub fn needs_reference(self) -> bool {
+        matches!(self, Rule::BelowRefTimes(_) | Rule::AboveRef)
+    }
+}
+
 /// One paper direction.
 pub struct Direction {
     pub id: &'static str,
@@ -209,20 +228,71 @@ pub fn judge(d: &Direction, runs: &[&Vec<RunResult>]) -> Result<Finding, ZooErro
             (side(runs[0])?, reference)
         }
     };
-    let reproduced = match (d.rule, &reference) {
-        (Rule::Above(x), _) => stat.ci95_low > x,
-        (Rule::Below(x), _) => stat.ci95_high < x,
-        (Rule::NotAbove(x), _) => stat.ci95_low <= x,
-        (Rule::BelowRefTimes(k), Some(r)) => stat.ci95_high < k * r.ci95_low,
-        (Rule::AboveRef, Some(r)) => stat.ci95_low > r.ci95_high,
-        (Rule::BelowRefTimes(_) | Rule::AboveRef, None) => {
-            unreachable!("{}: a reference rule needs a second setup", d.id)
-        }
-    };
+    let reproduced = d.rule.holds(&stat, reference.as_ref());
     Ok(Finding {
         id: d.id,
         stat,
         reference,
         reproduced,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ci(low: f64, high: f64) -> Summary {
+        Summary {
+            n: 30,
+            mean: (low + high) / 2.0,
+            std: 0.0,
+            ci95_low: low,
+            ci95_high: high,
+            median: 0.0,
+            min: 0.0,
+            max: 0.0,
+        }
+    }
+
+    #[test]
+    fn rules_judge_the_interval() {
+        let s = ci(1.0, 2.0);
+        assert!(Rule::Above(0.9).holds(&s, None) && !Rule::Above(1.0).holds(&s, None));
+        assert!(Rule::Below(2.1).holds(&s, None) && !Rule::Below(2.0).holds(&s, None));
+        assert!(Rule::NotAbove(1.0).holds(&s, None) && !Rule::NotAbove(0.5).holds(&s, None));
+        assert!(Rule::BelowRefTimes(0.5).holds(&s, Some(&ci(4.1, 5.0))));
+        assert!(!Rule::BelowRefTimes(0.5).holds(&s, Some(&ci(4.0, 5.0))));
+        assert!(Rule::AboveRef.holds(&s, Some(&ci(0.0, 0.9))));
+        assert!(!Rule::AboveRef.holds(&s, Some(&ci(0.0, 1.0))));
+        assert!(!Rule::AboveRef.holds(&s, None));
+    }
+
+    #[test]
+    fn directions_are_well_formed() {
+        for (i, d) in DIRECTIONS.iter().enumerate() {
+            assert!(
+                DIRECTIONS[..i].iter().all(|e| e.id != d.id),
+                "{} twice",
+                d.id
+            );
+            assert!(!d.setups.is_empty(), "{}", d.id);
+            if d.rule.needs_reference() {
+                assert!(
+                    matches!(d.measure, Measure::Each(_)) && d.setups.len() == 2,
+                    "{}",
+                    d.id
+                );
+            }
+            assert!(direction(d.id).is_ok());
+        }
+        assert!(matches!(direction("nope"), Err(ZooError::Unknown(..))));
+    }
+
+    #[test]
+    fn ci_overrides_shrink_only_the_rate_files() {
+        let sets = ci_overrides("zoo/bittyrant-lone");
+        assert!(sets.contains(&"group.3.count=1".to_string()), "{sets:?}");
+        assert_eq!(sets.len(), 2 + 2 * 5);
+        assert!(ci_overrides("zoo/fairtorrent-classes").is_empty());
+    }
 }
