@@ -82,7 +82,7 @@ enum Cmd {
     /// Run the incentive papers' findings (issue #13) and write findings.csv, report.md and
     /// report.html: each paper's claim and number beside our statistic with its 95% CI and a
     /// verdict. Example: sim zoo --replicates 30 --out out/zoo
-    Zoo(ZooArgs),
+    Zoo(sim::zoo::cli::ZooArgs),
     /// Join the output folders of `sweep --shard i/n` or `tournament --shard i/n` runs into the
     /// unsharded result (a tournament's report is written here).
     Merge {
@@ -127,28 +127,6 @@ struct SweepArgs {
     /// Also write progress.csv: every run's swarm progress every 10 simulated seconds.
     #[arg(long)]
     progress: bool,
-}
-
-#[derive(Args)]
-struct ZooArgs {
-    /// Seeded replicates per swarm.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(2..))]
-    replicates: u32,
-    /// Run the full-size scenario files instead of their CI-sized variants.
-    #[arg(long)]
-    full: bool,
-    /// Only these directions (ids; repeatable or comma-separated) [default: all].
-    #[arg(long, value_delimiter = ',')]
-    only: Vec<String>,
-    /// Folder holding the scenarios.
-    #[arg(long, default_value = "scenarios")]
-    scenarios: PathBuf,
-    /// Output folder.
-    #[arg(long, default_value = "out/zoo")]
-    out: PathBuf,
-    /// Worker threads [default: all cores]. Output does not depend on it.
-    #[arg(short = 'j', long)]
-    jobs: Option<usize>,
 }
 
 #[derive(Args)]
@@ -260,7 +238,7 @@ fn main() -> ExitCode {
         }
         Cmd::Plot(a) => sim::plot_cmd::plot(&a),
         Cmd::Reproduce { out, opts, jobs } => cmd_reproduce(&out, opts, jobs),
-        Cmd::Zoo(a) => cmd_zoo(a),
+        Cmd::Zoo(a) => sim::zoo::cli::run(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -438,55 +416,6 @@ fn cmd_tournament(a: TournamentArgs) -> anyhow::Result<()> {
     run_batch(&what, a.shard, &a.out, |progress| {
         pool.install(|| sim::tournament::run(&plan, a.shard, &a.out, progress))
     })
-}
-
-fn cmd_zoo(a: ZooArgs) -> anyhow::Result<()> {
-    use sim::zoo;
-    let dirs: Vec<&zoo::Direction> = if a.only.is_empty() {
-        zoo::DIRECTIONS.iter().collect()
-    } else {
-        a.only
-            .iter()
-            .map(|id| zoo::direction(id))
-            .collect::<Result<_, _>>()?
-    };
-    let size = if a.full {
-        zoo::Size::Full
-    } else {
-        zoo::Size::Ci
-    };
-    let pool = thread_pool(a.jobs)?;
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_message(format!("running {} direction(s)", dirs.len()));
-    let t0 = std::time::Instant::now();
-    let findings = pool.install(|| {
-        zoo::measure(&dirs, &a.scenarios, size, a.replicates, &|file| {
-            bar.println(format!("done: {file}"));
-            bar.tick();
-        })
-    })?;
-    bar.finish_and_clear();
-    zoo::report::write(&findings, a.replicates, a.full, &a.out)?;
-    for f in &findings {
-        println!(
-            "{:<28} {:>12.3} [{:.3}, {:.3}]  {}",
-            f.id,
-            f.stat.mean,
-            f.stat.ci95_low,
-            f.stat.ci95_high,
-            if f.reproduced {
-                "reproduced"
-            } else {
-                "not reproduced"
-            }
-        );
-    }
-    println!(
-        "wrote {}/findings.csv, report.md and report.html in {:.1} s",
-        a.out.display(),
-        t0.elapsed().as_secs_f64()
-    );
-    Ok(())
 }
 
 fn cmd_reproduce(

@@ -3,6 +3,7 @@
 //! rule. `sim zoo` reports them and `tests/tests/zoo_*.rs` assert them, so the two cannot
 //! disagree (as [`crate::verdict`] does for the thesis).
 
+pub mod cli;
 pub mod directions;
 pub mod report;
 pub mod stats;
@@ -101,6 +102,17 @@ pub struct Finding {
     /// The reference setup's summary, for [`Measure::Each`].
     pub reference: Option<Summary>,
     pub reproduced: bool,
+}
+
+impl Finding {
+    /// The verdict in words, as findings.csv and the report print it.
+    pub fn verdict(&self) -> &'static str {
+        if self.reproduced {
+            "reproduced"
+        } else {
+            "not reproduced"
+        }
+    }
 }
 
 /// Why a direction has no statistic.

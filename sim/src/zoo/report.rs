@@ -26,14 +26,6 @@ fn num(x: f64) -> String {
     format!("{x:.4}")
 }
 
-fn verdict(f: &Finding) -> &'static str {
-    if f.reproduced {
-        "reproduced"
-    } else {
-        "not reproduced"
-    }
-}
-
 /// Writes findings.csv, report.md and report.html into `out`.
 pub fn write(findings: &[Finding], replicates: u32, full: bool, out: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -48,7 +40,7 @@ pub fn write(findings: &[Finding], replicates: u32, full: bool, out: &Path) -> a
             ci95_high: num(f.stat.ci95_high),
             reference_mean: f.reference.as_ref().map_or(String::new(), |r| num(r.mean)),
             n: f.stat.n,
-            verdict: verdict(f),
+            verdict: f.verdict(),
         }
     });
     reports::table::write_csv(out.join("findings.csv"), rows)?;
@@ -100,7 +92,7 @@ fn markdown(findings: &[Finding], replicates: u32, full: bool) -> String {
             d.claim,
             d.paper_value,
             ours,
-            verdict(f),
+            f.verdict(),
             why
         );
     }
