@@ -28,7 +28,12 @@ fn zoo_writes_findings_independent_of_threads() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        for f in ["report.md", "report.html"] {
+        for f in [
+            "report.md",
+            "report.html",
+            "figures/propshare-vs-bittyrant.svg",
+            "figures/fairtorrent-free-riders.svg",
+        ] {
             assert!(dir.path().join(f).is_file(), "{f} missing");
         }
         std::fs::read_to_string(dir.path().join("findings.csv")).unwrap()

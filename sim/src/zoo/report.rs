@@ -6,6 +6,8 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use reports::plot::Bar;
+
 use super::{direction, Finding};
 
 /// One findings.csv row.
@@ -26,7 +28,7 @@ fn num(x: f64) -> String {
     format!("{x:.4}")
 }
 
-/// Writes findings.csv, report.md and report.html into `out`.
+/// Writes findings.csv, report.md, report.html and figures/ID.svg into `out`.
 pub fn write(findings: &[Finding], replicates: u32, full: bool, out: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let rows = findings.iter().map(|f| {
@@ -44,20 +46,48 @@ pub fn write(findings: &[Finding], replicates: u32, full: bool, out: &Path) -> a
         }
     });
     reports::table::write_csv(out.join("findings.csv"), rows)?;
+    let figs = out.join("figures");
+    std::fs::create_dir_all(&figs).with_context(|| format!("creating {}", figs.display()))?;
+    for f in findings {
+        figure(f, &figs.join(format!("{}.svg", f.id)))?;
+    }
     let md = markdown(findings, replicates, full);
     std::fs::write(out.join("report.md"), &md)?;
     let page = crate::html::page(
         "Incentive papers: their findings vs the simulator",
         &md,
-        out,
+        &figs,
     )?;
     std::fs::write(out.join("report.html"), page)?;
     Ok(())
 }
 
+/// One direction's statistic (and its reference's) as bars with 95% CIs.
+fn figure(f: &Finding, path: &Path) -> anyhow::Result<()> {
+    let d = direction(f.id).expect("findings come from directions");
+    let bar = |s: &reports::stats::Summary, label: &str, group| Bar {
+        label: label.to_string(),
+        value: s.mean,
+        err_low: Some(s.ci95_low),
+        err_high: Some(s.ci95_high),
+        group,
+    };
+    let mut bars = vec![bar(&f.stat, "measured", 0)];
+    bars.extend(f.reference.iter().map(|r| bar(r, "reference (tft)", 1)));
+    reports::plot::labelled_bars(
+        path,
+        &format!("{}: {}", d.id, f.verdict()),
+        &bars,
+        "95% CI over replicates",
+        d.statistic,
+        &["measured", "reference"],
+    )
+}
+
 /// The report's Markdown.
 fn markdown(findings: &[Finding], replicates: u32, full: bool) -> String {
     let size = if full { "full-size" } else { "CI-sized" };
+    let mut figures = String::from("\n## Figures\n\n");
     let mut md = String::from("# Incentive papers: their findings vs the simulator\n\n");
     let _ = writeln!(
         md,
@@ -84,6 +114,7 @@ fn markdown(findings: &[Finding], replicates: u32, full: bool) -> String {
             );
         }
         let why = if f.reproduced { "" } else { d.why };
+        figures.push_str(&format!("![{0}](figures/{0}.svg)\n\n", d.id));
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | **{}** | {} |",
@@ -96,5 +127,6 @@ fn markdown(findings: &[Finding], replicates: u32, full: bool) -> String {
             why
         );
     }
+    md.push_str(&figures);
     md
 }
