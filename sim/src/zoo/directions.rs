@@ -14,38 +14,20 @@ const LEVIN: &str = "Levin, LaCurts, Spring, Bhattacharjee: BitTorrent is an auc
 const SHERMAN: &str = "Sherman, Nieh, Stein: FairTorrent: bringing fairness to peer-to-peer \
                        systems (CoNEXT 2009)";
 
-const LONE: Setup = Setup {
-    file: "zoo/bittyrant-lone",
-    set: &[],
-};
-const SELFISH: Setup = Setup {
-    file: "zoo/bittyrant-all-selfish",
-    set: &[],
-};
-const SELFISH_AS_TFT: Setup = Setup {
-    file: "zoo/bittyrant-all-selfish",
-    set: &["defaults.policy=\"tft\""],
-};
-const HEAD_TO_HEAD: Setup = Setup {
-    file: "zoo/propshare-vs-bittyrant",
-    set: &[],
-};
-const FT_CLASSES: Setup = Setup {
-    file: "zoo/fairtorrent-classes",
-    set: &["defaults.policy=\"fairtorrent\""],
-};
-const TFT_CLASSES: Setup = Setup {
-    file: "zoo/fairtorrent-classes",
-    set: &["defaults.policy=\"tft\""],
-};
-const FT_FREE: Setup = Setup {
-    file: "zoo/fairtorrent-free-riders",
-    set: &["defaults.policy=\"fairtorrent\""],
-};
-const TFT_FREE: Setup = Setup {
-    file: "zoo/fairtorrent-free-riders",
-    set: &["defaults.policy=\"tft\""],
-};
+const LONE: Setup = Setup::new("zoo/bittyrant-lone", &[]);
+const SELFISH: Setup = Setup::new("zoo/bittyrant-all-selfish", &[]);
+const SELFISH_AS_TFT: Setup = Setup::new("zoo/bittyrant-all-selfish", &["defaults.policy=\"tft\""]);
+const HEAD_TO_HEAD: Setup = Setup::new("zoo/propshare-vs-bittyrant", &[]);
+const FT_CLASSES: Setup = Setup::new(
+    "zoo/fairtorrent-classes",
+    &["defaults.policy=\"fairtorrent\""],
+);
+const TFT_CLASSES: Setup = Setup::new("zoo/fairtorrent-classes", &["defaults.policy=\"tft\""]);
+const FT_FREE: Setup = Setup::new(
+    "zoo/fairtorrent-free-riders",
+    &["defaults.policy=\"fairtorrent\""],
+);
+const TFT_FREE: Setup = Setup::new("zoo/fairtorrent-free-riders", &["defaults.policy=\"tft\""]);
 
 /// The lone BitTyrant's completion minus the mean of the tft leechers of its upload class.
 fn lone_tyrant_gain(r: &[&RunResult]) -> Option<f64> {

@@ -32,6 +32,20 @@ pub enum Size {
 pub struct Setup {
     pub file: &'static str,
     pub set: &'static [&'static str],
+    /// Another file and overrides at full size, where the CI-sized swarm is its own file
+    /// (`None`: `file` without the CI-size overrides).
+    pub full: Option<(&'static str, &'static [&'static str])>,
+}
+
+impl Setup {
+    /// `file` with `set`, the same at both sizes up to [`ci_overrides`].
+    pub const fn new(file: &'static str, set: &'static [&'static str]) -> Setup {
+        Setup {
+            file,
+            set,
+            full: None,
+        }
+    }
 }
 
 /// How a direction turns replicates into numbers.
@@ -168,15 +182,15 @@ pub fn ci_overrides(file: &str) -> Vec<String> {
 
 /// Loads a setup from `dir` (the `scenarios/` folder) at `size`.
 pub fn load(dir: &Path, setup: &Setup, size: Size) -> Result<Scenario, ZooError> {
-    let mut sets = if size == Size::Ci {
-        ci_overrides(setup.file)
-    } else {
-        Vec::new()
+    let (file, set, mut sets) = match (size, setup.full) {
+        (Size::Ci, _) => (setup.file, setup.set, ci_overrides(setup.file)),
+        (Size::Full, Some((file, set))) => (file, set, Vec::new()),
+        (Size::Full, None) => (setup.file, setup.set, Vec::new()),
     };
-    sets.extend(setup.set.iter().map(|s| s.to_string()));
-    let path = dir.join(format!("{}.toml", setup.file));
+    sets.extend(set.iter().map(|s| s.to_string()));
+    let path = dir.join(format!("{file}.toml"));
     Scenario::load(&path, &sets).map_err(|e| ZooError::Load {
-        file: setup.file.to_string(),
+        file: file.to_string(),
         msg: e.to_string(),
     })
 }
@@ -191,10 +205,10 @@ pub fn measure(
     replicates: u32,
     done: &(dyn Fn(&str) + Sync),
 ) -> Result<Vec<Finding>, ZooError> {
-    let mut setups: BTreeMap<(&str, &[&str]), Setup> = BTreeMap::new();
+    let mut setups: BTreeMap<_, Setup> = BTreeMap::new();
     for d in dirs {
         for s in d.setups {
-            setups.insert((s.file, s.set), *s);
+            setups.insert((s.file, s.set, s.full), *s);
         }
     }
     let loaded = setups
@@ -214,7 +228,7 @@ pub fn measure(
     dirs.iter()
         .map(|d| {
             let of: Vec<&Vec<RunResult>> =
-                d.setups.iter().map(|s| by_key[&(s.file, s.set)]).collect();
+                d.setups.iter().map(|s| by_key[&(s.file, s.set, s.full)]).collect();
             judge(d, &of)
         })
         .collect()
