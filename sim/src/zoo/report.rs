@@ -73,7 +73,7 @@ fn figure(f: &Finding, path: &Path) -> anyhow::Result<()> {
         group,
     };
     let mut bars = vec![bar(&f.stat, "measured", 0)];
-    bars.extend(f.reference.iter().map(|r| bar(r, "reference (tft)", 1)));
+    bars.extend(f.reference.iter().map(|r| bar(r, "reference", 1)));
     reports::plot::labelled_bars(
         path,
         &format!("{}: {}", d.id, f.verdict()),
