@@ -1,8 +1,10 @@
-//! The directions of issue #13, in the order the report lists them.
+//! The directions of issue #13, in the order the report lists them: the rate policies
+//! (BitTyrant, PropShare), FairTorrent, and the driver-level adversaries (large-view,
+//! whitewash).
 
 use super::stats::{
     class_ratio, class_spread, free_rider_completion, free_rider_lag, leecher_running,
-    lowest_upload, max_deficit, mean_completion,
+    lowest_upload, max_deficit, mean_completion, policy_name,
 };
 use super::{Direction, Measure, Rule, Setup};
 use crate::RunResult;
@@ -59,6 +61,90 @@ fn propshare_minus_bittyrant(r: &[&RunResult]) -> Option<f64> {
             - mean_completion(r, |n| leecher_running(n, "bittyrant"))?,
     )
 }
+
+const SIRIVIANOS: &str = "Sirivianos, Han, Rex, Yang: Free-riding in BitTorrent networks with \
+                          the large view exploit (IPTPS 2007); Locher et al.: Free riding in \
+                          BitTorrent is cheap (HotNets 2006)";
+const FELDMAN: &str = "Feldman, Papadimitriou, Chuang, Stoica: Free-riding and whitewashing in \
+                       peer-to-peer systems (2004/2006)";
+
+/// `large-view-ci` with `n` of its 60 leechers running large-view; at full size the same share
+/// of `large-view-300`'s 300.
+macro_rules! large_view {
+    ($tft:literal, $lv:literal, $tft300:literal, $lv300:literal) => {
+        Setup {
+            file: "zoo/large-view-ci",
+            set: &[
+                concat!("group.2.count=", $tft),
+                concat!("group.3.count=", $lv),
+            ],
+            full: Some((
+                "zoo/large-view-300",
+                &[
+                    concat!("group.2.count=", $tft300),
+                    concat!("group.3.count=", $lv300),
+                ],
+            )),
+        }
+    };
+}
+const LV_10: Setup = large_view!(54, 6, 270, 30);
+const LV_40: Setup = large_view!(36, 24, 180, 120);
+const LV_60: Setup = large_view!(24, 36, 120, 180);
+
+const WASH_TFT: Setup = Setup::new("zoo/whitewash-tft", &[]);
+const NO_WASH_TFT: Setup = Setup::new("zoo/whitewash-tft", &["group.4.policy=free-rider"]);
+const WASH_LIAR: Setup = Setup::new("zoo/whitewash-seniority", &[]);
+const NO_WASH_LIAR: Setup = Setup::new(
+    "zoo/whitewash-seniority",
+    &["group.4.policy=seniority-liar"],
+);
+const WASH_SENIOR: Setup = Setup::new(
+    "zoo/whitewash-seniority",
+    &[
+        "group.4.policy=whitewash:every=5min,base=seniority",
+        "group.4.online_days=30",
+    ],
+);
+const NO_WASH_SENIOR: Setup = Setup::new(
+    "zoo/whitewash-seniority",
+    &["group.4.policy=seniority", "group.4.online_days=30"],
+);
+
+/// Large-view leechers' mean completion over the tft leechers' in the same run.
+fn large_view_ratio(r: &RunResult) -> Option<f64> {
+    Some(
+        mean_completion(r, |n| leecher_running(n, "large-view"))?
+            / mean_completion(r, |n| leecher_running(n, "tft"))?,
+    )
+}
+
+/// The whitewashers' mean completion over that of the same nodes (same seed, so the same
+/// joins and bandwidths) not whitewashing; `None` if no identity changed in the run.
+fn whitewash_ratio(r: &[&RunResult]) -> Option<f64> {
+    let (wash, plain) = (r[0], r[1]);
+    if wash.stats.whitewashes == 0 {
+        return None;
+    }
+    let ids: Vec<u32> = wash
+        .nodes
+        .iter()
+        .filter(|n| policy_name(n) == "whitewash")
+        .map(|n| n.id)
+        .collect();
+    let of = |r: &RunResult| mean_completion(r, |n| ids.contains(&n.id));
+    Some(of(wash)? / of(plain)?)
+}
+
+const LV_CLAIM: &str = "large-view free-riders finish no later than compliant peers while \
+                        under ~40% of the swarm";
+const LV_PAPER: &str = "free-riders with a large view download as fast as or faster than \
+                        compliant peers (~300 leechers)";
+const WASH_WHY: &str = "Under tit-for-tat there is no history beyond a connection to escape \
+                        (rates, snubbing and unchokes are per connection, and a free-rider \
+                        never earns a regular slot); mainline's newcomer bias in optimistic \
+                        unchokes does not pay for the blocks and unchokes each identity \
+                        change loses.";
 
 /// Every direction; ids are stable (tests and `sim zoo --only` name them).
 pub static DIRECTIONS: &[Direction] = &[
@@ -189,5 +275,82 @@ pub static DIRECTIONS: &[Direction] = &[
               peers with requests queued; a free-rider always waits while contributors often \
               hold what the leecher has, so the free-rider gets the idle uplink (1.18×, not \
               far later).",
+    },
+    Direction {
+        id: "large-view-10",
+        paper: SIRIVIANOS,
+        claim: LV_CLAIM,
+        paper_value: LV_PAPER,
+        setups: &[LV_10],
+        statistic: "large-view / tft completion, 10% large-view",
+        measure: Measure::Each(large_view_ratio),
+        rule: Rule::Below(1.0),
+        why: "",
+    },
+    Direction {
+        id: "large-view-40",
+        paper: SIRIVIANOS,
+        claim: LV_CLAIM,
+        paper_value: LV_PAPER,
+        setups: &[LV_40],
+        statistic: "large-view / tft completion, 40% large-view",
+        measure: Measure::Each(large_view_ratio),
+        rule: Rule::Below(1.0),
+        why: "",
+    },
+    Direction {
+        id: "large-view-shrinks",
+        paper: SIRIVIANOS,
+        claim: "the large-view advantage shrinks as free-riders' share grows",
+        paper_value: "the exploit pays less as more peers use it",
+        setups: &[LV_10, LV_60],
+        statistic: "large-view / tft completion at 10%; reference at 60%",
+        measure: Measure::Each(large_view_ratio),
+        rule: Rule::BelowRefTimes(1.0),
+        why: "",
+    },
+    Direction {
+        id: "whitewash-free-rider-gain",
+        paper: FELDMAN,
+        claim: "whitewashing pays a free-rider by escaping its history (here under tft)",
+        paper_value: "whitewashers do better than free-riders keeping one identity",
+        setups: &[WASH_TFT, NO_WASH_TFT],
+        statistic: "whitewashing / not, the same free-riders' completion",
+        measure: Measure::Paired(whitewash_ratio),
+        rule: Rule::Below(1.0),
+        why: WASH_WHY,
+    },
+    Direction {
+        id: "whitewash-free-rider-cost",
+        paper: FELDMAN,
+        claim: "in our model whitewashing costs a free-rider under tft (the converse)",
+        paper_value: "(the converse of the paper)",
+        setups: &[WASH_TFT, NO_WASH_TFT],
+        statistic: "whitewashing / not, the same free-riders' completion",
+        measure: Measure::Paired(whitewash_ratio),
+        rule: Rule::Above(1.0),
+        why: "",
+    },
+    Direction {
+        id: "whitewash-liar-cost",
+        paper: FELDMAN,
+        claim: "whitewashing costs a seniority-liar what lying gains",
+        paper_value: "(the thesis' seniority: identity change loses the counter)",
+        setups: &[WASH_LIAR, NO_WASH_LIAR],
+        statistic: "whitewashing / not, the same seniority-liars' completion",
+        measure: Measure::Paired(whitewash_ratio),
+        rule: Rule::Above(1.0),
+        why: "",
+    },
+    Direction {
+        id: "whitewash-senior-cost",
+        paper: FELDMAN,
+        claim: "whitewashing costs an honest node online 30 days its seniority",
+        paper_value: "(the thesis' seniority: identity change loses the counter)",
+        setups: &[WASH_SENIOR, NO_WASH_SENIOR],
+        statistic: "whitewashing / not, the same seniority nodes' completion",
+        measure: Measure::Paired(whitewash_ratio),
+        rule: Rule::Above(1.0),
+        why: "",
     },
 ];

@@ -227,8 +227,11 @@ pub fn measure(
     let by_key: BTreeMap<_, _> = setups.keys().zip(&runs).collect();
     dirs.iter()
         .map(|d| {
-            let of: Vec<&Vec<RunResult>> =
-                d.setups.iter().map(|s| by_key[&(s.file, s.set, s.full)]).collect();
+            let of: Vec<&Vec<RunResult>> = d
+                .setups
+                .iter()
+                .map(|s| by_key[&(s.file, s.set, s.full)])
+                .collect();
             judge(d, &of)
         })
         .collect()
