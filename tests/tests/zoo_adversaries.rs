@@ -54,6 +54,18 @@ fn whitewashing_costs_a_free_rider_under_tft() {
     common::assert_reproduced(&["whitewash-free-rider-cost"]);
 }
 
+/// What lying gains under each seniority variant: the same four 7-day leechers report e
+/// instead of their weight. The thesis's code rewards it (its Σint(Y) denominator lets caps
+/// sum above L), the work-conserving variant less, the formula as printed not at all.
+#[test]
+fn a_seniority_liar_gains_under_each_variant_but_the_formula() {
+    common::assert_reproduced(&[
+        "liar-gain-thesis-code",
+        "liar-gain-work-conserving",
+        "liar-gain-formula",
+    ]);
+}
+
 /// A liar's reported weight does not depend on its counter, so this is the cost of the
 /// identity change alone — and it takes back what lying gains.
 #[test]

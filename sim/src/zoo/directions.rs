@@ -111,6 +111,48 @@ const NO_WASH_SENIOR: Setup = Setup::new(
     &["group.4.policy=seniority", "group.4.online_days=30"],
 );
 
+/// `whitewash-seniority`'s four 7-day leechers (groups 3 and 4) all lying, or all honest,
+/// under seniority variant `$v`: the same nodes, joins and bandwidths either way.
+macro_rules! liars {
+    ($v:literal) => {
+        [
+            Setup::new(
+                "zoo/whitewash-seniority",
+                &[
+                    "group.4.policy=seniority-liar",
+                    concat!("engine.seniority=", $v),
+                ],
+            ),
+            Setup::new(
+                "zoo/whitewash-seniority",
+                &[
+                    "group.3.policy=seniority",
+                    "group.4.policy=seniority",
+                    concat!("engine.seniority=", $v),
+                ],
+            ),
+        ]
+    };
+}
+const LIARS_THESIS: [Setup; 2] = liars!("thesis-code");
+const LIARS_WORK: [Setup; 2] = liars!("work-conserving");
+const LIARS_FORMULA: [Setup; 2] = liars!("formula");
+
+/// The liars' mean completion over that of the same nodes reporting their true weight.
+fn liar_ratio(r: &[&RunResult]) -> Option<f64> {
+    let ids: Vec<u32> = r[0]
+        .nodes
+        .iter()
+        .filter(|n| leecher_running(n, "seniority-liar"))
+        .map(|n| n.id)
+        .collect();
+    let of = |r: &RunResult| mean_completion(r, |n| ids.contains(&n.id));
+    Some(of(r[0])? / of(r[1])?)
+}
+
+const LI: &str = "Li: a seniority incentive for BitTorrent (thesis, seed 004)";
+const LIAR_STAT: &str = "liars / the same nodes honest, completion";
+
 /// Large-view leechers' mean completion over the tft leechers' in the same run.
 fn large_view_ratio(r: &RunResult) -> Option<f64> {
     Some(
@@ -319,6 +361,41 @@ pub static DIRECTIONS: &[Direction] = &[
         measure: Measure::Paired(whitewash_ratio),
         rule: Rule::Below(1.0),
         why: WASH_WHY,
+    },
+    Direction {
+        id: "liar-gain-thesis-code",
+        paper: LI,
+        claim: "a seniority-liar (reporting weight e) finishes before the same node honest, \
+                under the thesis's code",
+        paper_value: "(not measured in the thesis: its weights are self-reported)",
+        setups: &LIARS_THESIS,
+        statistic: LIAR_STAT,
+        measure: Measure::Paired(liar_ratio),
+        rule: Rule::Below(1.0),
+        why: "",
+    },
+    Direction {
+        id: "liar-gain-work-conserving",
+        paper: LI,
+        claim: "a seniority-liar finishes before the same node honest, under the \
+                work-conserving variant",
+        paper_value: "(not measured in the thesis: its weights are self-reported)",
+        setups: &LIARS_WORK,
+        statistic: LIAR_STAT,
+        measure: Measure::Paired(liar_ratio),
+        rule: Rule::Below(1.0),
+        why: "",
+    },
+    Direction {
+        id: "liar-gain-formula",
+        paper: LI,
+        claim: "under the formula as printed, lying gains nothing: every weight is already ≈ e",
+        paper_value: "(the formula gives Y ≈ e for everyone online a day or more)",
+        setups: &LIARS_FORMULA,
+        statistic: LIAR_STAT,
+        measure: Measure::Paired(liar_ratio),
+        rule: Rule::Covers(1.0),
+        why: "",
     },
     Direction {
         id: "whitewash-free-rider-cost",

@@ -66,6 +66,8 @@ pub enum Rule {
     Below(f64),
     /// The interval reaches down to the value or below (no evidence of more).
     NotAbove(f64),
+    /// The interval contains the value (no evidence of a difference either way).
+    Covers(f64),
     /// The upper end is below this fraction of the reference's lower end.
     BelowRefTimes(f64),
     /// The lower end is above the reference's upper end.
@@ -79,6 +81,7 @@ impl Rule {
             (Rule::Above(x), _) => stat.ci95_low > x,
             (Rule::Below(x), _) => stat.ci95_high < x,
             (Rule::NotAbove(x), _) => stat.ci95_low <= x,
+            (Rule::Covers(x), _) => stat.ci95_low <= x && x <= stat.ci95_high,
             (Rule::BelowRefTimes(k), Some(r)) => stat.ci95_high < k * r.ci95_low,
             (Rule::AboveRef, Some(r)) => stat.ci95_low > r.ci95_high,
             (Rule::BelowRefTimes(_) | Rule::AboveRef, None) => false,
@@ -289,6 +292,9 @@ mod tests {
         assert!(Rule::Above(0.9).holds(&s, None) && !Rule::Above(1.0).holds(&s, None));
         assert!(Rule::Below(2.1).holds(&s, None) && !Rule::Below(2.0).holds(&s, None));
         assert!(Rule::NotAbove(1.0).holds(&s, None) && !Rule::NotAbove(0.5).holds(&s, None));
+        assert!(Rule::Covers(s.mean).holds(&s, None));
+        assert!(!Rule::Covers(s.ci95_high + 0.1).holds(&s, None));
+        assert!(!Rule::Covers(s.ci95_low - 0.1).holds(&s, None));
         assert!(Rule::BelowRefTimes(0.5).holds(&s, Some(&ci(4.1, 5.0))));
         assert!(!Rule::BelowRefTimes(0.5).holds(&s, Some(&ci(4.0, 5.0))));
         assert!(Rule::AboveRef.holds(&s, Some(&ci(0.0, 0.9))));
