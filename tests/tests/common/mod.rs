@@ -57,6 +57,12 @@ pub const ZOO: &[&str] = &[
     "zoo/bittyrant-lone",
     "zoo/bittyrant-all-selfish",
     "zoo/propshare-vs-bittyrant",
+    "zoo/fairtorrent-classes",
+    "zoo/fairtorrent-free-riders",
+    "zoo/false-have-swarm",
+    "zoo/large-view-ci",
+    "zoo/whitewash-tft",
+    "zoo/whitewash-seniority",
 ];
 
 /// Seeded replicates of every statistical zoo test.
