@@ -4,8 +4,10 @@
 //! - [`Policy`]: the incentive mechanism — whom to unchoke at each rechoke, how much upload each
 //!   peer may get, and which peer the next block goes to. One file per mechanism: [`tft`]
 //!   (mainline's tit-for-tat, the reference), [`seniority`] (the thesis's incentive and its
-//!   liar), and the rest of the zoo as they land. [`spec::PolicySpec`] names them and their
-//!   parameters (scenario files, `bt --policy`), and builds one per torrent.
+//!   liar), [`bittyrant`] and [`propshare`] (rate-dividing, sharing [`rates`]),
+//!   [`fairtorrent`] (block by block, by deficit), [`free_rider`] and [`false_have`].
+//!   [`spec::PolicySpec`] names them and their parameters (scenario files, `bt --policy`),
+//!   and builds one per torrent.
 //!   Two adversaries act mostly through their driver: [`large_view`] widens the node's peer
 //!   set ([`spec::PolicySpec::peer_set`]) and [`whitewash`] has the driver change its
 //!   identity ([`spec::PolicySpec::whitewash_every`]).
