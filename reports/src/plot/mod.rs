@@ -9,12 +9,13 @@
 //!
 //! One file per chart kind: `bars` (per-node and per-class bars, relative to the mean or on a
 //! cut axis, with CIs), `lines` (CDFs and line charts), `xy` (a result against a swept parameter, with CIs and
-//! reference lines), `heatmap`; this file holds what they
+//! reference lines), `scatter` (completion vs online days with trend lines), `heatmap`; this file holds what they
 //! share (font, backends, palette, categorical axis, legend).
 
 mod bars;
 mod heatmap;
 mod lines;
+mod scatter;
 mod xy;
 
 pub use bars::{
@@ -23,6 +24,7 @@ pub use bars::{
 };
 pub use heatmap::{heatmap, heatmap_with_notes};
 pub use lines::{cdf, lines};
+pub use scatter::{scatter, ScatterSeries};
 pub use xy::{Reference, XyChart, XyPoint, XySeries, REFERENCE};
 
 use std::ops::Range;

@@ -1,11 +1,12 @@
 //! `sim plot`: figures from any results CSV the simulator writes (PNG or SVG by extension).
 //!
 //! `--where KEY=VALUE` keeps the rows where a column has a value, for every kind; `--facet KEY`
-//! draws one figure per value of a column. Bars and CDFs refuse a file that still mixes sweep
-//! points ([`one_point`]): averaging across points draws what no swarm did.
+//! draws one figure per value of a column. Bars, CDFs and scatters refuse a file that still
+//! mixes sweep points ([`one_point`]): averaging across points draws what no swarm did.
 
 mod bars;
 mod line;
+mod scatter;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,9 @@ pub enum Kind {
     /// A summary.csv column (`--y`, default mean completion) against a swept key (`--x`), one
     /// line per value of `--by`, with 95% CIs, `--logx`/`--logy` and `--ref` lines.
     Line,
+    /// Leechers' completion against online days (results.csv, replicates.csv, one point of
+    /// rows.csv), one colour per value of `--by`, each with its least-squares trend, ρ and slope.
+    Scatter,
 }
 
 /// Options of `sim plot`.
@@ -43,7 +47,8 @@ pub struct PlotArgs {
     /// Figure title [default: the input file, its filters and what the bars show].
     #[arg(long)]
     pub title: Option<String>,
-    /// CDF: column whose values make the series [default: policy or incentive]. Bars: one bar
+    /// CDF: column whose values make the series [default: policy or incentive]. Scatter: one
+    /// colour per value [default: one series]. Bars: one bar
     /// per value of this column (per class or policy: the mean of its nodes in each run)
     /// instead of one per node.
     #[arg(long)]
@@ -234,6 +239,7 @@ fn draw(a: &PlotArgs, t: &Table, out: &Path, filters: &[String]) -> anyhow::Resu
         Kind::Cdf => cdf(t, out, title.unwrap_or(&source), a.by.as_deref()),
         Kind::Progress => progress(t, out, title.unwrap_or(&source)),
         Kind::Line => line::line(t, a, out, &source),
+        Kind::Scatter => scatter::scatter(t, a, out, &source),
         Kind::Heatmap => heatmap(
             t,
             out,
