@@ -9,10 +9,11 @@
 //!
 //! One file per chart kind: `bars` (per-node and per-class bars, relative to the mean or on a
 //! cut axis, with CIs), `lines` (CDFs and line charts), `xy` (a result against a swept parameter, with CIs and
-//! reference lines), `scatter` (completion vs online days with trend lines), `heatmap`; this file holds what they
+//! reference lines), `scatter` (completion vs online days with trend lines), `boxes` (Tukey box plots per class), `heatmap`; this file holds what they
 //! share (font, backends, palette, categorical axis, legend).
 
 mod bars;
+mod boxes;
 mod heatmap;
 mod lines;
 mod scatter;
@@ -22,6 +23,7 @@ pub use bars::{
     bars_from, labelled_bars, pool_by_group, relative_to_run_mean, Bar, BarChart, Sample, Scale,
     WHISKER, ZERO_LINE,
 };
+pub use boxes::{boxes, BoxClass, BoxStats};
 pub use heatmap::{heatmap, heatmap_with_notes};
 pub use lines::{cdf, lines};
 pub use scatter::{scatter, ScatterSeries};

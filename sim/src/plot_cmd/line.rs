@@ -86,7 +86,7 @@ fn legend(key: &str, value: &str) -> String {
 
 /// A swept value as a number: plain numbers, else sizes and rates in the one units grammar
 /// (in bytes and bytes/s), so `100KB/s, 1MB/s` sort and space by what they mean.
-fn axis_value(v: &str) -> Option<f64> {
+pub(super) fn axis_value(v: &str) -> Option<f64> {
     num(v)
         .or_else(|| engine_core::units::parse_rate(v).ok())
         .or_else(|| engine_core::units::parse_size(v).ok().map(|b| b as f64))

@@ -1,7 +1,7 @@
 //! `sim plot`: figures from any results CSV the simulator writes (PNG or SVG by extension).
 //!
 //! `--where KEY=VALUE` keeps the rows where a column has a value, for every kind; `--facet KEY`
-//! draws one figure per value of a column. Bars, CDFs and scatters refuse a file that still
+//! draws one figure per value of a column. Bars, CDFs, scatters and boxes refuse a file that still
 //! mixes sweep points ([`one_point`]): averaging across points draws what no swarm did.
 
 mod bars;
@@ -32,6 +32,9 @@ pub enum Kind {
     /// Leechers' completion against online days (results.csv, replicates.csv, one point of
     /// rows.csv), one colour per value of `--by`, each with its least-squares trend, ρ and slope.
     Scatter,
+    /// Box plots of leechers' completion per value of `--by` (e.g. upload_class, policy):
+    /// median, quartiles, 1.5·IQR whiskers and outliers.
+    Box,
 }
 
 /// Options of `sim plot`.
@@ -48,7 +51,7 @@ pub struct PlotArgs {
     #[arg(long)]
     pub title: Option<String>,
     /// CDF: column whose values make the series [default: policy or incentive]. Scatter: one
-    /// colour per value [default: one series]. Bars: one bar
+    /// colour per value [default: one series]. Box: one box per value (required). Bars: one bar
     /// per value of this column (per class or policy: the mean of its nodes in each run)
     /// instead of one per node.
     #[arg(long)]
@@ -240,6 +243,7 @@ fn draw(a: &PlotArgs, t: &Table, out: &Path, filters: &[String]) -> anyhow::Resu
         Kind::Progress => progress(t, out, title.unwrap_or(&source)),
         Kind::Line => line::line(t, a, out, &source),
         Kind::Scatter => scatter::scatter(t, a, out, &source),
+        Kind::Box => scatter::boxes(t, a, out, &source),
         Kind::Heatmap => heatmap(
             t,
             out,

@@ -1,12 +1,14 @@
-//! `sim plot scatter`: leechers' completion against online days, one colour per value of
-//! `--by` (default one series), each with its trend line, Spearman ρ and slope.
+//! Leechers' completion as points rather than summaries: `sim plot scatter` against online
+//! days, one colour per value of `--by` (default one series), each with its trend line,
+//! Spearman ρ and slope; `sim plot box` per class.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::ensure;
-use reports::plot::{scatter as draw, ScatterSeries};
+use anyhow::{ensure, Context};
+use reports::plot::{self, BoxClass, ScatterSeries};
 
+use super::line::axis_value;
 use super::{num, one_point, PlotArgs, Table};
 
 pub(super) fn scatter(t: &Table, a: &PlotArgs, out: &Path, source: &str) -> anyhow::Result<()> {
@@ -37,5 +39,40 @@ pub(super) fn scatter(t: &Table, a: &PlotArgs, out: &Path, source: &str) -> anyh
         .title
         .clone()
         .unwrap_or_else(|| format!("{source}: completion vs online days, least-squares trend"));
-    draw(out, &title, &series, ("online days", "completion_s (s)"))
+    plot::scatter(out, &title, &series, ("online days", "completion_s (s)"))
+}
+
+/// `sim plot box --by COLUMN`: leechers' completion per class as box plots, classes in
+/// numeric order when every class is a number (or a size or rate), else in text order.
+pub(super) fn boxes(t: &Table, a: &PlotArgs, out: &Path, source: &str) -> anyhow::Result<()> {
+    let by_name =
+        a.by.as_deref()
+            .context("box needs --by COLUMN (e.g. upload_class)")?;
+    let (role, done, by) = (t.col("role")?, t.col("completion_s")?, t.col(by_name)?);
+    one_point(t, &[Some(by)])?;
+    let mut classes: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for r in t.rows.iter().filter(|r| r[role] == "leecher") {
+        if let Some(y) = num(&r[done]) {
+            classes.entry(r[by].as_str()).or_default().push(y);
+        }
+    }
+    ensure!(!classes.is_empty(), "no finished leecher rows to plot");
+    let mut classes: Vec<BoxClass> = classes
+        .into_iter()
+        .map(|(name, values)| BoxClass {
+            name: name.to_string(),
+            values,
+        })
+        .collect();
+    let keys: Option<Vec<f64>> = classes.iter().map(|c| axis_value(&c.name)).collect();
+    if let Some(keys) = keys {
+        let mut keyed: Vec<(f64, BoxClass)> = keys.into_iter().zip(classes).collect();
+        keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+        classes = keyed.into_iter().map(|(_, c)| c).collect();
+    }
+    let title = a
+        .title
+        .clone()
+        .unwrap_or_else(|| format!("{source}: completion per {by_name}, finished leechers"));
+    plot::boxes(out, &title, &classes, (by_name, "completion_s (s)"))
 }
