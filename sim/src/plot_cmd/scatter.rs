@@ -47,7 +47,7 @@ pub(super) fn scatter(t: &Table, a: &PlotArgs, out: &Path, source: &str) -> anyh
 pub(super) fn boxes(t: &Table, a: &PlotArgs, out: &Path, source: &str) -> anyhow::Result<()> {
     let by_name =
         a.by.as_deref()
-            .context("box needs --by COLUMN (e.g. upload_class)")?;
+            .context("box needs --by COLUMN (e.g. upload_class or policy)")?;
     let (role, done, by) = (t.col("role")?, t.col("completion_s")?, t.col(by_name)?);
     one_point(t, &[Some(by)])?;
     let mut classes: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
