@@ -4,19 +4,11 @@
 
 mod common;
 
-use common::sim_plot;
+use common::{count, sim_plot};
 use tempfile::TempDir;
 
 const BLUE: &str = "#0072B2";
 const ORANGE: &str = "#E69F00";
-
-/// How many `<tag` elements carry `colour`.
-fn count(svg: &str, tag: &str, colour: &str) -> usize {
-    svg.split(&format!("<{tag} "))
-        .skip(1)
-        .filter(|el| el[..el.find('>').unwrap()].contains(colour))
-        .count()
-}
 
 /// A summary.csv as `sim sweep` writes it: upload (a rate, listed out of numeric order) ×
 /// incentive, the plain point at 1MB/s without a ρ (one replicate finished). Returns the

@@ -4,18 +4,10 @@
 
 mod common;
 
-use common::sim_plot;
+use common::{count, sim_plot};
 
 const BLUE: &str = "#0072B2";
 const ORANGE: &str = "#E69F00";
-
-/// How many `<tag` elements carry `colour`.
-fn count(svg: &str, tag: &str, colour: &str) -> usize {
-    svg.split(&format!("<{tag} "))
-        .skip(1)
-        .filter(|el| el[..el.find('>').unwrap()].contains(colour))
-        .count()
-}
 
 /// A rows.csv of two sweep points (`seeders` 1, 2), one replicate each: a seeder, and five
 /// leechers per point of upload class 100 (days 1..=3, one unfinished) or 20 (days 4, 5).

@@ -12,10 +12,7 @@ use anyhow::ensure;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{
-    colour, finite_bounds, labels_that_fit, legend, render, slot_labels, tick, Figure, Slots,
-    AXIS_DESC_PX, FAMILY, GRID_BOLD, GRID_LIGHT, TICK_PX, TITLE_PX,
-};
+use super::{colour, finite_bounds, legend, render, slot_chart, tick, Figure};
 use crate::stats::summarize;
 
 /// One bar of a [`BarChart`].
@@ -284,30 +281,15 @@ impl Figure for BarsFigure<'_> {
         let with_legend = groups.len() > 1;
         let axis = YAxis::fit(bars, c.y_min, c.y_max, with_legend);
 
-        let mut chart = ChartBuilder::on(root)
-            .caption(c.title, (FAMILY, TITLE_PX))
-            .margin(20)
-            .x_label_area_size(60)
-            .y_label_area_size(90)
-            .build_cartesian_2d(Slots(n), axis.lo..axis.hi)?;
         let labels: Vec<&str> = bars.iter().map(|b| b.label.as_str()).collect();
-        let label_of = slot_labels(&labels);
-        let n_labels = labels_that_fit(chart.plotting_area(), &labels)?;
         let y_label = c.y_label(&axis);
-        let y_desc_px = fitted_px(chart.plotting_area(), &y_label)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(n_labels)
-            .x_label_formatter(&label_of)
-            .y_label_formatter(&tick)
-            .bold_line_style(GRID_BOLD)
-            .light_line_style(GRID_LIGHT)
-            .x_desc(c.x_label)
-            .y_desc(y_label.as_str())
-            .axis_desc_style((FAMILY, y_desc_px))
-            .label_style((FAMILY, TICK_PX))
-            .draw()?;
+        let mut chart = slot_chart(
+            root,
+            c.title,
+            &labels,
+            (axis.lo, axis.hi),
+            (c.x_label, &y_label),
+        )?;
 
         for &g in &groups {
             let fill = colour(g);
@@ -365,25 +347,6 @@ impl Figure for BarsFigure<'_> {
         }
         Ok(())
     }
-}
-
-/// The axis description's font size: the usual size, smaller when a long description (a cut
-/// axis's note) would not fit along the plot's height.
-fn fitted_px<DB: DrawingBackend, CT: plotters::coord::CoordTranslate>(
-    area: &DrawingArea<DB, CT>,
-    text: &str,
-) -> anyhow::Result<u32>
-where
-    DB::ErrorType: 'static,
-{
-    let style = TextStyle::from((FAMILY, AXIS_DESC_PX).into_font());
-    let width = area.estimate_text_size(text, &style)?.0.max(1);
-    let room = area.dim_in_pixel().1;
-    Ok(if width <= room {
-        AXIS_DESC_PX
-    } else {
-        (AXIS_DESC_PX * room / width).max(TICK_PX - 4)
-    })
 }
 
 /// The usual "//" break across the y axis where it stops short of zero, so a cut axis is

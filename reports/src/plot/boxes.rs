@@ -9,10 +9,7 @@ use anyhow::ensure;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{
-    axis_range, colour, labels_that_fit, render, slot_labels, tick, Figure, Slots, AXIS_DESC_PX,
-    FAMILY, GRID_BOLD, GRID_LIGHT, TICK_PX, TITLE_PX,
-};
+use super::{axis_range, colour, render, slot_chart, Figure};
 
 /// One box: the class name and its values (non-finite ones are dropped).
 #[derive(Clone, Debug, PartialEq)]
@@ -112,29 +109,8 @@ impl Figure for BoxFigure<'_> {
     where
         DB::ErrorType: 'static,
     {
-        let (y0, y1) = self.y_range;
-        let mut chart = ChartBuilder::on(root)
-            .caption(self.title, (FAMILY, TITLE_PX))
-            .margin(20)
-            .x_label_area_size(60)
-            .y_label_area_size(90)
-            .build_cartesian_2d(Slots(self.stats.len()), y0..y1)?;
         let names: Vec<&str> = self.stats.iter().map(|(n, _)| n.as_str()).collect();
-        let label_of = slot_labels(&names);
-        let n_labels = labels_that_fit(chart.plotting_area(), &names)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(n_labels)
-            .x_label_formatter(&label_of)
-            .y_label_formatter(&tick)
-            .bold_line_style(GRID_BOLD)
-            .light_line_style(GRID_LIGHT)
-            .x_desc(self.labels.0)
-            .y_desc(self.labels.1)
-            .axis_desc_style((FAMILY, AXIS_DESC_PX))
-            .label_style((FAMILY, TICK_PX))
-            .draw()?;
+        let mut chart = slot_chart(root, self.title, &names, self.y_range, self.labels)?;
         for (i, (_, s)) in self.stats.iter().enumerate() {
             let (c, x) = (colour(i), i as f64 + 0.5);
             let edge = c.stroke_width(2);

@@ -262,6 +262,63 @@ where
     Ok(chart)
 }
 
+/// A chart of one labelled slot per name across x (labels thinned to fit) and a numeric y,
+/// titled, gridded and labelled as every categorical chart is.
+fn slot_chart<'a, DB>(
+    root: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    names: &[&str],
+    (y0, y1): (f64, f64),
+    (x_label, y_label): (&str, &str),
+) -> anyhow::Result<ChartContext<'a, DB, Cartesian2d<Slots, plotters::coord::types::RangedCoordf64>>>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+{
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FAMILY, TITLE_PX))
+        .margin(20)
+        .x_label_area_size(60)
+        .y_label_area_size(90)
+        .build_cartesian_2d(Slots(names.len()), y0..y1)?;
+    let label_of = slot_labels(names);
+    let n_labels = labels_that_fit(chart.plotting_area(), names)?;
+    let y_desc_px = fitted_px(chart.plotting_area(), y_label)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n_labels)
+        .x_label_formatter(&label_of)
+        .y_label_formatter(&tick)
+        .bold_line_style(GRID_BOLD)
+        .light_line_style(GRID_LIGHT)
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .axis_desc_style((FAMILY, y_desc_px))
+        .label_style((FAMILY, TICK_PX))
+        .draw()?;
+    Ok(chart)
+}
+
+/// The axis description's font size: the usual size, smaller when a long description (a cut
+/// axis's note) would not fit along the plot's height.
+fn fitted_px<DB: DrawingBackend, CT: CoordTranslate>(
+    area: &DrawingArea<DB, CT>,
+    text: &str,
+) -> anyhow::Result<u32>
+where
+    DB::ErrorType: 'static,
+{
+    let style = TextStyle::from((FAMILY, AXIS_DESC_PX).into_font());
+    let width = area.estimate_text_size(text, &style)?.0.max(1);
+    let room = area.dim_in_pixel().1;
+    Ok(if width <= room {
+        AXIS_DESC_PX
+    } else {
+        (AXIS_DESC_PX * room / width).max(TICK_PX - 4)
+    })
+}
+
 /// Draws the legend of a chart in a framed, semi-opaque box.
 fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,

@@ -6,6 +6,14 @@ use std::path::PathBuf;
 
 use sim::Scenario;
 
+/// How many `<tag` elements of an SVG carry `colour` (`#0072B2`).
+pub fn count(svg: &str, tag: &str, colour: &str) -> usize {
+    svg.split(&format!("<{tag} "))
+        .skip(1)
+        .filter(|el| el[..el.find('>').unwrap()].contains(colour))
+        .count()
+}
+
 /// Runs `sim plot ARGS`; the error as the CLI would print it.
 pub fn sim_plot(args: &[&str]) -> Result<(), String> {
     use clap::Parser;
