@@ -203,6 +203,9 @@ fn mixed_sweep_points_are_refused_by_name() {
         2,
         "line and legend of seeders=1"
     );
+    // Legends name the column, in numeric order.
+    let (one, two) = (s.find("seeders = 1"), s.find("seeders = 2"));
+    assert!(one.is_some() && two.is_some() && one < two, "legends: {s}");
     sim_plot(&["bars", rows, "--where", "seeders=2", "-o", o]).unwrap();
     let s = svg(&out);
     // g1t2 keeps 20 nodes: 18 leechers at seeders=2, all finishing in both replicates.

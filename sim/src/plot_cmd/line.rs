@@ -80,7 +80,7 @@ pub(super) fn swept(t: &Table, key: &str, flag: &str) -> anyhow::Result<usize> {
 
 /// A legend entry naming the key and the value as the sweep spelled it (`seeders = 2`,
 /// `seeder_upload = 100KB/s`), so the unit is in the legend.
-fn legend(key: &str, value: &str) -> String {
+pub(super) fn legend(key: &str, value: &str) -> String {
     format!("{key} = {value}")
 }
 
@@ -90,6 +90,21 @@ pub(super) fn axis_value(v: &str) -> Option<f64> {
     num(v)
         .or_else(|| engine_core::units::parse_rate(v).ok())
         .or_else(|| engine_core::units::parse_size(v).ok().map(|b| b as f64))
+}
+
+/// `(value, item)` pairs in the numeric order of their values when every value is a number,
+/// a size or a rate (`20` before `100`, `100KB/s` before `1MB/s`), else in the order given.
+pub(super) fn in_value_order<T>(items: Vec<(String, T)>) -> Vec<(String, T)> {
+    let Some(keys) = items
+        .iter()
+        .map(|(v, _)| axis_value(v))
+        .collect::<Option<Vec<f64>>>()
+    else {
+        return items;
+    };
+    let mut keyed: Vec<(f64, (String, T))> = keys.into_iter().zip(items).collect();
+    keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+    keyed.into_iter().map(|(_, item)| item).collect()
 }
 
 /// The columns holding the 95% CI of `col`: `X_ci95_low`/`X_ci95_high` for a column whose name

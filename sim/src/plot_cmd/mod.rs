@@ -311,7 +311,15 @@ fn cdf(t: &Table, out: &Path, title: &str, by: Option<&str>) -> anyhow::Result<(
             .push(num(&r[done]).unwrap_or(f64::INFINITY));
     }
     ensure!(!series.is_empty(), "no leecher rows to plot");
-    let series: Vec<(String, Vec<f64>)> = series.into_iter().collect();
+    // Numeric classes in numeric order, each legend naming its column (`upload = 100KB/s`).
+    let series = line::in_value_order(series.into_iter().collect());
+    let series: Vec<(String, Vec<f64>)> = match by {
+        Some(i) => series
+            .into_iter()
+            .map(|(v, xs)| (line::legend(&t.header[i], &v), xs))
+            .collect(),
+        None => series,
+    };
     plot::cdf(out, title, &series, "download completion time (s)")
 }
 

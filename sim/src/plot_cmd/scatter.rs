@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{ensure, Context};
 use reports::plot::{self, BoxClass, ScatterSeries};
 
-use super::line::axis_value;
+use super::line::in_value_order;
 use super::{num, one_point, PlotArgs, Table};
 
 pub(super) fn scatter(t: &Table, a: &PlotArgs, out: &Path, source: &str) -> anyhow::Result<()> {
@@ -57,19 +57,14 @@ pub(super) fn boxes(t: &Table, a: &PlotArgs, out: &Path, source: &str) -> anyhow
         }
     }
     ensure!(!classes.is_empty(), "no finished leecher rows to plot");
-    let mut classes: Vec<BoxClass> = classes
+    let classes: Vec<(String, Vec<f64>)> = classes
         .into_iter()
-        .map(|(name, values)| BoxClass {
-            name: name.to_string(),
-            values,
-        })
+        .map(|(name, values)| (name.to_string(), values))
         .collect();
-    let keys: Option<Vec<f64>> = classes.iter().map(|c| axis_value(&c.name)).collect();
-    if let Some(keys) = keys {
-        let mut keyed: Vec<(f64, BoxClass)> = keys.into_iter().zip(classes).collect();
-        keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
-        classes = keyed.into_iter().map(|(_, c)| c).collect();
-    }
+    let classes: Vec<BoxClass> = in_value_order(classes)
+        .into_iter()
+        .map(|(name, values)| BoxClass { name, values })
+        .collect();
     let title = a
         .title
         .clone()
