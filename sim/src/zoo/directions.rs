@@ -138,16 +138,22 @@ const LIARS_THESIS: [Setup; 2] = liars!("thesis-code");
 const LIARS_WORK: [Setup; 2] = liars!("work-conserving");
 const LIARS_FORMULA: [Setup; 2] = liars!("formula");
 
-/// The liars' mean completion over that of the same nodes reporting their true weight.
-fn liar_ratio(r: &[&RunResult]) -> Option<f64> {
+/// The mean completion of the nodes running `policy` in `r[0]` over that of the same nodes
+/// (same seed: the same joins and bandwidths) in `r[1]`, where they run something else.
+fn same_nodes_ratio(r: &[&RunResult], policy: &str) -> Option<f64> {
     let ids: Vec<u32> = r[0]
         .nodes
         .iter()
-        .filter(|n| leecher_running(n, "seniority-liar"))
+        .filter(|n| policy_name(n) == policy)
         .map(|n| n.id)
         .collect();
     let of = |r: &RunResult| mean_completion(r, |n| ids.contains(&n.id));
     Some(of(r[0])? / of(r[1])?)
+}
+
+/// The liars' mean completion over that of the same nodes reporting their true weight.
+fn liar_ratio(r: &[&RunResult]) -> Option<f64> {
+    same_nodes_ratio(r, "seniority-liar")
 }
 
 const LI: &str = "Li: a seniority incentive for BitTorrent (thesis, seed 004)";
@@ -164,18 +170,10 @@ fn large_view_ratio(r: &RunResult) -> Option<f64> {
 /// The whitewashers' mean completion over that of the same nodes (same seed, so the same
 /// joins and bandwidths) not whitewashing; `None` if no identity changed in the run.
 fn whitewash_ratio(r: &[&RunResult]) -> Option<f64> {
-    let (wash, plain) = (r[0], r[1]);
-    if wash.stats.whitewashes == 0 {
+    if r[0].stats.whitewashes == 0 {
         return None;
     }
-    let ids: Vec<u32> = wash
-        .nodes
-        .iter()
-        .filter(|n| policy_name(n) == "whitewash")
-        .map(|n| n.id)
-        .collect();
-    let of = |r: &RunResult| mean_completion(r, |n| ids.contains(&n.id));
-    Some(of(wash)? / of(plain)?)
+    same_nodes_ratio(r, "whitewash")
 }
 
 const LV_CLAIM: &str = "large-view free-riders finish no later than compliant peers while \
