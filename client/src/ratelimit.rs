@@ -59,6 +59,11 @@ impl Bucket {
         }
     }
 
+    /// The current rate, `None` when unlimited.
+    pub fn rate(&self) -> Option<f64> {
+        self.lock().rate
+    }
+
     /// How long the caller must wait after taking `n` bytes now.
     pub fn take(&self, n: usize) -> Duration {
         let now = Instant::now();

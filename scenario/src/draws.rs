@@ -19,11 +19,25 @@ pub fn stream_seed(seed: u64, stream: u64) -> [u8; 32] {
     out
 }
 
+/// Seed of replicate `r` (0-based): replicate 0 keeps the scenario's own seed, so a single run
+/// and the first replicate agree; later ones are drawn from a ChaCha stream of that seed.
+/// `sim` (replicates, sweeps, tournaments) and `bt swarm --replicates` share it, so replicate
+/// `r` is the same swarm in both.
+pub fn replicate_seed(seed: u64, r: u32) -> u64 {
+    if r == 0 {
+        return seed;
+    }
+    let bytes = stream_seed(seed, REPLICATE_STREAM_BASE + r as u64);
+    u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"))
+}
+
 /// Stream bases of the per-node draws (stream = base + node id). Streams below
 /// [`JOIN_STREAM_BASE`] belong to the simulator (tracker, per-node engine seeds).
 pub const JOIN_STREAM_BASE: u64 = 1 << 40;
 pub const LATENCY_STREAM_BASE: u64 = 1 << 41;
 pub const BANDWIDTH_STREAM_BASE: u64 = 1 << 42;
+/// Replicate seeds ([`replicate_seed`]).
+pub const REPLICATE_STREAM_BASE: u64 = 1 << 48;
 /// Class allotment keys ([`crate::bandwidth`]): a stream of their own, so a scenario that
 /// adds classes draws the same spreads and join times as before.
 pub const CLASS_STREAM_BASE: u64 = 1 << 43;

@@ -385,6 +385,29 @@ mod tests {
         assert!(e.to_string().contains("outside 1..=2"), "{e}");
     }
 
+    /// Replicate seeds use all 64 bits; TOML integers stop at i64::MAX, so a large seed travels
+    /// as a string — through `--seed`/`--set` and through the resolved configuration.
+    #[test]
+    fn every_u64_seed_round_trips() {
+        for seed in [0, 1, i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX] {
+            let sc = Scenario::parse("t", BASE, &[format!("seed={seed}")]).unwrap();
+            assert_eq!(sc.seed, seed);
+            let again = Scenario::parse("t", &sc.to_toml(), &[]).unwrap();
+            assert_eq!(again.seed, seed, "{}", sc.to_toml());
+        }
+        // Small seeds stay TOML integers, as every resolved configuration so far wrote them.
+        assert!(Scenario::parse("t", BASE, &[])
+            .unwrap()
+            .to_toml()
+            .contains("seed = 1\n"));
+        for bad in ["seed=-1", "seed=\"x\"", "seed=18446744073709551616"] {
+            let e = Scenario::parse("t", BASE, &[bad.into()])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("seed") || e.contains("integer"), "{bad}: {e}");
+        }
+    }
+
     /// Every `[engine]` knob reaches the engine-core configuration both drivers build.
     #[test]
     fn engine_knobs_reach_the_torrent_config() {

@@ -79,7 +79,7 @@ impl NodeResult {
 }
 
 /// Bytes node `from` uploaded to node `to`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PairBytes {
     pub from: u32,
     pub to: u32,
@@ -291,6 +291,18 @@ impl RunResult {
         let u_l: f64 = leechers.iter().map(|n| n.upload).sum();
         let n = leechers.len() as f64;
         (f / u_s).max(f / d_min).max(n * f / (u_s + u_l))
+    }
+
+    /// Reads the `pairs.csv` [`RunResult::write`] wrote back into [`RunResult::pairs`] (its
+    /// `bytes_back` column is derived, so it is not read).
+    pub fn read_pairs(&mut self, csv_path: &Path) -> anyhow::Result<()> {
+        let mut r = csv::Reader::from_path(csv_path)
+            .with_context(|| format!("reading {}", csv_path.display()))?;
+        self.pairs = r
+            .deserialize()
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("parsing {}", csv_path.display()))?;
+        Ok(())
     }
 
     /// Reads back the `run.json` [`RunResult::write`] wrote for `scenario` (how `bt swarm`

@@ -19,7 +19,9 @@ pub struct Scenario {
     pub name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
-    #[serde(default = "default_seed")]
+    /// Any u64. TOML integers stop at i64::MAX, so larger seeds (half of the replicate seeds)
+    /// are written and read as decimal strings: every seed a run reports can be run again.
+    #[serde(default = "default_seed", with = "seed_repr")]
     pub seed: u64,
     /// Safety stop: nodes not done by then are reported incomplete.
     #[serde(default = "default_max_time")]
@@ -62,6 +64,46 @@ fn default_check_every() -> Dur {
 
 fn default_seed() -> u64 {
     1
+}
+
+/// The seed as a TOML integer when it fits, else as a decimal string.
+mod seed_repr {
+    use serde::{de, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(seed: &u64, s: S) -> Result<S::Ok, S::Error> {
+        match i64::try_from(*seed) {
+            Ok(v) => s.serialize_i64(v),
+            Err(_) => s.serialize_str(&seed.to_string()),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        d.deserialize_any(Seed)
+    }
+
+    struct Seed;
+
+    impl de::Visitor<'_> for Seed {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "an integer 0..={} (as a number or a string)", u64::MAX)
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
+            v.trim()
+                .parse()
+                .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+        }
+    }
 }
 fn default_max_time() -> Dur {
     "24h".parse().expect("valid literal")

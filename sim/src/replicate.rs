@@ -6,15 +6,7 @@ use crate::metrics::opt3;
 
 use crate::{run_observed, RunResult, Scenario};
 
-/// Seed of replicate `r` (0-based): replicate 0 keeps the scenario's own seed, so a single run
-/// and the first replicate agree; later ones are drawn from a ChaCha stream of that seed.
-pub fn replicate_seed(seed: u64, r: u32) -> u64 {
-    if r == 0 {
-        return seed;
-    }
-    let bytes = scenario::draws::stream_seed(seed, (1u64 << 48) + r as u64);
-    u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"))
-}
+pub use scenario::draws::replicate_seed;
 
 /// Runs `n` replicates on the current rayon pool; results come back in replicate order
 /// whatever the thread count.

@@ -22,9 +22,15 @@ use crate::ratelimit::Bucket;
 use crate::session::announcer::{core_duration, core_time, wall_time, Trackers};
 use crate::session::seniority;
 
-/// Blocks handed to a connection's writer ahead of the socket: enough to keep it busy, few
-/// enough that a choke or a lowered cap takes effect quickly.
+/// Most blocks handed to a connection's writer ahead of the socket: enough to keep a fast one
+/// busy across the actor's round trip.
 const UPLOAD_QUEUE: usize = 4;
+/// ...but never more than the connection sends in this long at its rate limit. A queued block
+/// is already handed out, so it still goes after a choke: at the per-peer caps of the seniority
+/// allocator (a few kB/s) four blocks were ten seconds of upload to a peer the choker had
+/// dropped, which blurred tit-for-tat and the seniority ordering on real sockets (issue #17).
+/// The simulator hands out the next block when the previous one is sent, as one block does.
+const UPLOAD_QUEUE_TIME: f64 = 0.02;
 
 /// Most connection events handled between two drains of the core.
 const EVENT_BATCH: usize = 64;
@@ -434,7 +440,11 @@ impl Actor {
         let Some(p) = self.peers.get_mut(&conn) else {
             return;
         };
-        while p.uploads_queued < UPLOAD_QUEUE {
+        let depth = upload_depth(
+            [p.cap.rate(), self.ctx.up.rate()],
+            self.ctx.geometry.block_len,
+        );
+        while p.uploads_queued < depth {
             let Some(block) = self.torrent.next_upload(conn) else {
                 break;
             };
@@ -513,5 +523,36 @@ pub(super) async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term => {}
+    }
+}
+
+/// Blocks a connection's writer may hold: what it sends in [`UPLOAD_QUEUE_TIME`] at the
+/// tightest of `limits` (a per-peer cap, the global limit), between one and [`UPLOAD_QUEUE`].
+fn upload_depth(limits: [Option<f64>; 2], block_len: u32) -> usize {
+    match limits.into_iter().flatten().reduce(f64::min) {
+        None => UPLOAD_QUEUE,
+        Some(rate) => {
+            let blocks = rate * UPLOAD_QUEUE_TIME / f64::from(block_len.max(1));
+            (blocks.floor() as usize).clamp(1, UPLOAD_QUEUE)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_depth_follows_the_tightest_limit() {
+        let block = 16_384;
+        // Unlimited: the full look-ahead.
+        assert_eq!(upload_depth([None, None], block), UPLOAD_QUEUE);
+        // A seniority cap of 5 kB/s × K = 36: 180 kB/s sends 3.6 kB in 20 ms — one block.
+        assert_eq!(upload_depth([Some(180e3), None], block), 1);
+        // 100 MB/s global, no cap: 2 MB in 20 ms, capped at the look-ahead.
+        assert_eq!(upload_depth([None, Some(100e6)], block), UPLOAD_QUEUE);
+        // 2 MB/s: 40 kB in 20 ms, two whole blocks; the tighter limit wins.
+        assert_eq!(upload_depth([Some(2e6), Some(100e6)], block), 2);
+        assert_eq!(upload_depth([Some(100e6), Some(2e6)], block), 2);
     }
 }

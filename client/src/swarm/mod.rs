@@ -17,12 +17,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use engine_core::torrent::EngineSettings;
-use scenario::draws::{join_order, resolve_nodes};
+use scenario::draws::{join_order, replicate_seed, resolve_nodes};
 use scenario::result::{node_table, NodeResult, PairBytes, ProgressPoint, RunResult, RunStats};
 use scenario::{Leave, NodeSpec, Role, Scenario};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+mod fidelity;
 mod predict;
 
 use crate::experiment::bt_swarm::{verify, Swarm};
@@ -47,7 +48,8 @@ has verified against the source.
 
 Examples:
   bt swarm scenarios/g1t2.toml
-  bt swarm scenarios/g1t2.toml --scale 40 --set torrent.size=8MiB --out out/g1t2-bt")]
+  bt swarm scenarios/g1t2.toml --scale 40 --set torrent.size=8MiB --out out/g1t2-bt
+  bt swarm scenarios/g1t2.toml --replicates 10 --scale 36 --out out/g1t2-bt10")]
 pub struct SwarmArgs {
     /// Scenario file (TOML), e.g. scenarios/g1t2.toml.
     scenario: PathBuf,
@@ -78,6 +80,12 @@ pub struct SwarmArgs {
     /// Print only the summary.
     #[arg(short, long)]
     quiet: bool,
+    /// Run this many replicates (seeds as `sim run --replicates`: the first is the scenario's)
+    /// one after another, each beside the simulator's run of the same seed, and report their
+    /// agreement: mean completion, Spearman rho, slope (s/day) and thirds gap, each with a 95%
+    /// CI per side and the paired difference. Outputs go to --out/replicate-NN/.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    replicates: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -128,10 +136,57 @@ pub fn run(args: SwarmArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("out").join(format!("{}-bt", sc.name)));
     check_writable(&out)?;
+    let sim = predict::find_sim(args.sim.as_deref())?;
+    if args.replicates == 1 {
+        return run_once(&args, &sc, sim.as_deref(), args.scale, &out, true).map(|_| ());
+    }
+    // Replicate r is the simulator's replicate r (same seed); K is picked once, from the first,
+    // so every replicate runs at the same compression.
+    let mut scale = args.scale;
+    let mut reps = Vec::new();
+    for r in 0..args.replicates {
+        let mut sc_r = sc.clone();
+        sc_r.seed = replicate_seed(sc.seed, r);
+        eprintln!(
+            "bt swarm: replicate {}/{} (seed {})",
+            r + 1,
+            args.replicates,
+            sc_r.seed
+        );
+        let dir = out.join(format!("replicate-{r:02}"));
+        let (real, predicted, k) = run_once(&args, &sc_r, sim.as_deref(), scale, &dir, r == 0)?;
+        scale = Scale::Factor(k);
+        reps.push(fidelity::Replicate {
+            seed: sc_r.seed,
+            real,
+            sim: predicted,
+        });
+    }
+    let rows = fidelity::agreement(&reps);
+    println!("\n{}", fidelity::text(&rows));
+    fidelity::write(&out, &reps, &rows)?;
+    println!(
+        "wrote {} (replicate-NN/ per replicate, replicates.csv, agreement.csv)",
+        out.display()
+    );
+    Ok(())
+}
+
+/// One real run of `sc` (and the simulator's, when there is a `sim`), written to `out`.
+/// Returns both results and the K it ran at; `header` prints the resolved configuration.
+fn run_once(
+    args: &SwarmArgs,
+    sc: &Scenario,
+    sim: Option<&Path>,
+    scale: Scale,
+    out: &Path,
+    header: bool,
+) -> Result<(RunResult, Option<RunResult>, f64)> {
+    let nodes = resolve_nodes(sc);
     // The simulator's run: picks `auto`'s K and the deadline, and is the comparison printed.
-    let (predicted, k) = match (predict::find_sim(args.sim.as_deref())?, args.scale) {
+    let (predicted, k) = match (sim, scale) {
         (Some(sim), scale) => {
-            let p = predict::predict(&sim, &sc)?;
+            let p = predict::predict(sim, sc)?;
             let end = p.stats.sim_time_s.max(1.0);
             let k = match scale {
                 Scale::Factor(k) => k,
@@ -153,13 +208,15 @@ pub fn run(args: SwarmArgs) -> Result<()> {
         Some(end) => Duration::from_secs_f64(3.0 * end / k + 30.0),
         None => Duration::from_secs_f64(sc.max_time.0.as_secs_f64() / k),
     });
-    let limits = Limits::new(&sc, k);
-    if !args.quiet {
+    let limits = Limits::new(sc, k);
+    if header && !args.quiet {
         println!("# resolved configuration\n{}", sc.to_toml());
         println!("{}", limits.to_toml());
     }
-    for w in limits.warnings() {
-        eprintln!("{w}");
+    if header {
+        for w in limits.warnings() {
+            eprintln!("{w}");
+        }
     }
     let expect = sim_end.map_or_else(String::new, |end| {
         format!(
@@ -173,7 +230,7 @@ pub fn run(args: SwarmArgs) -> Result<()> {
         timeout.as_secs_f64()
     );
     let t0 = Instant::now();
-    let real = Run::new(&sc, &limits, args.ports)?.run(nodes, timeout)?;
+    let real = Run::new(sc, &limits, args.ports)?.run(nodes, timeout)?;
     let wall = t0.elapsed();
     if !args.quiet {
         println!("{}", node_table(&real));
@@ -182,7 +239,8 @@ pub fn run(args: SwarmArgs) -> Result<()> {
     if let Some(predicted) = &predicted {
         println!("{}", predict::agreement(predicted, &real).text());
     }
-    real.write(&out)?;
+    check_writable(out)?;
+    real.write(out)?;
     std::fs::write(out.join("bt-limits.toml"), limits.to_toml())
         .with_context(|| format!("writing {}", out.display()))?;
     println!(
@@ -190,7 +248,7 @@ pub fn run(args: SwarmArgs) -> Result<()> {
         out.display(),
         wall.as_secs_f64()
     );
-    Ok(())
+    Ok((real, predicted, k))
 }
 
 /// Fails before the run, not after a minute of it, if results could not be written.

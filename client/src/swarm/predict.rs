@@ -52,12 +52,15 @@ pub fn predict(sim: &Path, sc: &Scenario) -> Result<RunResult> {
     }
     let json = std::fs::read_to_string(out.join("run.json"))
         .with_context(|| format!("reading {}'s run.json", sim.display()))?;
-    RunResult::from_run_json(sc, &json).with_context(|| {
+    let mut run = RunResult::from_run_json(sc, &json).with_context(|| {
         format!(
             "{}'s run.json does not match this bt's result model (rebuild both)",
             sim.display()
         )
-    })
+    })?;
+    // Who served whom, for the allocation statistics of `--replicates`.
+    run.read_pairs(&out.join("pairs.csv"))?;
+    Ok(run)
 }
 
 /// The real run against the simulator's run of the same scenario.
