@@ -82,8 +82,9 @@ pub struct SwarmArgs {
     quiet: bool,
     /// Run this many replicates (seeds as `sim run --replicates`: the first is the scenario's)
     /// one after another, each beside the simulator's run of the same seed, and report their
-    /// agreement: mean completion, Spearman rho, slope (s/day) and thirds gap, each with a 95%
-    /// CI per side and the paired difference. Outputs go to --out/replicate-NN/.
+    /// agreement: mean completion, Spearman rho, slope (s/day), thirds gap and two allocation
+    /// statistics from pairs.csv, each with a 95% CI per side and the paired difference
+    /// (agreement.csv, replicates.csv). Each replicate's outputs go to --out/replicate-NN/.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     replicates: u32,
 }
