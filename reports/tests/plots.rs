@@ -300,7 +300,7 @@ fn bad_inputs_are_errors() {
     let jpg = dir.path().join("x.jpg");
     let e = plot::cdf(&jpg, "t", &[], "x").unwrap_err().to_string();
     assert!(
-        e.ends_with("x.jpg: plot files must end in .png or .svg"),
+        e.ends_with("x.jpg: plot files must end in .svg, .png or .pdf"),
         "{e}"
     );
     assert!(!jpg.exists());

@@ -658,3 +658,50 @@ fn sweep_progress_equals_the_runs_progress() {
         );
     }
 }
+
+/// `sim plot -o fig.pdf` writes a PDF (facets too, keeping the extension); reports' tests check
+/// what the PDF holds. An unknown extension is refused before the input is read, naming the
+/// formats there are.
+#[test]
+fn plot_writes_pdf_and_names_the_formats_it_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("results.csv");
+    std::fs::write(
+        &csv,
+        "scenario,node,role,policy,completion_s\n\
+         t,0,seeder,tft,0\nt,1,leecher,tft,310.5\nt,2,leecher,tft,402\n\
+         t,3,leecher,seniority,290\nt,4,leecher,seniority,455\n",
+    )
+    .unwrap();
+    let plot = |args: &[&str], out: &str| {
+        let out = sim()
+            .args(["plot", "cdf"])
+            .args(args)
+            .arg("-o")
+            .arg(dir.path().join(out))
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let is_pdf = |name: &str| {
+        std::fs::read(dir.path().join(name))
+            .unwrap()
+            .starts_with(b"%PDF-")
+    };
+    let csv = csv.to_str().unwrap();
+    let (ok, err) = plot(&[csv], "fig.pdf");
+    assert!(ok, "{err}");
+    assert!(is_pdf("fig.pdf"));
+    let (ok, err) = plot(&[csv, "--facet", "policy"], "facet.pdf");
+    assert!(ok, "{err}");
+    assert!(is_pdf("facet.policy-tft.pdf") && is_pdf("facet.policy-seniority.pdf"));
+    let (ok, err) = plot(&["no-such.csv"], "fig.jpg");
+    assert!(!ok);
+    assert!(
+        err.contains("fig.jpg: plot files must end in .svg, .png or .pdf"),
+        "{err}"
+    );
+}

@@ -162,7 +162,7 @@ pub const WHISKER: RGBColor = RGBColor(40, 40, 40);
 pub const ZERO_LINE: RGBColor = RGBColor(90, 90, 90);
 
 impl BarChart<'_> {
-    /// Draws `bars` in the given order to `path` (`.png` or `.svg`).
+    /// Draws `bars` in the given order to `path` (`.png`, `.svg` or `.pdf`).
     pub fn draw(&self, path: impl AsRef<Path>, bars: &[Bar]) -> anyhow::Result<()> {
         for (end, v) in [("bottom", self.y_min), ("top", self.y_max)] {
             ensure!(v.is_none_or(f64::is_finite), "y axis: {end} must be finite");

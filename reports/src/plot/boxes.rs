@@ -66,7 +66,7 @@ impl BoxStats {
     }
 }
 
-/// Draws one box per class, in the order given, to `path` (.png or .svg).
+/// Draws one box per class, in the order given, to `path` (.png, .svg or .pdf).
 pub fn boxes(
     path: impl AsRef<Path>,
     title: &str,

@@ -1,9 +1,9 @@
-//! Report figures drawn with `plotters`, written as PNG or SVG by file extension.
+//! Report figures drawn with `plotters`, written as PNG, SVG or PDF by file extension.
 //!
 //! Text is rendered with DejaVu Sans embedded in the binary (see
 //! `assets/DejaVuSans-LICENSE.txt`) through plotters' `ab_glyph` backend, so
 //! plotting works on a bare machine with no fontconfig or system fonts, and
-//! PNG output is identical wherever it is produced.
+//! PNG output is identical wherever it is produced. PDF is converted from the SVG (`pdf`).
 //!
 //! Non-finite data points are skipped rather than failing the whole figure.
 //!
@@ -16,6 +16,7 @@ mod bars;
 mod boxes;
 mod heatmap;
 mod lines;
+mod pdf;
 mod scatter;
 mod xy;
 
@@ -78,34 +79,63 @@ fn ensure_font() -> anyhow::Result<()> {
 }
 
 /// A figure that can draw itself on any plotters backend, so one drawing
-/// routine serves both PNG and SVG.
+/// routine serves PNG and SVG (and PDF, via SVG).
 trait Figure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
     where
         DB::ErrorType: 'static;
 }
 
-/// Draws `fig` to `path` (creating parent directories), choosing the backend
-/// from the extension: `.png` or `.svg`, case-insensitive.
+/// The file formats a figure is written in, named by the output path's extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Png,
+    Svg,
+    Pdf,
+}
+
+impl Format {
+    /// The format `path`'s extension names (case-insensitive); an error listing the formats
+    /// otherwise, so a caller can refuse a bad `-o` before doing any work.
+    pub fn of(path: &Path) -> anyhow::Result<Format> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        Ok(match ext.as_deref() {
+            Some("png") => Format::Png,
+            Some("svg") => Format::Svg,
+            Some("pdf") => Format::Pdf,
+            _ => bail!(
+                "{}: plot files must end in .svg, .png or .pdf",
+                path.display()
+            ),
+        })
+    }
+}
+
+/// Draws `fig` to `path` (creating parent directories) in the [`Format`] its extension names.
 fn render(path: &Path, fig: &impl Figure) -> anyhow::Result<()> {
     ensure_font()?;
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    if !matches!(ext.as_deref(), Some("png" | "svg")) {
-        bail!("{}: plot files must end in .png or .svg", path.display());
-    }
+    let format = Format::of(path)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    if ext.as_deref() == Some("png") {
-        draw_on(
+    match format {
+        Format::Png => draw_on(
             BitMapBackend::new(path, DEFAULT_SIZE).into_drawing_area(),
             fig,
-        )
-    } else {
-        draw_on(SVGBackend::new(path, DEFAULT_SIZE).into_drawing_area(), fig)
+        ),
+        Format::Svg => draw_on(SVGBackend::new(path, DEFAULT_SIZE).into_drawing_area(), fig),
+        Format::Pdf => {
+            let mut svg = String::new();
+            draw_on(
+                SVGBackend::with_string(&mut svg, DEFAULT_SIZE).into_drawing_area(),
+                fig,
+            )
+            .and_then(|()| pdf::from_svg(&svg))
+            .and_then(|bytes| Ok(std::fs::write(path, bytes)?))
+        }
     }
     .with_context(|| format!("plotting {}", path.display()))
 }

@@ -18,7 +18,7 @@ pub struct ScatterSeries {
     pub points: Vec<(f64, f64)>,
 }
 
-/// Draws `series` to `path` (.png or .svg). A series with fewer than two distinct x values has
+/// Draws `series` to `path` (.png, .svg or .pdf). A series with fewer than two distinct x values has
 /// no trend line and says so in its legend entry ("ρ n/a").
 pub fn scatter(
     path: impl AsRef<Path>,

@@ -47,7 +47,7 @@ pub struct XyChart<'a> {
 }
 
 impl XyChart<'_> {
-    /// Draws the chart to `path` (.png or .svg). A log axis refuses values that are not
+    /// Draws the chart to `path` (.png, .svg or .pdf). A log axis refuses values that are not
     /// positive, naming the first one, rather than dropping points silently.
     pub fn draw(
         &self,

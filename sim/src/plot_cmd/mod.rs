@@ -1,4 +1,4 @@
-//! `sim plot`: figures from any results CSV the simulator writes (PNG or SVG by extension).
+//! `sim plot`: figures from any results CSV the simulator writes (PNG, SVG or PDF by extension).
 //!
 //! `--where KEY=VALUE` keeps the rows where a column has a value, for every kind; `--facet KEY`
 //! draws one figure per value of a column. Bars, CDFs, scatters and boxes refuse a file that still
@@ -44,7 +44,7 @@ pub struct PlotArgs {
     pub kind: Kind,
     /// Input CSV.
     pub input: PathBuf,
-    /// Output image (.png or .svg).
+    /// Output image (.png, .svg or .pdf).
     #[arg(short, long)]
     pub out: PathBuf,
     /// Figure title [default: the input file, its filters and what the bars show].
@@ -172,6 +172,8 @@ pub fn plot(a: &PlotArgs) -> anyhow::Result<()> {
         a.kind == Kind::Bars || !(a.relative || a.ymin.is_some() || a.ymax.is_some()),
         "--relative, --ymin and --ymax apply to bars only"
     );
+    // Refuse an unknown extension before reading (and filtering) a possibly large CSV.
+    plot::Format::of(&a.out)?;
     let mut t = Table::read(&a.input)?;
     let mut filters = Vec::new();
     for f in &a.filters {
