@@ -121,6 +121,7 @@ done
 
 "$sim" sweep --plan "$tmp/plan.toml" --out "$tmp/whole" >/dev/null 2>&1
 diff -r "$tmp/whole" "$tmp/out/merged"
-echo "merged == unsharded: $(cd "$tmp/whole" && ls | tr '\n' ' ')"
+names=("$tmp"/whole/*)
+echo "merged == unsharded: ${names[*]##*/}"
 (cd "$tmp/whole" && sha256sum -- *)
 echo "slurm-test: OK"
