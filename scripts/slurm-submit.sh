@@ -3,7 +3,8 @@
 # merge job that starts once every shard succeeded (afterok), writing OUT/merged.
 # Usage: scripts/slurm-submit.sh PLAN.toml OUT_DIR [SHARDS=4]
 # Extra sbatch options for the shards: SBATCH_SHARD_ARGS (e.g. "--partition=long").
-# Logs, one per shard with a line per finished point: OUT_DIR/logs/shard-I.out; merge.out.
+# Logs, one per shard with a line per finished point (a requeued shard appends to its log):
+# OUT_DIR/logs/shard-I.out, and merge.out.
 # Prints "ARRAY_JOB_ID MERGE_JOB_ID".
 set -euo pipefail
 plan=$(realpath "${1:?usage: slurm-submit.sh PLAN.toml OUT_DIR [SHARDS]}")
@@ -14,6 +15,7 @@ mkdir -p "$out/logs"
 cd "$(dirname "$0")/.."   # the batch script names scripts/ relative to the submit folder
 # shellcheck disable=SC2086 # SBATCH_SHARD_ARGS is a list of options
 array=$(sbatch --parsable --array="0-$((shards - 1))" --output="$out/logs/shard-%a.out" \
+    --open-mode=append \
     ${SBATCH_SHARD_ARGS:-} scripts/slurm-sweep.sbatch "$plan" "$out")
 array=${array%%;*}   # --parsable prints "id[;cluster]"
 dirs=""

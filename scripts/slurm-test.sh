@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Starts a throwaway single-node Slurm cluster on this machine (munged, slurmctld and slurmd
 # on localhost, every file in a temporary folder, ports chosen free), submits a small sharded
-# sweep with scripts/slurm-submit.sh (an array job and a merge job depending on it), waits,
-# and checks the merged folder is byte-identical to the unsharded `sim sweep` of the plan.
+# sweep with scripts/slurm-submit.sh (an array job and a merge job depending on it), requeues
+# shard 0 once it has finished a point (it must resume), waits, and checks the merged folder
+# is byte-identical to the unsharded `sim sweep` of the plan.
 # The daemons are stopped on exit, whatever happens. Needs root and the Debian packages
 # slurm-wlm and munge; exits 77 when they are missing.
 # Usage: [SIM=target/release/sim] scripts/slurm-test.sh [SHARDS=3]
@@ -61,7 +62,8 @@ SlurmdPort=$(free_port)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket=$tmp/munge.sock
+# cred_expire is also how long a requeued job waits before it starts again (default 120 s).
+AuthInfo=socket=$tmp/munge.sock,cred_expire=5
 CredType=cred/munge
 StateSaveLocation=$tmp/state
 SlurmdSpoolDir=$tmp/spool
@@ -73,6 +75,8 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 MpiDefault=none
 SchedulerType=sched/backfill
+# Scheduling passes every second or two, not every 30-60 s: a requeued task restarts at once.
+SchedulerParameters=sched_interval=2,bf_interval=1
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 AccountingStorageType=accounting_storage/none
@@ -93,8 +97,8 @@ echo "[${SECONDS}s] cluster up: $(sinfo -h -o '%P %N %c cpus %t')"
 # sweep writes is checked.
 cat > "$tmp/plan.toml" <<PLAN
 scenario = "$repo/scenarios/g1t2.toml"
-replicates = 2
-set = ["torrent.size=4MiB"]
+replicates = 3
+set = ["torrent.size=64MiB"]
 progress = true
 [[vary]]
 key = "seeders"
@@ -111,6 +115,11 @@ read -r array merge < <(SIM="$sim" SBATCH_SHARD_ARGS="--cpus-per-task=1" \
 echo "[${SECONDS}s] submitted array job $array ($shards shards) and merge job $merge (afterok:$array)"
 state() { scontrol -o show job "$1" | grep -o 'JobState=[A-Z_]*' | sort -u | tr '\n' ' '; }
 finished() { state "$merge" | grep -Eq 'COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL'; }
+# Once shard 0 has checkpointed its first point, requeue it: Slurm kills the task and starts
+# it again, and the restarted shard must resume (its log says how many points it kept).
+wait_for 120 test -e "$tmp/out/shard-0/points/0/SHA256SUMS" -o -e "$tmp/out/shard-0/summary.csv"
+scontrol requeue "${array}_0"
+echo "[${SECONDS}s] requeued shard 0 (task ${array}_0)"
 wait_for 300 finished
 echo "[${SECONDS}s] array job: $(state "$array")"
 echo "merge job: $(state "$merge")"

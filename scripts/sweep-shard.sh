@@ -4,6 +4,7 @@
 #   Slurm:      SLURM_ARRAY_TASK_ID (0-based array, e.g. --array=0-3), SLURM_ARRAY_TASK_COUNT
 #   Kubernetes: JOB_COMPLETION_INDEX (indexed Job), SHARD_COUNT (set to .spec.completions)
 #   by hand:    SHARD_INDEX, SHARD_COUNT
+# Worker threads: SLURM_CPUS_PER_TASK, else SHARD_JOBS, else every core the process sees.
 # Usage: scripts/sweep-shard.sh PLAN.toml OUT_DIR
 # Then, once every shard is done: sim merge --out OUT_DIR/merged OUT_DIR/shard-{0..N-1}
 # A shard started again after a kill, preemption or requeue resumes: points already finished
@@ -15,4 +16,4 @@ index=${SLURM_ARRAY_TASK_ID:-${JOB_COMPLETION_INDEX:-${SHARD_INDEX:?set SHARD_IN
 count=${SLURM_ARRAY_TASK_COUNT:-${SHARD_COUNT:?set SHARD_COUNT}}
 sim=${SIM:-sim}
 exec "$sim" sweep --plan "$plan" --shard "$index/$count" --out "$out/shard-$index" --resume \
-    -j "${SLURM_CPUS_PER_TASK:-0}"
+    -j "${SLURM_CPUS_PER_TASK:-${SHARD_JOBS:-0}}"

@@ -180,9 +180,11 @@ const ROW_COLUMNS: &[&str] = &[
     "bytes_down",
 ];
 
-/// Jobs per parallel window: bounds memory (results are written and dropped per window)
-/// while keeping both cores busy.
-const WINDOW: usize = 256;
+/// Jobs per parallel window, per worker thread. Results are written (and points checkpointed)
+/// only once their window is done, so a small window bounds memory and the work a kill loses
+/// (runs of 10,000-peer points take minutes); a few jobs per thread keep every core busy while
+/// the window's slowest run finishes.
+const WINDOW_PER_THREAD: usize = 2;
 
 /// How [`run`] reports and whether it resumes.
 pub struct Options<'a> {
@@ -281,7 +283,8 @@ pub fn run(plan: &Plan, shard: Option<Shard>, out: &Path, opts: Options) -> anyh
     (opts.runs)(done, total);
     let mut stats = PointStats::default();
     let mut slices = Vec::new();
-    for window in jobs.chunks(WINDOW) {
+    let window = WINDOW_PER_THREAD * rayon::current_num_threads().max(1);
+    for window in jobs.chunks(window) {
         let results: Vec<RunResult> = window
             .par_iter()
             .map(|&(i, r)| {
