@@ -93,12 +93,13 @@ pids+=($!)
 wait_for 60 sh -c 'sinfo -h -o %t 2>/dev/null | grep -qx idle'
 echo "[${SECONDS}s] cluster up: $(sinfo -h -o '%P %N %c cpus %t')"
 
-# A small plan: 6 points x 2 replicates, progress samples and a comparison, so every file a
-# sweep writes is checked.
+# A small plan: 12 points x 3 replicates (4 points a shard, so shard 0 is still running when
+# it is requeued after its first), progress samples and a comparison, so every file a sweep
+# writes is checked.
 cat > "$tmp/plan.toml" <<PLAN
 scenario = "$repo/scenarios/g1t2.toml"
 replicates = 3
-set = ["torrent.size=64MiB"]
+set = ["torrent.size=32MiB"]
 progress = true
 [[vary]]
 key = "seeders"
@@ -106,6 +107,9 @@ values = ["1..=3"]
 [[vary]]
 key = "variant"
 values = ["thesis-code", "work-conserving"]
+[[vary]]
+key = "incentive"
+values = ["none", "seniority"]
 [[compare]]
 a = { seeders = 1 }
 b = { seeders = 3 }
@@ -127,6 +131,7 @@ state "$merge" | grep -q 'JobState=COMPLETED' || { echo "merge job did not compl
 for i in $(seq 0 $((shards - 1))); do
     echo "--- log of shard $i:"; cat "$tmp/out/logs/shard-$i.out"
 done
+grep -q "resuming: " "$tmp/out/logs/shard-0.out" || { echo "shard 0 did not resume" >&2; exit 1; }
 
 "$sim" sweep --plan "$tmp/plan.toml" --out "$tmp/whole" >/dev/null 2>&1
 diff -r "$tmp/whole" "$tmp/out/merged"

@@ -1,8 +1,9 @@
 //! The Slurm scripts on a real cluster: `scripts/slurm-test.sh` starts a single-node cluster
 //! (munged, slurmctld, slurmd), submits a 3-shard sweep as an array job plus a merge job that
-//! depends on it, and diffs the merged folder against the unsharded sweep. Without Slurm
-//! (Debian `slurm-wlm`, `munge`) or root the test prints one `SKIPPED` line, or fails under
-//! `SIM_SLURM_REQUIRED=1`, which `.ci/run` sets after installing them.
+//! depends on it, requeues shard 0 mid-way (it must resume) and diffs the merged folder
+//! against the unsharded sweep. Without Slurm (Debian `slurm-wlm`, `munge`) or root the test
+//! prints one `SKIPPED` line, or fails under `SIM_SLURM_REQUIRED=1`, which `.ci/run` sets
+//! after installing them.
 
 use std::io::Write;
 use std::process::Command;
@@ -34,6 +35,8 @@ fn sharded_sweep_on_a_single_node_slurm_cluster_merges_to_the_unsharded_bytes() 
     ] {
         assert!(stdout.contains(line), "no `{line}` in\n{stdout}");
     }
-    // Each shard's log has a line per point it finished: 6 points over 3 shards.
-    assert_eq!(stdout.matches(") done: ").count(), 6, "{stdout}");
+    // Each shard's log has a line per point it finished: 12 points over 3 shards, none twice
+    // (requeued shard 0 kept what it had finished).
+    assert_eq!(stdout.matches(") done: ").count(), 12, "{stdout}");
+    assert!(stdout.contains("resuming: "), "{stdout}");
 }
