@@ -5,6 +5,7 @@
 //! through a modelled network and reports [`metrics::RunResult`]s. Same scenario and seed give
 //! byte-identical results on any machine and thread count.
 
+pub mod checkpoint;
 pub mod compare;
 pub mod html;
 pub mod network;

@@ -1,5 +1,6 @@
 //! `sim`: run, check and benchmark swarm scenarios.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -127,6 +128,10 @@ struct SweepArgs {
     /// Also write progress.csv: every run's swarm progress every 10 simulated seconds.
     #[arg(long)]
     progress: bool,
+    /// Keep the points an earlier, killed run of this plan into --out finished (their
+    /// checksums are verified; a point that fails the check is redone).
+    #[arg(long)]
+    resume: bool,
 }
 
 #[derive(Args)]
@@ -353,18 +358,32 @@ fn cmd_sweep(a: SweepArgs) -> anyhow::Result<()> {
         plan.points().len(),
         plan.replicates
     );
-    run_batch(&what, a.shard, &a.out, |progress| {
-        pool.install(|| sim::sweep::run(&plan, a.shard, &a.out, progress))
+    // In a terminal the bar shows progress; a batch log (Slurm, Kubernetes) gets a line per
+    // point instead.
+    let per_point = !std::io::stderr().is_terminal();
+    run_batch(&what, a.shard, &a.out, |runs, log| {
+        let mut note = |n: sim::sweep::Note| {
+            if per_point || !matches!(n, sim::sweep::Note::PointDone { .. }) {
+                log(&n.to_string());
+            }
+        };
+        let opts = sim::sweep::Options {
+            resume: a.resume,
+            runs,
+            note: &mut note,
+        };
+        pool.install(|| sim::sweep::run(&plan, a.shard, &a.out, opts))
     })
 }
 
 /// Runs a batch command (announced as `what`, its shard and folder) under a progress bar of
-/// runs done (stderr) and says what it wrote.
+/// runs done (stderr) and says what it wrote; the batch may also log lines, stamped with the
+/// elapsed time.
 fn run_batch(
     what: &str,
     shard: Option<sim::shard::Shard>,
     out: &Path,
-    batch: impl FnOnce(&(dyn Fn(u64, u64) + Sync)) -> anyhow::Result<()>,
+    batch: impl FnOnce(&(dyn Fn(u64, u64) + Sync), &(dyn Fn(&str) + Sync)) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     eprintln!(
         "{what}{} -> {}",
@@ -381,10 +400,18 @@ fn run_batch(
         .expect("valid template"),
     );
     let t0 = std::time::Instant::now();
-    batch(&|done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    })?;
+    let log = |line: &str| {
+        let t = t0.elapsed().as_secs();
+        let stamp = format!("{:02}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60);
+        bar.suspend(|| eprintln!("[{stamp}] {line}"));
+    };
+    batch(
+        &|done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+        &log,
+    )?;
     bar.finish_and_clear();
     println!(
         "wrote {} ({} runs in {:.1} s)",
@@ -413,7 +440,7 @@ fn cmd_tournament(a: TournamentArgs) -> anyhow::Result<()> {
         plan.policies.len(),
         plan.replicates
     );
-    run_batch(&what, a.shard, &a.out, |progress| {
+    run_batch(&what, a.shard, &a.out, |progress, _| {
         pool.install(|| sim::tournament::run(&plan, a.shard, &a.out, progress))
     })
 }

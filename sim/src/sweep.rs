@@ -11,16 +11,17 @@
 //! - `sweep.json`: the plan (base scenario, varied keys, replicates, shard).
 //!
 //! `--shard i/n` runs points `p` with `p % n == i`; [`merge`] joins shard folders into exactly
-//! the bytes of the unsharded run.
+//! the bytes of the unsharded run. While running, finished points are checkpointed under
+//! `points/` so that `--resume` after a kill redoes only unfinished ones ([`crate::checkpoint`]).
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{ensure, Context};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::{State, Store};
 use crate::compare::Compare;
 use crate::metrics::{opt3, RunResult};
 pub use crate::overrides::alias_overrides;
@@ -179,17 +180,59 @@ const ROW_COLUMNS: &[&str] = &[
     "bytes_down",
 ];
 
-/// Jobs per parallel window: bounds memory (results are written and dropped per window)
-/// while keeping both cores busy.
-const WINDOW: usize = 256;
+/// Jobs per parallel window, per worker thread. Results are written (and points checkpointed)
+/// only once their window is done, so a small window bounds memory and the work a kill loses
+/// (runs of 10,000-peer points take minutes); a few jobs per thread keep every core busy while
+/// the window's slowest run finishes.
+const WINDOW_PER_THREAD: usize = 2;
 
-/// Runs the plan (or one shard of it) into `out`, calling `progress(done, total)` per job.
-pub fn run(
-    plan: &Plan,
-    shard: Option<Shard>,
-    out: &Path,
-    progress: &(dyn Fn(u64, u64) + Sync),
-) -> anyhow::Result<()> {
+/// How [`run`] reports and whether it resumes.
+pub struct Options<'a> {
+    /// Skip the points an earlier (killed) run of the same plan into the same folder
+    /// finished, as their checksums prove (see [`crate::checkpoint`]).
+    pub resume: bool,
+    /// `(runs done, runs total)` after every run; resumed points' runs count as done.
+    pub runs: &'a (dyn Fn(u64, u64) + Sync),
+    /// Point-level news, for batch logs.
+    pub note: &'a mut (dyn FnMut(Note) + Send),
+}
+
+/// What [`run`] tells [`Options::note`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// `resumed` of the `of` points were already finished.
+    Resumed { resumed: usize, of: usize },
+    /// Point `point`'s checkpoint could not be trusted (`why`), so it is redone.
+    Redo { point: usize, why: String },
+    /// Point `point` (`values` of the varied keys) finished: `done` of the `of` points.
+    PointDone {
+        point: usize,
+        values: String,
+        done: usize,
+        of: usize,
+    },
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::Resumed { resumed, of } => {
+                write!(f, "resuming: {resumed} of {of} points already finished")
+            }
+            Note::Redo { point, why } => write!(f, "point {point}: {why}; redoing it"),
+            Note::PointDone {
+                point,
+                values,
+                done,
+                of,
+            } => write!(f, "point {point} ({values}) done: {done}/{of} points"),
+        }
+    }
+}
+
+/// Runs the plan (or one shard of it) into `out`. Each point is checkpointed as it finishes;
+/// the CSVs are assembled from the checkpoints at the end.
+pub fn run(plan: &Plan, shard: Option<Shard>, out: &Path, opts: Options) -> anyhow::Result<()> {
     ensure!(plan.replicates >= 1, "replicates must be at least 1");
     let points = plan.points();
     let mine: Vec<usize> = (0..points.len())
@@ -206,30 +249,42 @@ pub fn run(
         serde_json::to_string_pretty(&manifest)? + "\n",
     )?;
 
-    let keys: Vec<String> = plan.varies.iter().map(|v| v.key.clone()).collect();
-    let mut rows = csv::Writer::from_writer(BufWriter::new(
-        File::create(out.join("rows.csv")).context("creating rows.csv")?,
-    ));
-    let mut summary = csv::Writer::from_writer(BufWriter::new(
-        File::create(out.join("summary.csv")).context("creating summary.csv")?,
-    ));
-    write_summary_header(&mut summary, &keys)?;
-    let mut header: Vec<String> = vec!["point".into()];
-    header.extend(keys.iter().cloned());
-    header.extend(ROW_COLUMNS.iter().map(|c| c.to_string()));
-    rows.write_record(&header)?;
-    let mut samples = match plan.progress {
-        true => Some(progress_writer(out, &keys)?),
-        false => None,
-    };
+    let store = Store::open(out, layout(plan.progress).csvs, opts.resume)?;
+    let keys: Vec<String> = mine
+        .iter()
+        .zip(&scenarios)
+        .map(|(&p, sc)| point_key(plan, p, &points[p], sc))
+        .collect::<anyhow::Result<_>>()?;
+    let mut todo = Vec::new();
+    for (i, &p) in mine.iter().enumerate() {
+        match store.state(p, &keys[i]) {
+            State::Finished => {}
+            State::Missing => todo.push(i),
+            State::Stale(why) => {
+                (opts.note)(Note::Redo { point: p, why });
+                todo.push(i);
+            }
+        }
+    }
+    let mut finished = mine.len() - todo.len();
+    if finished > 0 {
+        (opts.note)(Note::Resumed {
+            resumed: finished,
+            of: mine.len(),
+        });
+    }
 
-    let jobs: Vec<(usize, u32)> = (0..mine.len())
-        .flat_map(|i| (0..plan.replicates).map(move |r| (i, r)))
+    let jobs: Vec<(usize, u32)> = todo
+        .iter()
+        .flat_map(|&i| (0..plan.replicates).map(move |r| (i, r)))
         .collect();
-    let total = jobs.len() as u64;
-    let mut done = 0u64;
+    let total = mine.len() as u64 * u64::from(plan.replicates);
+    let mut done = total - jobs.len() as u64;
+    (opts.runs)(done, total);
     let mut stats = PointStats::default();
-    for window in jobs.chunks(WINDOW) {
+    let mut slices = Vec::new();
+    let window = WINDOW_PER_THREAD * rayon::current_num_threads().max(1);
+    for window in jobs.chunks(window) {
         let results: Vec<RunResult> = window
             .par_iter()
             .map(|&(i, r)| {
@@ -238,44 +293,96 @@ pub fn run(
                 crate::run(&sc)
             })
             .collect();
+        // A point's replicates are consecutive jobs, so one point's slices are open at a time.
         for (&(i, r), res) in window.iter().zip(&results) {
             let p = mine[i];
-            write_rows(&mut rows, p, &points[p], r, res)?;
-            if let Some(w) = &mut samples {
+            if r == 0 {
+                slices = store.start(p, &keys[i])?;
+            }
+            write_rows(&mut slices[0], p, &points[p], r, res)?;
+            if let Some(w) = slices.get_mut(2) {
                 write_progress(w, p, &points[p], r, res)?;
             }
             stats.add(res);
             if r + 1 == plan.replicates {
                 let mut rec = point_record(p, &points[p]);
                 rec.extend(stats.columns().into_iter().map(|(_, v)| v));
-                summary.write_record(&rec)?;
+                slices[1].write_record(&rec)?;
+                store.finish(p, std::mem::take(&mut slices))?;
                 stats = PointStats::default();
+                finished += 1;
+                (opts.note)(Note::PointDone {
+                    point: p,
+                    values: describe(&plan.varies, &points[p]),
+                    done: finished,
+                    of: mine.len(),
+                });
             }
             done += 1;
-            progress(done, total);
+            (opts.runs)(done, total);
         }
     }
-    rows.flush()?;
-    summary.flush()?;
-    samples.as_mut().map(csv::Writer::flush).transpose()?;
-    drop((rows, summary, samples));
+
+    let keys: Vec<String> = plan.varies.iter().map(|v| v.key.clone()).collect();
+    let mut headers = vec![
+        csv_line(prefixed(&keys, ROW_COLUMNS.iter().map(|c| c.to_string())))?,
+        csv_line(prefixed(
+            &keys,
+            PointStats::default()
+                .columns()
+                .into_iter()
+                .map(|(k, _)| k.to_string()),
+        ))?,
+    ];
+    if plan.progress {
+        headers.push(csv_line(prefixed(
+            &keys,
+            PROGRESS_COLUMNS.iter().map(|c| c.to_string()),
+        ))?);
+    }
+    store.assemble(out, &headers, &mine)?;
     if shard.is_none() {
         crate::compare::write_declared(out, plan)?;
     }
     Ok(())
 }
 
-fn write_summary_header<W: Write>(w: &mut csv::Writer<W>, keys: &[String]) -> anyhow::Result<()> {
+/// What a point's checkpoint must have been computed from: the simulator version, the
+/// point's resolved scenario and the plan settings that shape its lines.
+fn point_key(plan: &Plan, p: usize, values: &[String], sc: &Scenario) -> anyhow::Result<String> {
+    let text = format!(
+        "sim {}\npoint {p} {values:?}\nreplicates {}\nprogress {}\n{}",
+        env!("CARGO_PKG_VERSION"),
+        plan.replicates,
+        plan.progress,
+        serde_json::to_string(sc)?
+    );
+    Ok(crate::checkpoint::sha256_hex(text.as_bytes()))
+}
+
+/// `seeders=2, incentive=none` for a point's log line.
+fn describe(varies: &[Vary], values: &[String]) -> String {
+    let parts: Vec<String> = varies
+        .iter()
+        .zip(values)
+        .map(|(v, x)| format!("{}={x}", v.key))
+        .collect();
+    parts.join(", ")
+}
+
+/// A header: `point`, the varied keys, then `columns`.
+fn prefixed(keys: &[String], columns: impl Iterator<Item = String>) -> Vec<String> {
     let mut header = vec!["point".to_string()];
     header.extend(keys.iter().cloned());
-    header.extend(
-        PointStats::default()
-            .columns()
-            .into_iter()
-            .map(|(k, _)| k.to_string()),
-    );
-    w.write_record(&header)?;
-    Ok(())
+    header.extend(columns);
+    header
+}
+
+/// One CSV record's bytes, as a `csv::Writer` writes it.
+fn csv_line(record: Vec<String>) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&record)?;
+    Ok(w.into_inner().map_err(|e| e.into_error())?)
 }
 
 /// A CSV record's leading cells: the point index and its values of the varied keys.
@@ -313,30 +420,17 @@ fn write_rows<W: Write>(
     Ok(())
 }
 
-type CsvOut = csv::Writer<BufWriter<File>>;
+/// Columns of `progress.csv` after `point` and the varied keys.
+const PROGRESS_COLUMNS: &[&str] = &[
+    "replicate",
+    "time_s",
+    "leechers_done",
+    "leechers_online",
+    "bytes_downloaded",
+];
 
-fn progress_writer(out: &Path, keys: &[String]) -> anyhow::Result<CsvOut> {
-    let mut w = csv::Writer::from_writer(BufWriter::new(
-        File::create(out.join("progress.csv")).context("creating progress.csv")?,
-    ));
-    let mut header = vec!["point".to_string()];
-    header.extend(keys.iter().cloned());
-    header.extend(
-        [
-            "replicate",
-            "time_s",
-            "leechers_done",
-            "leechers_online",
-            "bytes_downloaded",
-        ]
-        .map(String::from),
-    );
-    w.write_record(&header)?;
-    Ok(w)
-}
-
-fn write_progress(
-    w: &mut CsvOut,
+fn write_progress<W: Write>(
+    w: &mut csv::Writer<W>,
     point: usize,
     values: &[String],
     replicate: u32,
@@ -366,12 +460,7 @@ pub fn merge(out: &Path, shards: &[PathBuf]) -> anyhow::Result<()> {
         .and_then(|f| std::fs::read_to_string(f).ok())
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .is_some_and(|m| m["plan"]["progress"] == true);
-    let layout = if wrote_progress {
-        &LAYOUT_PROGRESS
-    } else {
-        &LAYOUT
-    };
-    let manifest = crate::shard::merge(layout, out, shards)?;
+    let manifest = crate::shard::merge(layout(wrote_progress), out, shards)?;
     let plan: Plan = serde_json::from_value(manifest["plan"].clone())?;
     crate::compare::write_declared(out, &plan)
 }
@@ -383,6 +472,15 @@ pub const LAYOUT: crate::shard::Layout<'static> = crate::shard::Layout {
     csvs: &["rows.csv", "summary.csv"],
     same: &[],
 };
+
+/// The sweep folder layout with or without `progress.csv` (the slices' order in
+/// [`run`] follows its `csvs`: rows, summary, progress).
+fn layout(progress: bool) -> &'static crate::shard::Layout<'static> {
+    match progress {
+        true => &LAYOUT_PROGRESS,
+        false => &LAYOUT,
+    }
+}
 
 /// [`LAYOUT`] of a sweep run with `progress`.
 pub const LAYOUT_PROGRESS: crate::shard::Layout<'static> = crate::shard::Layout {

@@ -182,7 +182,12 @@ fn mixed_sweep_points_are_refused_by_name() {
         compare: vec![],
         progress: false,
     };
-    sim::sweep::run(&plan, None, dir.path(), &|_, _| {}).unwrap();
+    let opts = sim::sweep::Options {
+        resume: false,
+        runs: &|_, _| {},
+        note: &mut |_| {},
+    };
+    sim::sweep::run(&plan, None, dir.path(), opts).unwrap();
     let rows = dir.path().join("rows.csv");
     let rows = rows.to_str().unwrap();
     let out = dir.path().join("bars.svg");
