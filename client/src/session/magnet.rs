@@ -67,10 +67,12 @@ pub(super) async fn fetch(
     let trackers: Vec<&String> = link
         .trackers
         .iter()
-        .filter(|u| u.starts_with("http://"))
+        .filter(|u| crate::announce::supported(u))
         .collect();
     if trackers.is_empty() && opts.peers.is_empty() {
-        bail!("the magnet link names no http:// tracker (tr=) or peer (x.pe=); add --peer");
+        bail!(
+            "the magnet link names no http:// or udp:// tracker (tr=) or peer (x.pe=); add --peer"
+        );
     }
     let t0 = Instant::now();
     eprintln!(
