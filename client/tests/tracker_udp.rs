@@ -39,18 +39,7 @@ fn exchange(sock: &UdpSocket, to: SocketAddr, req: &Request) -> Response {
 }
 
 fn announce(conn_id: u64, port: u16) -> Request {
-    let announce = Announce {
-        info_hash: [3; 20],
-        peer_id: [port as u8; 20],
-        port,
-        uploaded: 0,
-        downloaded: 0,
-        left: 0,
-        event: AnnounceEvent::Started,
-        numwant: None,
-        compact: true,
-        no_peer_id: true,
-    };
+    let announce = Announce::new([3; 20], [port as u8; 20], port, 0, AnnounceEvent::Started);
     Request::Announce {
         conn_id,
         tid: 8,

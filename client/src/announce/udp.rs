@@ -83,16 +83,10 @@ async fn exchange(addr: SocketAddr, req: &Request, backoff: Backoff) -> Result<R
 
 fn announce_of(r: &Request) -> Announce {
     Announce {
-        info_hash: r.info_hash,
-        peer_id: r.peer_id,
-        port: r.port,
         uploaded: r.uploaded,
         downloaded: r.downloaded,
-        left: r.left,
-        event: r.event,
         numwant: Some(r.numwant as usize),
-        compact: true,
-        no_peer_id: true,
+        ..Announce::new(r.info_hash, r.peer_id, r.port, r.left, r.event)
     }
 }
 

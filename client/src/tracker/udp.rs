@@ -178,18 +178,13 @@ mod tests {
     }
 
     fn announce(conn_id: u64, port: u16, left: u64) -> Vec<u8> {
-        let announce = Announce {
-            info_hash: [5; 20],
-            peer_id: [port as u8; 20],
+        let announce = Announce::new(
+            [5; 20],
+            [port as u8; 20],
             port,
-            uploaded: 0,
-            downloaded: 0,
             left,
-            event: AnnounceEvent::Started,
-            numwant: None,
-            compact: true,
-            no_peer_id: true,
-        };
+            AnnounceEvent::Started,
+        );
         Request::Announce {
             conn_id,
             tid: 2,

@@ -158,16 +158,10 @@ impl Request {
                     return Err(DecodeError::BadPort);
                 }
                 let announce = Announce {
-                    info_hash,
-                    peer_id,
-                    port,
                     uploaded,
                     downloaded,
-                    left,
-                    event,
                     numwant,
-                    compact: true,
-                    no_peer_id: true,
+                    ..Announce::new(info_hash, peer_id, port, left, event)
                 };
                 Ok(Request::Announce {
                     conn_id,

@@ -8,16 +8,10 @@ use crate::time::Instant;
 
 fn announce() -> Announce {
     Announce {
-        info_hash: [0xaa; 20],
-        peer_id: [0xbb; 20],
-        port: 6881,
         uploaded: 3,
         downloaded: 2,
-        left: 1,
-        event: AnnounceEvent::Started,
         numwant: Some(50),
-        compact: true,
-        no_peer_id: true,
+        ..Announce::new([0xaa; 20], [0xbb; 20], 6881, 1, AnnounceEvent::Started)
     }
 }
 
@@ -339,16 +333,10 @@ fn arb_announce() -> impl Strategy<Value = Announce> {
     )
         .prop_map(
             |((info_hash, peer_id, port, uploaded, downloaded, left), event, numwant)| Announce {
-                info_hash,
-                peer_id,
-                port: port.max(1),
                 uploaded,
                 downloaded,
-                left,
-                event,
                 numwant,
-                compact: true,
-                no_peer_id: true,
+                ..Announce::new(info_hash, peer_id, port.max(1), left, event)
             },
         )
 }
