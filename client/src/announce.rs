@@ -145,7 +145,7 @@ fn dict_peer(v: &Value<'_>) -> Option<SocketAddr> {
 fn split_url(url: &str) -> Result<(&str, u16, &str)> {
     let rest = url
         .strip_prefix("http://")
-        .ok_or_else(|| anyhow!("unsupported tracker URL {url:?} (only http:// and udp://)"))?;
+        .ok_or_else(|| anyhow!("unsupported tracker URL {url:?} (only http:// is supported)"))?;
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
     let (host, port) = match authority.rsplit_once(':') {

@@ -1,5 +1,5 @@
 //! The metadata phase of `bt download magnet:…`: peers come from the link's `x.pe`, `--peer`
-//! and the link's HTTP trackers; engine-core's [`Fetcher`] decides what to ask whom, these
+//! and the link's HTTP and UDP trackers; engine-core's [`Fetcher`] decides what to ask whom, these
 //! connections only carry its messages, and the SHA-1 check against the info-hash is done
 //! here. The session then runs as for a .torrent file, with the peers found.
 
