@@ -1,7 +1,10 @@
-//! HTTP tracker client: BEP 3 announce with BEP 23 compact peers (and dictionary peers).
+//! Tracker client: BEP 3 announce over HTTP with BEP 23 compact peers (and dictionary
+//! peers), and BEP 15 over UDP ([`udp`]), both answering with one [`Response`].
 //!
 //! A minimal HTTP/1.0 GET over tokio is enough for trackers and avoids a TLS/HTTP stack;
-//! `https://` and `udp://` trackers are reported as unsupported so the caller can skip them.
+//! `https://` trackers are reported as unsupported so the caller can skip them.
+
+mod udp;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -39,8 +42,16 @@ pub struct Response {
     pub warning: Option<String>,
 }
 
-/// Announces to `url` and returns the tracker's answer.
+/// Whether [`announce`] can use the tracker at `url`.
+pub fn supported(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("udp://")
+}
+
+/// Announces to `url` (`http://` or `udp://`) and returns the tracker's answer.
 pub async fn announce(url: &str, req: &Request) -> Result<Response> {
+    if url.starts_with("udp://") {
+        return udp::announce(url, req).await;
+    }
     let full = announce_url(url, req);
     let body = tokio::time::timeout(HTTP_TIMEOUT, http_get(&full))
         .await

@@ -49,7 +49,7 @@ enum Cmd {
     Show(show::ShowArgs),
     /// Recheck data on disk against a .torrent's piece hashes.
     Verify(verify::VerifyArgs),
-    /// Run an HTTP tracker.
+    /// Run an HTTP and UDP (BEP 15) tracker.
     Tracker(tracker::TrackerArgs),
     /// Seed a torrent from data on disk until interrupted.
     Seed(session::cli::SeedArgs),

@@ -120,12 +120,27 @@ print('timeout', h.status().state, flush=True)
 
 #[test]
 fn libtorrent_announces_to_bt_tracker() {
+    libtorrent_announces(false);
+}
+
+/// BEP 15: the same through `udp://` (what most public trackers are).
+#[test]
+fn libtorrent_announces_to_bt_tracker_over_udp() {
+    libtorrent_announces(true);
+}
+
+fn libtorrent_announces(udp: bool) {
     if skipped(missing_libtorrent()) {
         return;
     }
     let t = TrackerProc::start(&["--interval", "60"]);
     let dir = TempDir::new().unwrap();
-    let (torrent, meta) = make_torrent(dir.path(), &t.announce_url());
+    let url = if udp {
+        format!("udp://{}", t.addr)
+    } else {
+        t.announce_url()
+    };
+    let (torrent, meta) = make_torrent(dir.path(), &url);
     let mut lt = Killed(
         Command::new(PY)
             .args(["-c", LT_SEED, s(&torrent), s(dir.path())])

@@ -15,6 +15,7 @@ use engine_core::protocol::magnet::MagnetLink;
 use engine_core::protocol::metadata::{self, MetadataMsg};
 use engine_core::protocol::metainfo::Metainfo;
 use engine_core::protocol::tracker_proto::{self, event_query_value, Announce, MAX_SCRAPE_HASHES};
+use engine_core::protocol::udp_tracker;
 use engine_core::protocol::wire::{
     self, Handshake, Message, DEFAULT_MAX_MESSAGE_LEN, HANDSHAKE_LEN,
 };
@@ -32,6 +33,7 @@ pub const TARGETS: &[(&str, Property)] = &[
     ("magnet", magnet),
     ("tracker_query", tracker_query),
     ("compact_peers", compact_peers),
+    ("udp_tracker", udp_tracker),
     ("scenario", scenario),
     ("policy", policy),
 ];
@@ -253,6 +255,31 @@ pub fn compact_peers(data: &[u8]) {
             let (v4, v6) = tracker_proto::encode_compact_peers(peers);
             let (own, other) = if stride == 6 { (v4, v6) } else { (v6, v4) };
             assert_eq!((own.as_slice(), other.len()), (data, 0));
+        }
+    }
+}
+
+/// A datagram decodes as a BEP 15 request, or a response in either address family, or is
+/// refused; what decodes re-encodes to bytes that decode to the same message, and a request
+/// re-encodes to a prefix of the input but for the fields decoding normalises (the ignored
+/// `ip`, and negative `num_want`s all meaning "default").
+pub fn udp_tracker(data: &[u8]) {
+    use udp_tracker::{Request, Response};
+    if let Ok(r) = Request::decode(data) {
+        let again = r.encode();
+        assert_eq!(Request::decode(&again).as_ref(), Ok(&r));
+        let normalised = |i: usize| match &r {
+            Request::Announce { announce, .. } => {
+                (84..88).contains(&i) || announce.numwant.is_none() && (92..96).contains(&i)
+            }
+            _ => false,
+        };
+        assert!(again.len() <= data.len());
+        assert!((0..again.len()).all(|i| again[i] == data[i] || normalised(i)));
+    }
+    for v6 in [false, true] {
+        if let Ok(r) = Response::decode(data, v6) {
+            assert_eq!(Response::decode(&r.encode(v6), v6), Ok(r));
         }
     }
 }

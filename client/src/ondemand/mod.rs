@@ -82,9 +82,9 @@ fn parse_ratio(s: &str) -> Result<f64, String> {
 
 pub fn run(args: OndemandArgs) -> Result<()> {
     let meta = load(&args.torrent)?;
-    let announce = session::http_trackers(&meta)
+    let announce = session::usable_trackers(&meta)
         .into_iter()
-        .next()
+        .find(|u| u.starts_with("http://"))
         .ok_or_else(|| anyhow!("{}: no http:// tracker to scrape", args.torrent.display()))?;
     let scrape = scrape_url(&announce)?;
     check_data(&args, &meta)?;

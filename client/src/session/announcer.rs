@@ -1,5 +1,5 @@
 //! The client's settings of engine-core's peer-set and announce policy
-//! ([`engine_core::policy::peer_set`]), and which HTTP tracker an announce goes to.
+//! ([`engine_core::policy::peer_set`]), and which tracker an announce goes to.
 
 use std::time::Duration;
 
@@ -53,7 +53,8 @@ pub fn wall_time(start: std::time::Instant, t: CoreInstant) -> std::time::Instan
     start + Duration::from_micros(t.0)
 }
 
-/// The torrent's `http://` trackers in preference order; a failing one moves to the back.
+/// The torrent's `http://` and `udp://` trackers in preference order; a failing one moves to
+/// the back.
 pub struct Trackers {
     urls: Vec<String>,
     /// The listen port we announce.

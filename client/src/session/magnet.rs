@@ -1,5 +1,5 @@
 //! The metadata phase of `bt download magnet:…`: peers come from the link's `x.pe`, `--peer`
-//! and the link's HTTP trackers; engine-core's [`Fetcher`] decides what to ask whom, these
+//! and the link's HTTP and UDP trackers; engine-core's [`Fetcher`] decides what to ask whom, these
 //! connections only carry its messages, and the SHA-1 check against the info-hash is done
 //! here. The session then runs as for a .torrent file, with the peers found.
 
@@ -67,10 +67,12 @@ pub(super) async fn fetch(
     let trackers: Vec<&String> = link
         .trackers
         .iter()
-        .filter(|u| u.starts_with("http://"))
+        .filter(|u| crate::announce::supported(u))
         .collect();
     if trackers.is_empty() && opts.peers.is_empty() {
-        bail!("the magnet link names no http:// tracker (tr=) or peer (x.pe=); add --peer");
+        bail!(
+            "the magnet link names no http:// or udp:// tracker (tr=) or peer (x.pe=); add --peer"
+        );
     }
     let t0 = Instant::now();
     eprintln!(

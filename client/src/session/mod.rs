@@ -263,7 +263,7 @@ pub async fn run(opts: Options) -> Result<Report> {
         burst: opts.burst,
         received: opts.received.clone(),
     });
-    let trackers = Trackers::new(http_trackers(&meta), local.port());
+    let trackers = Trackers::new(usable_trackers(&meta), local.port());
     let policy = opts.policy.peer_set(announcer::policy(
         opts.max_peers.max(1),
         opts.numwant,
@@ -379,16 +379,17 @@ fn verified_bytes(info: &Info, have: &Bitfield) -> u64 {
     have.iter_set().map(|i| u64::from(g.piece_size(i))).sum()
 }
 
-/// The torrent's `http://` trackers, BEP 12 tiers flattened in order; others are skipped.
-pub(crate) fn http_trackers(meta: &Metainfo) -> Vec<String> {
-    let (http, other): (Vec<String>, Vec<String>) = meta
+/// The torrent's `http://` and `udp://` trackers, BEP 12 tiers flattened in order; others
+/// are skipped.
+pub(crate) fn usable_trackers(meta: &Metainfo) -> Vec<String> {
+    let (usable, other): (Vec<String>, Vec<String>) = meta
         .trackers()
         .into_iter()
-        .partition(|u| u.starts_with("http://"));
+        .partition(|u| crate::announce::supported(u));
     for u in other {
-        eprintln!("warning: skipping tracker {u}: only http:// trackers are supported");
+        eprintln!("warning: skipping tracker {u}: only http:// and udp:// trackers are supported");
     }
-    http
+    usable
 }
 
 /// Azureus-style peer id: `-BT0001-` and 12 random alphanumerics.

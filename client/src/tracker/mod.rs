@@ -1,11 +1,13 @@
 //! `bt tracker`: an in-memory HTTP tracker (BEP 3 announce, BEP 23 compact and dictionary
-//! peers, BEP 7 `peers6`, BEP 48 scrape) on engine-core's swarm logic.
+//! peers, BEP 7 `peers6`, BEP 48 scrape) and UDP tracker (BEP 15) on engine-core's swarm
+//! logic: one core ([`Tracker`]), two front ends on the same port number.
 //!
 //! Abuse resistance: bounded torrents, peers per torrent, connections, request head size and
 //! header read time; silent peers expire; every bad request gets a bencoded `failure reason`.
 
 mod http;
 mod state;
+mod udp;
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -18,13 +20,15 @@ use anyhow::{Context, Result};
 
 pub use http::{bind, serve, ConnLimits};
 pub use state::{Limits, Tracker};
+use udp::{serve_udp, UdpFront};
 
 use crate::units::parse_info_hash;
 
 #[derive(clap::Args)]
 #[command(after_help = "\
-Prints `listening on ADDR` once it accepts connections. Announce URL: http://ADDR/announce,
-scrape URL: http://ADDR/scrape. Stop with Ctrl-C or SIGTERM.
+Prints `listening on ADDR` once it accepts connections. Announce URLs: http://ADDR/announce
+and udp://ADDR (BEP 15, the same port number), scrape URL: http://ADDR/scrape. Stop with
+Ctrl-C or SIGTERM.
 
 Examples:
   bt tracker --listen 0.0.0.0:6969
@@ -84,17 +88,25 @@ pub fn run(args: TrackerArgs) -> Result<()> {
         let listener =
             bind(args.listen).with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
+        let udp = tokio::net::UdpSocket::bind(addr)
+            .await
+            .with_context(|| format!("listening on udp://{addr}"))?;
         // Write errors are ignored: whoever started us may have stopped reading our output.
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on {addr}");
         let _ = writeln!(out, "announce URL: http://{addr}/announce");
+        let _ = writeln!(out, "announce URL: udp://{addr}");
         let _ = out.flush();
         drop(out);
         tokio::spawn(expire_periodically(tracker.clone(), limits.interval));
-        tokio::select! {
+        let front = Arc::new(UdpFront::new(tracker.clone()));
+        tokio::spawn(serve_udp(udp, front.clone()));
+        let res = tokio::select! {
             res = serve(listener, tracker, conns) => res,
             res = shutdown_signal() => res,
-        }
+        };
+        let _ = writeln!(std::io::stderr(), "udp: {}", front.stats);
+        res
     })
 }
 

@@ -1,6 +1,6 @@
 //! The tracker's memory: one engine-core [`Swarm`] per torrent, in shards locked separately so
 //! announces for different torrents proceed in parallel. Turns query bytes into bencoded
-//! response bodies; the HTTP layer only moves them.
+//! response bodies for the HTTP front end and hands parsed announces' peers to the UDP one.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -40,9 +40,9 @@ struct PeerKey {
 
 /// What we hand out about a peer.
 #[derive(Clone, Debug)]
-struct Peer {
-    addr: SocketAddr,
-    id: [u8; 20],
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub id: [u8; 20],
 }
 
 struct Shard {
@@ -111,14 +111,7 @@ impl Tracker {
         } else {
             hashes
                 .into_iter()
-                .filter(|h| self.allowed(h))
-                .map(|h| {
-                    let shard = self.shard(&h);
-                    (
-                        h,
-                        shard.swarms.get(&h).map(Swarm::scrape).unwrap_or_default(),
-                    )
-                })
+                .filter_map(|h| Some((h, self.counts(&h)?)))
                 .collect()
         };
         let mut out = b"d5:filesd".to_vec();
@@ -134,6 +127,20 @@ impl Tracker {
         }
         out.extend_from_slice(b"ee");
         out
+    }
+
+    /// The counts of torrent `h`, zero if unknown; `None` if the allow-list refuses it.
+    pub fn counts(&self, h: &[u8; 20]) -> Option<ScrapeCounts> {
+        if !self.allowed(h) {
+            return None;
+        }
+        Some(
+            self.shard(h)
+                .swarms
+                .get(h)
+                .map(Swarm::scrape)
+                .unwrap_or_default(),
+        )
     }
 
     /// Drops silent peers and the swarms they leave empty; run periodically.
@@ -168,6 +175,11 @@ impl Tracker {
 
     fn try_announce(&self, query: &[u8], ip: IpAddr) -> Result<Vec<u8>, String> {
         let a = Announce::parse(query).map_err(|e| e.to_string())?;
+        Ok(self.encode_reply(&a, &self.announce_parsed(&a, ip)?))
+    }
+
+    /// Records `a` from `ip` and picks its peers, or says why not: what both front ends share.
+    pub fn announce_parsed(&self, a: &Announce, ip: IpAddr) -> Result<AnnounceReply<Peer>, String> {
         if !self.allowed(&a.info_hash) {
             return Err("torrent is not on this tracker's allow-list".into());
         }
@@ -179,7 +191,7 @@ impl Tracker {
             // Leaving a swarm we do not know: nothing to remove, nothing to create.
             Entry::Vacant(_) if a.event == AnnounceEvent::Stopped => {
                 drop(guard);
-                return Ok(self.encode_reply(&a, &self.empty_reply()));
+                return Ok(self.empty_reply());
             }
             Entry::Vacant(e) => {
                 if !reserve(&self.torrents, self.max_torrents) {
@@ -226,7 +238,7 @@ impl Tracker {
             self.torrents.fetch_sub(1, Ordering::Relaxed);
         }
         drop(guard);
-        Ok(self.encode_reply(&a, &reply?))
+        reply
     }
 
     fn empty_reply(&self) -> AnnounceReply<Peer> {

@@ -52,6 +52,29 @@ pub struct Announce {
 }
 
 impl Announce {
+    /// A compact announce of nothing transferred yet, at the tracker's default numwant; other
+    /// fields by struct update.
+    pub fn new(
+        info_hash: [u8; 20],
+        peer_id: [u8; 20],
+        port: u16,
+        left: u64,
+        event: AnnounceEvent,
+    ) -> Announce {
+        Announce {
+            info_hash,
+            peer_id,
+            port,
+            uploaded: 0,
+            downloaded: 0,
+            left,
+            event,
+            numwant: None,
+            compact: true,
+            no_peer_id: true,
+        }
+    }
+
     /// Parses the raw query (the bytes after `?`). Unknown keys (`key`, `supportcrypto`, ...)
     /// are ignored as every tracker does; `uploaded` and `downloaded` default to 0.
     pub fn parse(query: &[u8]) -> Result<Announce, QueryError> {
