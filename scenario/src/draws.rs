@@ -8,7 +8,8 @@ use rand::seq::SliceRandom;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::spec::{JoinTime, NodeSpec, Scenario};
+use crate::open::{exponential, Abort};
+use crate::spec::{JoinTime, Leave, NodeSpec, Scenario};
 
 /// Derives an independent 32-byte seed for stream `stream` of the scenario seed.
 pub fn stream_seed(seed: u64, stream: u64) -> [u8; 32] {
@@ -41,10 +42,15 @@ pub const REPLICATE_STREAM_BASE: u64 = 1 << 48;
 /// Class allotment keys ([`crate::bandwidth`]): a stream of their own, so a scenario that
 /// adds classes draws the same spreads and join times as before.
 pub const CLASS_STREAM_BASE: u64 = 1 << 43;
+/// Open swarms ([`crate::open`]): a group's Poisson arrivals (base + group index), and each
+/// node's exponential seeding and abort times; new bases, so closed scenarios draw as before.
+pub const ARRIVAL_STREAM_BASE: u64 = 1 << 44;
+pub const SEEDING_STREAM_BASE: u64 = 1 << 45;
+pub const ABORT_STREAM_BASE: u64 = 1 << 46;
 const JOIN_ORDER_STREAM: u64 = (1 << 40) - 1;
 
-/// Every node with its random draws made: bandwidths scaled by its `bandwidth_spread`
-/// and join times drawn, each from the node's own stream. Pool seeders of `[ondemand]` have
+/// Every node with its random draws made: bandwidths scaled by its `bandwidth_spread`,
+/// join times and exponential seeding and abort times drawn, each from the node's own stream. Pool seeders of `[ondemand]` have
 /// no join time.
 pub fn resolve_nodes(sc: &Scenario) -> Vec<(NodeSpec, Option<Instant>)> {
     sc.nodes()
@@ -70,6 +76,17 @@ pub fn resolve_nodes(sc: &Scenario) -> Vec<(NodeSpec, Option<Instant>)> {
                 }
                 JoinTime::OnDemand => None,
             };
+            let node_rng =
+                |base: u64| ChaCha8Rng::from_seed(stream_seed(sc.seed, base + spec.id as u64));
+            if let Leave::Exponential(mean) = spec.leave {
+                spec.leave = Leave::After(exponential(mean, &mut node_rng(SEEDING_STREAM_BASE)));
+            }
+            if let Some(Abort::Exponential(mean)) = spec.abort {
+                spec.abort = Some(Abort::After(exponential(
+                    mean,
+                    &mut node_rng(ABORT_STREAM_BASE),
+                )));
+            }
             (spec, join_at)
         })
         .collect()

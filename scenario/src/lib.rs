@@ -6,6 +6,7 @@
 //!   overrides, validation and node expansion;
 //! - [`bandwidth`]: capacities as a rate or a distribution, and how classes are allotted;
 //! - [`draws`]: the seeded per-node draws and the join order both drivers use;
+//! - [`open`]: open swarms (arrivals, seeding and abort times);
 //! - [`units`]: sizes, rates and durations, one grammar for scenario files and every CLI flag;
 //! - [`fairness`]: utilisation, service error, clustering, and the per-policy summary;
 //! - [`result`]: [`RunResult`] and its CSV/JSON/table writers.
@@ -14,11 +15,13 @@ pub mod bandwidth;
 pub mod draws;
 pub mod fairness;
 pub mod load;
+pub mod open;
 pub mod result;
 pub mod spec;
 pub use engine_core::units;
 
 pub use bandwidth::{BandwidthSpec, RateClass};
 pub use load::{apply_overrides, ScenarioError};
+pub use open::{Abort, Arrivals};
 pub use result::RunResult;
 pub use spec::*;

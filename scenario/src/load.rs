@@ -55,6 +55,7 @@ impl Scenario {
         };
         let dir = Path::new(origin).parent().unwrap_or(Path::new(""));
         sc.read_bandwidth_files(dir).map_err(invalid)?;
+        sc.read_arrival_traces(dir).map_err(invalid)?;
         sc.validate().map_err(invalid)?;
         Ok(sc)
     }
@@ -172,6 +173,7 @@ impl Scenario {
                     }
                 }
             }
+            crate::open::validate_group(&at, g)?;
             if let Some(JoinSpec::Uniform { from, to }) = &g.join {
                 if from > to {
                     return Err(format!("{at}: join.from {from} is after join.to {to}"));
@@ -202,8 +204,13 @@ impl Scenario {
     pub fn nodes(&self) -> Vec<NodeSpec> {
         let d = &self.defaults;
         let mut out: Vec<NodeSpec> = Vec::new();
-        for g in &self.groups {
-            let ids: Vec<u32> = (1..=g.count.0).map(|i| out.len() as u32 + i).collect();
+        for (gi, g) in self.groups.iter().enumerate() {
+            let arrivals = g
+                .arrivals
+                .as_ref()
+                .map(|a| a.times(self.seed, gi, g.count.0, self.max_time.0));
+            let count = arrivals.as_ref().map_or(g.count.0, |a| a.len() as u32);
+            let ids: Vec<u32> = (1..=count).map(|i| out.len() as u32 + i).collect();
             let up = g
                 .upload
                 .as_ref()
@@ -216,13 +223,14 @@ impl Scenario {
                 .assign(&ids, self.seed, 1);
             for (i, ((upload, upload_class), (download, _))) in up.into_iter().zip(down).enumerate()
             {
-                let join = match &g.join {
-                    None => JoinTime::At(Dur(engine_core::time::Duration::ZERO)),
-                    Some(JoinSpec::At(t)) => JoinTime::At(*t),
-                    Some(JoinSpec::Staggered { from, every }) => JoinTime::At(Dur(
+                let join = match (&arrivals, &g.join) {
+                    (Some(times), _) => JoinTime::At(times[i]),
+                    (None, None) => JoinTime::At(Dur(engine_core::time::Duration::ZERO)),
+                    (None, Some(JoinSpec::At(t))) => JoinTime::At(*t),
+                    (None, Some(JoinSpec::Staggered { from, every })) => JoinTime::At(Dur(
                         engine_core::time::Duration(from.0 .0 + every.0 .0 * i as u64),
                     )),
-                    Some(JoinSpec::Uniform { from, to }) => JoinTime::Uniform(*from, *to),
+                    (None, Some(JoinSpec::Uniform { from, to })) => JoinTime::Uniform(*from, *to),
                 };
                 out.push(NodeSpec {
                     id: out.len() as u32 + 1,
@@ -235,6 +243,7 @@ impl Scenario {
                     bandwidth_spread: g.bandwidth_spread.unwrap_or(d.bandwidth_spread),
                     join,
                     leave: g.leave.unwrap_or(d.leave),
+                    abort: g.abort,
                     files_seeding: d.files_seeding,
                 });
             }
@@ -259,6 +268,7 @@ impl Scenario {
                     bandwidth_spread: d.bandwidth_spread,
                     join: JoinTime::OnDemand,
                     leave: Leave::Stay,
+                    abort: None,
                     files_seeding: d.files_seeding,
                 });
             }

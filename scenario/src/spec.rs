@@ -10,6 +10,7 @@ use engine_core::torrent::EngineSettings;
 use serde::{Deserialize, Serialize};
 
 use crate::bandwidth::BandwidthSpec;
+use crate::open::{Abort, Arrivals};
 use crate::units::{ByteSize, Dur, Rate};
 
 /// A whole scenario as written (after overrides). Unknown keys are rejected.
@@ -313,8 +314,9 @@ impl IncentiveSpec {
     }
 }
 
-/// What a node does once it has the whole file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a node does once it has the whole file; for a seeder, how long it seeds from its join.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "crate::open::Written", into = "crate::open::Written")]
 pub enum Leave {
     /// Keep seeding until the run ends.
     Stay,
@@ -322,29 +324,19 @@ pub enum Leave {
     Immediately,
     /// Seed for this long, then leave.
     After(Dur),
+    /// Seed for an exponential time of this mean (`{ mean = "5min" }`, rate γ = 1/mean),
+    /// drawn per node by [`draws::resolve_nodes`](crate::draws::resolve_nodes).
+    Exponential(Dur),
 }
 
-impl Serialize for Leave {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl Leave {
+    /// How long a node seeds before leaving, if it ever leaves: `After`'s time, or the mean
+    /// of an exponential the draws have not resolved.
+    pub fn seeding_time(self) -> Option<Dur> {
         match self {
-            Leave::Stay => s.serialize_str("stay"),
-            Leave::Immediately => s.serialize_str("immediately"),
-            Leave::After(d) => s.collect_str(d),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Leave {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        match s.as_str() {
-            "stay" => Ok(Leave::Stay),
-            "immediately" => Ok(Leave::Immediately),
-            other => other.parse().map(Leave::After).map_err(|e| {
-                serde::de::Error::custom(format!(
-                    "leave must be \"stay\", \"immediately\" or a seeding duration: {e}"
-                ))
-            }),
+            Leave::Stay => None,
+            Leave::Immediately => Some(Dur(engine_core::time::Duration::ZERO)),
+            Leave::After(d) | Leave::Exponential(d) => Some(d),
         }
     }
 }
@@ -458,6 +450,13 @@ pub struct Group {
     pub join: Option<JoinSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leave: Option<Leave>,
+    /// Open swarms: the group's leechers arrive over time (see [`crate::open`]); `count`
+    /// then caps the arrivals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrivals: Option<Arrivals>,
+    /// When a leecher that has not finished gives up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort: Option<Abort>,
 }
 
 /// A group size: 1 to 100,000 nodes.
@@ -498,6 +497,8 @@ pub struct NodeSpec {
     pub bandwidth_spread: f64,
     pub join: JoinTime,
     pub leave: Leave,
+    /// When it gives up unfinished (a leecher of an open group), counted from its join.
+    pub abort: Option<Abort>,
     pub files_seeding: u32,
 }
 
