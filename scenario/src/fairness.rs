@@ -230,6 +230,7 @@ mod tests {
                 pair(3, 2, 100),
             ],
             progress: Vec::new(),
+            series: Vec::new(),
             stats: RunStats {
                 sim_time_s: 20.0,
                 ..RunStats::default()

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use engine_core::policy::spec::PolicySpec;
+use engine_core::time::Duration;
 
 use crate::bandwidth::BandwidthSpec;
 use crate::spec::*;
@@ -120,6 +121,9 @@ impl Scenario {
         }
         if e.max_connections == 0 {
             return Err("engine.max_connections must be at least 1".into());
+        }
+        if self.series_every.is_some_and(|d| d.0 == Duration::ZERO) {
+            return Err("series_every must be positive".into());
         }
         if self.tracker.interval.0 .0 == 0 {
             return Err("tracker.interval must be positive".into());
@@ -242,7 +246,12 @@ impl Scenario {
                     upload_class,
                     bandwidth_spread: g.bandwidth_spread.unwrap_or(d.bandwidth_spread),
                     join,
-                    leave: g.leave.unwrap_or(d.leave),
+                    // `defaults.leave` says what leechers do once done; a seeder has
+                    // nothing to finish, so only its own group's `leave` times its seeding.
+                    leave: g.leave.unwrap_or(match g.role {
+                        Role::Seeder => Leave::Stay,
+                        Role::Leecher => d.leave,
+                    }),
                     abort: g.abort,
                     files_seeding: d.files_seeding,
                 });
@@ -424,6 +433,7 @@ mod tests {
         use engine_core::policy::choker::SeedChoke;
         use engine_core::policy::spec::PolicySpec;
         use engine_core::protocol::block::Geometry;
+        use engine_core::time::Duration;
         use engine_core::torrent::TorrentConfig;
         let sets = [
             "engine.pipeline_depth=7",

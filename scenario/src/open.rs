@@ -267,6 +267,12 @@ impl Scenario {
         self.groups.iter().any(|g| g.arrivals.is_some())
     }
 
+    /// The time series' step, if the run records one (see `series_every`).
+    pub fn series_step(&self) -> Option<Duration> {
+        let default = self.is_open().then_some(Duration::from_secs(10));
+        self.series_every.map(|d| d.0).or(default)
+    }
+
     /// The open-swarm keys the file uses (`group N arrivals`, …), for drivers that cannot run
     /// them to name what they refuse.
     pub fn open_keys(&self) -> Vec<String> {

@@ -152,7 +152,29 @@ pub struct RunResult {
     pub pairs: Vec<PairBytes>,
     /// Swarm progress sampled every 10 simulated seconds, plus the final state.
     pub progress: Vec<ProgressPoint>,
+    /// The swarm's time series (open swarms, or `series_every`): `series.csv`.
+    pub series: Vec<SeriesPoint>,
     pub stats: RunStats,
+}
+
+/// One step of the swarm's time series: who is online and how fast the swarm uploads.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SeriesPoint {
+    pub time_s: f64,
+    /// Online leechers without the whole file (the fluid model's x).
+    pub leechers: u32,
+    /// Online finished leechers (y).
+    pub seeds: u32,
+    /// Online seeders of seeder groups (the origin; the fluid model has none).
+    pub seeders: u32,
+    /// Block bytes per second uploaded since the previous point, by everyone and by the
+    /// nodes that were leechers at this point.
+    pub upload_bps: f64,
+    pub leecher_upload_bps: f64,
+    /// Leechers so far: joined, finished, and gave up unfinished.
+    pub arrived: u32,
+    pub completed: u32,
+    pub aborted: u32,
 }
 
 /// One sample of swarm progress.
@@ -321,6 +343,7 @@ impl RunResult {
             nodes: r.nodes,
             pairs: Vec::new(),
             progress: Vec::new(),
+            series: Vec::new(),
             stats: r.stats,
         })
     }
@@ -380,7 +403,7 @@ impl RunResult {
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating output folder {}", dir.display()))?;
-        let names = [
+        let mut names = vec![
             "results.csv",
             "pairs.csv",
             "policies.csv",
@@ -388,6 +411,9 @@ impl RunResult {
             "scenario.resolved.toml",
             "run.json",
         ];
+        if !self.series.is_empty() {
+            names.push("series.csv");
+        }
         let tmp = |name: &str| dir.join(format!(".{name}.tmp"));
         let written = (|| -> anyhow::Result<()> {
             reports::table::write_csv(tmp("results.csv"), self.csv_rows())?;
@@ -395,6 +421,9 @@ impl RunResult {
             let policies = fairness::policy_summary(std::slice::from_ref(self));
             reports::table::write_csv(tmp("policies.csv"), policies)?;
             reports::table::write_csv(tmp("progress.csv"), &self.progress)?;
+            if !self.series.is_empty() {
+                reports::table::write_csv(tmp("series.csv"), &self.series)?;
+            }
             std::fs::write(tmp("scenario.resolved.toml"), self.scenario.to_toml())?;
             let json = serde_json::json!({
                 "engine_version": env!("CARGO_PKG_VERSION"),
@@ -410,7 +439,7 @@ impl RunResult {
             Ok(())
         })();
         if written.is_err() {
-            for n in names {
+            for n in &names {
                 std::fs::remove_file(tmp(n)).ok();
             }
         }
@@ -485,6 +514,7 @@ mod tests {
             nodes,
             pairs: Vec::new(),
             progress: Vec::new(),
+            series: Vec::new(),
             stats: RunStats {
                 sim_time_s: 123.5,
                 events: 42,

@@ -27,6 +27,10 @@ pub struct Scenario {
     /// Safety stop: nodes not done by then are reported incomplete.
     #[serde(default = "default_max_time")]
     pub max_time: Dur,
+    /// Step of the time series (`series.csv`); open swarms record one every 10 s unless
+    /// this says otherwise, closed ones only when it is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_every: Option<Dur>,
     pub torrent: TorrentSpec,
     #[serde(default)]
     pub network: NetworkSpec,

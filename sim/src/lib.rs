@@ -7,6 +7,8 @@
 
 pub mod checkpoint;
 pub mod compare;
+pub mod fluid;
+pub mod fluid_grid;
 pub mod html;
 pub mod network;
 pub mod overrides;

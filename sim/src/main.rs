@@ -84,6 +84,11 @@ enum Cmd {
     /// report.html: each paper's claim and number beside our statistic with its 95% CI and a
     /// verdict. Example: sim zoo --replicates 30 --out out/zoo
     Zoo(sim::zoo::cli::ZooArgs),
+    /// Open swarms against the Qiu–Srikant fluid model (issue #14): a grid of arrival rates λ
+    /// and mean seeding times 1/γ per regime, each point's steady-state leechers, seeds and
+    /// download time beside the model's. Writes grid.csv, report.md and figures.
+    /// Example: sim fluid --out out/fluid
+    Fluid(sim::fluid_grid::FluidArgs),
     /// Join the output folders of `sweep --shard i/n` or `tournament --shard i/n` runs into the
     /// unsharded result (a tournament's report is written here).
     Merge {
@@ -244,6 +249,7 @@ fn main() -> ExitCode {
         Cmd::Plot(a) => sim::plot_cmd::plot(&a),
         Cmd::Reproduce { out, opts, jobs } => cmd_reproduce(&out, opts, jobs),
         Cmd::Zoo(a) => sim::zoo::cli::run(a),
+        Cmd::Fluid(a) => sim::fluid_grid::cli(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

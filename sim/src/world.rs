@@ -27,6 +27,7 @@ use crate::network::Network;
 use crate::queue::EventQueue;
 use crate::regular::{class_numbers, RegularTime};
 
+mod open;
 mod whitewash;
 
 /// The receiver's node and the flow packed in an engine-core key (see [`World::key`]).
@@ -78,6 +79,10 @@ enum Event {
     Sample,
     /// The on-demand seeding controller's periodic check.
     OnDemand,
+    /// A leecher's abort time (open swarms).
+    Abort(u32),
+    /// Records a point of the time series (`series.csv`).
+    Series,
 }
 
 /// Events between two calls of [`World::run_observed`]'s progress callback.
@@ -156,6 +161,7 @@ pub struct World {
     progress: Vec<ProgressPoint>,
     regular: RegularTime,
     ondemand: OnDemandState,
+    open: open::OpenState,
 }
 
 /// The on-demand seeding controller's state.
@@ -212,6 +218,7 @@ impl World {
                 Duration((half * rng.gen_range(1.0 - j..=1.0 + j)).round() as u64)
             })
             .collect();
+        let nodes_len = nodes.len();
         let mut w = World {
             access_latency,
             geo,
@@ -239,6 +246,7 @@ impl World {
             progress: Vec::new(),
 
             ondemand: OnDemandState::default(),
+            open: open::OpenState::new(sc.series_step(), nodes_len),
             sc: sc.clone(),
         };
         // Nodes joining at the same instant are processed in a seeded random order, so node
@@ -249,6 +257,9 @@ impl World {
             }
         }
         w.push(Instant::ZERO, Event::Sample);
+        if w.open.records_series() {
+            w.push(Instant::ZERO, Event::Series);
+        }
         if let Some(od) = &sc.ondemand {
             // The first check waits one interval, as an operator would, for the swarm to form.
             w.push(Instant::ZERO + od.check_every.0, Event::OnDemand);
@@ -272,7 +283,9 @@ impl World {
     pub fn run_observed(mut self, on_bytes: &(dyn Fn(u64) + Sync)) -> RunResult {
         let max_time = Instant::ZERO + self.sc.max_time.0;
         let mut reported = 0;
-        while self.pending_leechers > 0 {
+        // An open swarm runs until max_time: arrivals and departures never settle.
+        let open = self.sc.is_open();
+        while self.pending_leechers > 0 || open {
             if self.stats.events % PROGRESS_EVERY == 0 {
                 let bytes: u64 = self.nodes.iter().map(|n| n.downloaded).sum();
                 on_bytes(bytes - reported);
@@ -393,6 +406,8 @@ impl World {
                 self.push(self.now + SAMPLE_EVERY, Event::Sample);
             }
             Event::OnDemand => self.on_demand(),
+            Event::Abort(n) => self.abort(n),
+            Event::Series => self.series_point(),
         }
     }
 
@@ -410,6 +425,7 @@ impl World {
         let seed = stream_seed(self.sc.seed, spec.id as u64);
         self.start(n, have, contribution, seed);
         self.schedule_whitewash(n);
+        self.schedule_departures(n);
     }
 
     /// Starts node `n`'s torrent with pieces `have` and its announces.
@@ -695,7 +711,8 @@ impl World {
         match leave {
             Leave::Stay => {}
             Leave::Immediately => self.leave(n),
-            Leave::After(d) => self.push(self.now + d.0, Event::Leave(n)),
+            // The draws turned an exponential time into `After`; see `Leave::seeding_time`.
+            Leave::After(d) | Leave::Exponential(d) => self.push(self.now + d.0, Event::Leave(n)),
         }
     }
 
@@ -941,6 +958,7 @@ impl World {
             nodes,
             pairs,
             progress: std::mem::take(&mut self.progress),
+            series: self.open.take_series(),
             stats: self.stats,
         }
     }

@@ -117,6 +117,14 @@ pub fn run(args: SwarmArgs) -> Result<()> {
         "{}: [ondemand] scenarios are not supported by bt swarm (bt ondemand runs that controller)",
         args.scenario.display()
     );
+    let open = sc.open_keys();
+    ensure!(
+        open.is_empty(),
+        "{}: open-swarm keys are not supported by bt swarm (it starts a fixed set of sessions \
+         and stops seeders only at the end): {}; run it with sim",
+        args.scenario.display(),
+        open.join(", ")
+    );
     let nodes = resolve_nodes(&sc);
     ensure!(
         nodes.len() <= MAX_NODES,
@@ -581,6 +589,7 @@ impl<'a> Run<'a> {
             nodes,
             pairs,
             progress,
+            series: Vec::new(),
             stats: RunStats {
                 sim_time_s: end_s,
                 ..RunStats::default()

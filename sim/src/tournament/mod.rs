@@ -296,6 +296,8 @@ fn scenario_for(base: &Scenario, classes: &Classes, policies: &[&str]) -> anyhow
                 JoinTime::OnDemand => anyhow::bail!("leecher {id} has no join time"),
             }),
             leave: Some(n.leave),
+            arrivals: None,
+            abort: n.abort,
         });
     }
     Ok(sc)
