@@ -25,7 +25,7 @@ fn every_zoo_scenario_matches_its_snapshot_at_ci_size() {
 
 #[test]
 fn every_scenario_file_is_valid() {
-    let dirs = [common::scenarios_dir(), common::scenarios_dir().join("zoo")];
+    let dirs = ["", "zoo", "open"].map(|d| common::scenarios_dir().join(d));
     let mut n = 0;
     for entry in dirs.iter().flat_map(|d| std::fs::read_dir(d).unwrap()) {
         let p = entry.unwrap().path();
