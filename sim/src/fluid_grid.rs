@@ -60,6 +60,12 @@ pub struct Row {
     /// Leechers that arrived in the window, and those of them not finished by the end.
     pub window_arrivals: u32,
     pub unfinished: u32,
+    /// The model with this run's η, and the run's leechers and seeds over time `(t, x, y)`,
+    /// for the trajectory figure.
+    #[serde(skip)]
+    pub model: Fluid,
+    #[serde(skip)]
+    pub trajectory: Vec<(f64, f64, f64)>,
 }
 
 impl Row {
@@ -86,6 +92,7 @@ struct Measured {
     leecher_points: f64,
     window_arrivals: u32,
     unfinished: u32,
+    trajectory: Vec<(f64, f64, f64)>,
 }
 
 /// The model's rates for a scenario at one point: μ and c from the open group's fixed
@@ -170,6 +177,11 @@ fn measure(r: &crate::RunResult, warmup_s: f64) -> anyhow::Result<Measured> {
         leecher_points: sum(|p| p.leechers as f64),
         window_arrivals: joined.len() as u32,
         unfinished: (joined.len() - times.len()) as u32,
+        trajectory: r
+            .series
+            .iter()
+            .map(|p| (p.time_s, p.leechers as f64, p.seeds as f64))
+            .collect(),
     })
 }
 
@@ -236,6 +248,8 @@ pub fn run(grid: &Grid) -> anyhow::Result<Vec<Row>> {
                 eta,
                 window_arrivals: m.window_arrivals,
                 unfinished: m.unfinished,
+                model,
+                trajectory: m.trajectory.clone(),
             });
         }
     }
@@ -342,6 +356,9 @@ pub fn write(rows: &[Row], out: &Path) -> anyhow::Result<()> {
             .draw(out.join(format!("{regime}-{what}.svg")), &series, &refs)?;
         }
     }
+    for r in trajectory_points(rows) {
+        trajectory(r, &out.join(format!("{}-trajectory.svg", r.regime)))?;
+    }
     let worst = rows.iter().map(Row::worst_error).fold(0.0, f64::max);
     let md = format!(
         "# Open swarms against the Qiu–Srikant fluid model\n\n\
@@ -359,14 +376,14 @@ pub fn write(rows: &[Row], out: &Path) -> anyhow::Result<()> {
 pub struct FluidArgs {
     /// A regime: `SCENARIO=SEEDING,...` (mean seeding times, e.g.
     /// `scenarios/open/fluid-upload.toml=4s,8s,16s`), repeatable [default: the two shipped
-    /// regimes, upload-bound 8/16/24 s and download-bound 16/32/64 s].
+    /// regimes, upload-bound 16/24/32 s and download-bound 32/64/128 s].
     #[arg(long = "regime", value_name = "SCENARIO=TIMES")]
     pub regimes: Vec<String>,
     /// Arrival rates λ per second.
     #[arg(long, value_delimiter = ',', default_value = "0.25,0.5,1,2")]
     pub rates: Vec<f64>,
     /// Warm-up before the steady-state window.
-    #[arg(long, default_value = "300s")]
+    #[arg(long, default_value = "400s")]
     pub warmup: scenario::units::Dur,
     /// Overrides for every point (`key=value`).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -383,8 +400,8 @@ pub struct FluidArgs {
 pub fn cli(a: FluidArgs) -> anyhow::Result<()> {
     let regimes = if a.regimes.is_empty() {
         vec![
-            "scenarios/open/fluid-upload.toml=8s,16s,24s".to_string(),
-            "scenarios/open/fluid-download.toml=16s,32s,64s".to_string(),
+            "scenarios/open/fluid-upload.toml=16s,24s,32s".to_string(),
+            "scenarios/open/fluid-download.toml=32s,64s,128s".to_string(),
         ]
     } else {
         a.regimes.clone()
@@ -421,4 +438,75 @@ pub fn cli(a: FluidArgs) -> anyhow::Result<()> {
     println!("{}", table(&rows));
     println!("wrote {}", a.out.display());
     Ok(())
+}
+
+/// Per regime, the point whose trajectory is drawn: the largest λ at the middle seeding time.
+fn trajectory_points(rows: &[Row]) -> Vec<&Row> {
+    let mut out: Vec<&Row> = Vec::new();
+    for r in rows {
+        if out.last().is_some_and(|o| o.regime == r.regime) {
+            continue;
+        }
+        let of: Vec<&Row> = rows.iter().filter(|o| o.regime == r.regime).collect();
+        let mut seedings: Vec<f64> = of.iter().map(|o| o.seeding_s).collect();
+        seedings.dedup();
+        let middle = seedings[seedings.len() / 2];
+        let at = of
+            .into_iter()
+            .filter(|o| o.seeding_s == middle)
+            .max_by(|a, b| a.lambda.total_cmp(&b.lambda));
+        out.extend(at);
+    }
+    out
+}
+
+/// One run's leechers and seeds over time beside the model's trajectory from an empty swarm
+/// (RK4, 0.1 s steps; the run starts with its origin seed, as the model's `s` does).
+fn trajectory(r: &Row, path: &Path) -> anyhow::Result<()> {
+    let end = r.trajectory.last().map_or(0.0, |p| p.0);
+    let model = r.model.trajectory(0.0, 0.0, 0.1, end);
+    let every = 10.max(model.len() / 500);
+    let pick = |f: fn(&(f64, f64, f64)) -> f64| -> Vec<(f64, f64)> {
+        model.iter().step_by(every).map(|p| (p.0, f(p))).collect()
+    };
+    let sim = |name: &str, f: fn(&(f64, f64, f64)) -> f64| XySeries {
+        name: name.to_string(),
+        points: r
+            .trajectory
+            .iter()
+            .map(|p| XyPoint {
+                x: p.0,
+                y: f(p),
+                ci: None,
+            })
+            .collect(),
+    };
+    let title = format!(
+        "{}: λ = {}/s, 1/γ = {} s, η = {:.2}",
+        r.regime, r.lambda, r.seeding_s, r.eta
+    );
+    XyChart {
+        title: &title,
+        x_label: "time (s)",
+        y_label: "peers",
+        log_x: false,
+        log_y: false,
+    }
+    .draw(
+        path,
+        &[
+            sim("leechers x (sim)", |p| p.1),
+            sim("seeds y (sim)", |p| p.2),
+        ],
+        &[
+            Reference {
+                name: "x (fluid model)".into(),
+                points: pick(|p| p.1),
+            },
+            Reference {
+                name: "y (fluid model)".into(),
+                points: pick(|p| p.2),
+            },
+        ],
+    )
 }

@@ -40,7 +40,10 @@ fn every_arrival_is_accounted_for() {
         &["max_time=300s", "group.2.abort={ mean = \"40s\" }"],
     );
     let r = sim::run(&sc);
-    assert_eq!(r.stats.sim_time_s, 300.0, "an open run lasts until max_time");
+    assert_eq!(
+        r.stats.sim_time_s, 300.0,
+        "an open run lasts until max_time"
+    );
     for p in &r.series {
         assert_eq!(p.arrived, p.completed + p.aborted + p.leechers, "{p:?}");
         assert!(p.seeds <= p.completed, "{p:?}");
@@ -64,11 +67,17 @@ fn every_arrival_is_accounted_for() {
 
 #[test]
 fn a_seeders_leave_is_its_seeding_time() {
-    let sc = common::load("open/fluid-download", &["max_time=100s", "group.1.leave=60s"]);
+    let sc = common::load(
+        "open/fluid-download",
+        &["max_time=100s", "group.1.leave=60s"],
+    );
     let r = sim::run(&sc);
     assert_eq!(r.nodes[0].role, Role::Seeder);
     assert_eq!(r.nodes[0].left_s, Some(60.0));
-    assert!(r.series.iter().all(|p| p.seeders == u32::from(p.time_s < 60.0)));
+    assert!(r
+        .series
+        .iter()
+        .all(|p| p.seeders == u32::from(p.time_s < 60.0)));
 }
 
 fn plan() -> Plan {
@@ -107,14 +116,18 @@ fn open_sweeps_are_deterministic_and_shard_cleanly() {
     for f in ["rows.csv", "summary.csv"] {
         let whole = std::fs::read_to_string(dirs[0].path().join(f)).unwrap();
         for other in [dirs[1].path(), merged.path()] {
-            assert_eq!(whole, std::fs::read_to_string(other.join(f)).unwrap(), "{f}");
+            assert_eq!(
+                whole,
+                std::fs::read_to_string(other.join(f)).unwrap(),
+                "{f}"
+            );
         }
     }
 }
 
-/// A small version of `sim fluid`: the download-bound regime, 2 × 2 points. The model's
-/// steady state (ȳ = λ/γ, T = 1/c = 64 s, x̄ = λT) holds within 20% (the full grid is in the
-/// README).
+/// A small version of `sim fluid`: the download-bound regime, 2 × 2 points, with a 2 MiB file
+/// and a shorter run to stay fast. The model's steady state (ȳ = λ/γ, T = 1/c = 64 s, x̄ = λT)
+/// holds within 20% (the full grid is in the README).
 #[test]
 fn a_small_grid_agrees_with_the_fluid_model() {
     let grid = Grid {
@@ -124,7 +137,7 @@ fn a_small_grid_agrees_with_the_fluid_model() {
         }],
         rates: vec![0.5, 1.0],
         warmup_s: 200.0,
-        sets: vec!["max_time=600s".into()],
+        sets: vec!["max_time=600s".into(), "torrent.size=2MiB".into()],
     };
     let rows = sim::fluid_grid::run(&grid).unwrap();
     assert_eq!(rows.len(), 4);
@@ -135,4 +148,32 @@ fn a_small_grid_agrees_with_the_fluid_model() {
         assert!(r.worst_error() < 0.2, "{r:?}");
         assert_eq!(r.unfinished, 0, "{r:?}");
     }
+}
+
+/// `sim plot series` draws the three populations of a run's series.csv, named in its legend.
+#[test]
+fn series_plot_names_its_populations() {
+    let r = sim::run(&common::load("open/fluid-upload", SHORT));
+    let dir = tempfile::tempdir().unwrap();
+    r.write(dir.path()).unwrap();
+    let svg = dir.path().join("series.svg");
+    common::sim_plot(&[
+        "series",
+        dir.path().join("series.csv").to_str().unwrap(),
+        "-o",
+        svg.to_str().unwrap(),
+    ])
+    .unwrap();
+    let text = std::fs::read_to_string(&svg).unwrap();
+    for name in ["leechers", "seeds (finished leechers)", "origin seeders"] {
+        assert!(text.contains(name), "{name} missing");
+    }
+    let e = common::sim_plot(&[
+        "series",
+        dir.path().join("results.csv").to_str().unwrap(),
+        "-o",
+        svg.to_str().unwrap(),
+    ])
+    .unwrap_err();
+    assert!(e.contains("time_s"), "{e}");
 }

@@ -24,6 +24,9 @@ pub enum Kind {
     Cdf,
     /// Swarm progress over time (progress.csv): fraction of leechers done and of bytes received.
     Progress,
+    /// An open swarm over time (series.csv): leechers, seeds and origin seeders online
+    /// (`sim fluid` draws it beside the fluid model's trajectory).
+    Series,
     /// Heatmap of a summary column over two swept keys (summary.csv): `--x`, `--y`, `--value`.
     Heatmap,
     /// A summary.csv column (`--y`, default mean completion) against a swept key (`--x`), one
@@ -243,6 +246,7 @@ fn draw(a: &PlotArgs, t: &Table, out: &Path, filters: &[String]) -> anyhow::Resu
         Kind::Bars => bars::bars(t, a, out, &source),
         Kind::Cdf => cdf(t, out, title.unwrap_or(&source), a.by.as_deref()),
         Kind::Progress => progress(t, out, title.unwrap_or(&source)),
+        Kind::Series => series(t, out, title.unwrap_or(&source)),
         Kind::Line => line::line(t, a, out, &source),
         Kind::Scatter => scatter::scatter(t, a, out, &source),
         Kind::Box => scatter::boxes(t, a, out, &source),
@@ -352,6 +356,37 @@ fn progress(t: &Table, out: &Path, title: &str) -> anyhow::Result<()> {
         "time (s)",
         "fraction",
     )
+}
+
+/// Leechers, seeds and origin seeders online over time, from `series.csv`.
+fn series(t: &Table, out: &Path, title: &str) -> anyhow::Result<()> {
+    let time = t.col("time_s")?;
+    let lines = [
+        ("leechers", "leechers"),
+        ("seeds", "seeds (finished leechers)"),
+        ("seeders", "origin seeders"),
+    ]
+    .into_iter()
+    .map(|(col, name)| {
+        let i = t.col(col)?;
+        let points = t
+            .rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    num(&r[time]).context("bad time")?,
+                    num(&r[i]).context("bad count")?,
+                ))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok((name.to_string(), points))
+    })
+    .collect::<anyhow::Result<Vec<_>>>()?;
+    ensure!(
+        lines[0].1.len() > 1,
+        "series.csv needs at least two points to draw"
+    );
+    plot::lines(out, title, &lines, "time (s)", "peers online")
 }
 
 /// Heatmap of `value` over two swept keys, each cell noting its 95% CI half-width when the file
