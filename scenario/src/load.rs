@@ -433,7 +433,6 @@ mod tests {
         use engine_core::policy::choker::SeedChoke;
         use engine_core::policy::spec::PolicySpec;
         use engine_core::protocol::block::Geometry;
-        use engine_core::time::Duration;
         use engine_core::torrent::TorrentConfig;
         let sets = [
             "engine.pipeline_depth=7",
