@@ -168,27 +168,41 @@ fn mix(pairs: impl IntoIterator<Item = (String, f64)>) -> Result<Vec<RateClass>,
 
 /// A `rate,share` table: a header row, `#` comments, rates in the units grammar.
 fn parse_table(text: &str) -> Result<Vec<RateClass>, String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .comment(Some(b'#'))
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
-    if headers.iter().collect::<Vec<_>>() != ["rate", "share"] {
-        return Err(format!(
-            "the header must be `rate,share`, got `{}`",
-            headers.iter().collect::<Vec<_>>().join(",")
-        ));
-    }
     let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| e.to_string())?;
-        let line = record.position().map_or(0, |p| p.line());
+    for (line, record) in data_rows(text, &["rate", "share"])? {
         let share: f64 = record[1]
             .parse()
             .map_err(|_| format!("line {line}: share `{}` is not a number", &record[1]))?;
         rows.push((record[0].to_string(), share));
     }
     mix(rows)
+}
+
+/// The rows of a small data file (`#` comments, fields trimmed) under the header `columns`,
+/// each with its line number; the bandwidth tables' and arrival traces' shared format.
+pub(crate) fn data_rows(
+    text: &str,
+    columns: &[&str],
+) -> Result<Vec<(u64, csv::StringRecord)>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .comment(Some(b'#'))
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
+    if headers.iter().collect::<Vec<_>>() != columns {
+        return Err(format!(
+            "the header must be `{}`, got `{}`",
+            columns.join(","),
+            headers.iter().collect::<Vec<_>>().join(",")
+        ));
+    }
+    reader
+        .records()
+        .map(|r| {
+            let record = r.map_err(|e| e.to_string())?;
+            Ok((record.position().map_or(0, |p| p.line()), record))
+        })
+        .collect()
 }
 
 /// The table form's keys; exactly one is set.

@@ -17,6 +17,7 @@ use rand_distr::{Distribution, Exp};
 use serde::de::{self, value::MapAccessDeserializer, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::bandwidth::data_rows;
 use crate::draws::{stream_seed, ARRIVAL_STREAM_BASE};
 use crate::spec::{Group, Leave, Role, Scenario};
 use crate::units::Dur;
@@ -120,26 +121,14 @@ fn check_times(t: &[f64]) -> Result<(), String> {
 
 /// A `time_s` table: a header row, `#` comments, seconds per row.
 fn parse_trace(text: &str) -> Result<Vec<f64>, String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .comment(Some(b'#'))
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
-    if headers.iter().collect::<Vec<_>>() != ["time_s"] {
-        return Err(format!(
-            "the header must be `time_s`, got `{}`",
-            headers.iter().collect::<Vec<_>>().join(",")
-        ));
-    }
-    let mut out = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| e.to_string())?;
-        let line = record.position().map_or(0, |p| p.line());
-        let t: f64 = record[0]
-            .parse()
-            .map_err(|_| format!("line {line}: `{}` is not a number of seconds", &record[0]))?;
-        out.push(t);
-    }
+    let out = data_rows(text, &["time_s"])?
+        .into_iter()
+        .map(|(line, record)| {
+            record[0]
+                .parse()
+                .map_err(|_| format!("line {line}: `{}` is not a number of seconds", &record[0]))
+        })
+        .collect::<Result<Vec<f64>, String>>()?;
     check_times(&out)?;
     Ok(out)
 }

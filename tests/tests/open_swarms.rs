@@ -7,7 +7,7 @@ use std::path::Path;
 
 use sim::fluid_grid::{Grid, Regime};
 use sim::scenario::Role;
-use sim::sweep::{merge, run, Plan, Shard, Vary};
+use sim::sweep::{merge, Plan, Shard, Vary};
 
 /// The shipped open scenarios, as `common::load` names them.
 const OPEN: &[&str] = &["open/fluid-upload", "open/fluid-download"];
@@ -92,12 +92,7 @@ fn plan() -> Plan {
 }
 
 fn sweep_in(threads: usize, shard: Option<Shard>, out: &Path) {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap();
-    pool.install(|| run(&plan(), shard, out, &|_, _| {}))
-        .unwrap();
+    common::run_sweep(&plan(), threads, shard, out);
 }
 
 /// Poisson arrivals and exponential times come from seeded streams: a sweep writes the same

@@ -39,16 +39,7 @@ fn read(dir: &Path, f: &str) -> String {
 }
 
 fn run_in(threads: usize, shard: Option<Shard>, out: &Path) {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap();
-    let opts = Options {
-        resume: false,
-        runs: &|_, _| {},
-        note: &mut |_| {},
-    };
-    pool.install(|| run(&plan(), shard, out, opts)).unwrap();
+    common::run_sweep(&plan(), threads, shard, out);
 }
 
 #[test]

@@ -119,3 +119,23 @@ pub fn assert_reproduced(ids: &[&str]) {
         );
     }
 }
+
+/// Runs a sweep plan on `threads` workers (one shard of it, if given) into `out`.
+pub fn run_sweep(
+    plan: &sim::sweep::Plan,
+    threads: usize,
+    shard: Option<sim::sweep::Shard>,
+    out: &std::path::Path,
+) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    let opts = sim::sweep::Options {
+        resume: false,
+        runs: &|_, _| {},
+        note: &mut |_| {},
+    };
+    pool.install(|| sim::sweep::run(plan, shard, out, opts))
+        .unwrap();
+}
