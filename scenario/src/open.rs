@@ -428,7 +428,24 @@ mod tests {
         std::fs::write(dir.path().join("a.csv"), "time_s\n1\nsoon\n").unwrap();
         let e = Scenario::load(&dir.path().join("o.toml"), &[]).unwrap_err();
         assert!(e.to_string().contains("line 3: `soon`"), "{e}");
-        assert!(!Scenario::parse("o", OPEN, &[])
+    }
+
+    /// What `bt swarm` names when it refuses a file.
+    #[test]
+    fn open_keys_name_every_open_key() {
+        let sc = Scenario::parse("o", OPEN, &[]).unwrap();
+        assert_eq!(
+            sc.open_keys(),
+            [
+                "group 1 leave (a seeder's)",
+                "group 2 arrivals",
+                "group 2 abort",
+                "group 2 leave = { mean = ... }",
+            ]
+        );
+        let closed = "name = \"c\"\n[torrent]\nsize = \"1MiB\"\n[[group]]\nrole = \"seeder\"\n\
+            count = 1\n[[group]]\nrole = \"leecher\"\ncount = 2\nleave = \"5s\"\n";
+        assert!(Scenario::parse("c", closed, &[])
             .unwrap()
             .open_keys()
             .is_empty());
