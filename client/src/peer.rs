@@ -40,7 +40,9 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Writes are buffered and flushed when the command queue runs dry.
 const WRITE_BUFFER: usize = 64 * 1024;
 
-/// What every connection of one torrent shares.
+/// What every connection of one torrent shares (cloned with a new peer id and event queue
+/// for a `whitewash` identity).
+#[derive(Clone)]
 pub struct Shared {
     pub info_hash: [u8; 20],
     pub peer_id: [u8; 20],

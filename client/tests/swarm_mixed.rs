@@ -1,11 +1,13 @@
 //! `bt swarm` with a different policy per group on real sockets (tft, free-rider and
 //! large-view, `swarm/mixed.toml`): every node runs the policy its group names, free-riders of
 //! both kinds upload nothing, the compliant peers carry them, everyone finishes, and the
-//! results compare with `sim run`'s row for row. `bt` refuses `whitewash`, which only the
-//! simulator can run.
+//! results compare with `sim run`'s row for row. And `scenarios/zoo/whitewash-tft.toml`,
+//! shrunk: its whitewashers change identity on sockets and the bytes sent to every identity
+//! count for their node.
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,20 +17,10 @@ fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/swarm/{name}.toml"))
 }
 
-/// `results.csv` rows by column name.
-fn rows(dir: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(dir.join("results.csv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
-    lines
-        .map(|l| {
-            header
-                .iter()
-                .cloned()
-                .zip(l.split(',').map(String::from))
-                .collect()
-        })
-        .collect()
+/// `results.csv` rows by column name (a policy's parameters are quoted: they hold commas).
+fn rows(dir: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_path(dir.join("results.csv")).unwrap();
+    r.deserialize().map(Result::unwrap).collect()
 }
 
 #[test]
@@ -76,18 +68,90 @@ fn mixed_policies_run_on_real_sockets() {
     assert!(carried >= size, "tft leechers uploaded {carried} bytes");
 }
 
+/// CI-sized `zoo/whitewash-tft.toml`: 1 seeder, 4 tft leechers, a free-rider and 2
+/// whitewashers (free-riders changing identity every 30 s of scenario time) joining within a
+/// minute, 1 MiB.
+const WHITEWASH_SETS: [&str; 4] = [
+    "torrent.size=1MiB",
+    "group.2.count=4",
+    "group.3.count=1",
+    "group.4.count=2",
+];
+
 #[test]
-fn whitewash_is_refused_with_a_reason() {
+fn whitewashers_change_identity_on_sockets_and_pairs_name_their_node() {
     let tmp = tempfile::tempdir().unwrap();
-    let res = std::process::Command::new(BT)
-        .args(["swarm", "--scale", "8", "--out"])
-        .arg(tmp.path().join("out"))
-        .arg(scenario("mixed"))
-        .args(["--set", "group.4.policy=whitewash:every=1min"])
-        .output()
-        .unwrap();
-    let e = String::from_utf8_lossy(&res.stderr);
-    assert!(!res.status.success());
-    assert!(e.contains("simulator-only"), "{e}");
-    assert!(!tmp.path().join("out/results.csv").exists());
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/zoo/whitewash-tft.toml");
+    let sets = WHITEWASH_SETS.map(String::from);
+    let sc = sim::Scenario::load(&file, &sets).unwrap();
+    let simulated = sim::run(&sc);
+    simulated.write(&tmp.path().join("sim")).unwrap();
+    assert!(
+        simulated.stats.whitewashes > 0,
+        "the simulator changed no identity"
+    );
+    let out = tmp.path().join("bt");
+    let mut cmd = std::process::Command::new(BT);
+    cmd.args(["swarm", "--scale", "8", "--out"])
+        .arg(&out)
+        .arg(&file);
+    for s in WHITEWASH_SETS {
+        cmd.args(["--set", s]);
+    }
+    let res = run_with_deadline(&mut cmd, Duration::from_secs(40));
+    let stdout = String::from_utf8_lossy(&res.stdout);
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success(), "bt swarm failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("every leecher's data verified"), "{stdout}");
+
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let changes = run["stats"]["whitewashes"].as_u64().unwrap_or(0);
+    assert!(
+        changes > 0,
+        "no identity changed on sockets: {}",
+        run["stats"]
+    );
+    let (real, sim) = (rows(&out), rows(&tmp.path().join("sim")));
+    assert_eq!(real.len(), sim.len());
+    // Bytes each node received from others, by pairs.csv's receiving node; each node's rows
+    // there add up to its bytes_up.
+    let pairs = std::fs::read_to_string(out.join("pairs.csv")).unwrap();
+    let (mut to, mut from) = (vec![0u64; real.len()], vec![0u64; real.len()]);
+    for line in pairs.lines().skip(1) {
+        let f: Vec<u64> = line.split(',').map(|x| x.parse().unwrap()).collect();
+        from[f[0] as usize - 1] += f[2];
+        to[f[1] as usize - 1] += f[2];
+    }
+    let size = sc.torrent.size.0;
+    for (i, (r, s)) in real.iter().zip(&sim).enumerate() {
+        for key in ["node", "role", "online_days", "policy"] {
+            assert_eq!(r[key], s[key], "{key}");
+        }
+        let up: u64 = r["bytes_up"].parse().unwrap();
+        assert_eq!(
+            up, from[i],
+            "node {}: bytes_up against pairs.csv",
+            r["node"]
+        );
+        if r["role"] != "leecher" {
+            continue;
+        }
+        let down: u64 = r["bytes_down"].parse().unwrap();
+        r["completion_s"]
+            .parse::<f64>()
+            .expect("every leecher finishes");
+        // Every block a node received was counted by its sender when handed out, under
+        // whichever identity of the receiver asked for it: a whitewasher's later identities
+        // count for it, so it is credited with all it downloaded.
+        assert!(
+            down >= size && to[i] >= down,
+            "node {}: {r:?}, sent to it {}",
+            r["node"],
+            to[i]
+        );
+        if r["policy"].starts_with("whitewash") || r["policy"] == "free-rider" {
+            assert_eq!(up, 0, "node {} uploaded", r["node"]);
+        }
+    }
 }

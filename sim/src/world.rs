@@ -9,7 +9,6 @@
 
 use engine_core::policy::ondemand;
 use engine_core::policy::peer_set::{Action, Announce, PeerSet, PeerSetConfig, Retry};
-use engine_core::policy::seniority::Contribution;
 use engine_core::protocol::bitfield::Bitfield;
 use engine_core::protocol::block::{BlockRequest, Geometry};
 use engine_core::protocol::wire::Message;
@@ -421,24 +420,22 @@ impl World {
             Role::Seeder => Bitfield::full(pieces),
             Role::Leecher => Bitfield::new(pieces),
         };
-        let contribution = spec.contribution();
+        let cfg = TorrentConfig::for_node(
+            self.geo,
+            &self.sc.engine.settings(),
+            spec.policy.clone(),
+            spec.contribution(),
+            Some(spec.upload),
+        );
         let seed = stream_seed(self.sc.seed, spec.id as u64);
-        self.start(n, have, contribution, seed);
+        self.start(n, Torrent::new(cfg, have, seed, self.now));
         self.schedule_whitewash(n);
         self.schedule_departures(n);
     }
 
-    /// Starts node `n`'s torrent with pieces `have` and its announces.
-    fn start(&mut self, n: u32, have: Bitfield, contribution: Contribution, rng_seed: [u8; 32]) {
-        let node = &self.nodes[n as usize];
-        let cfg = TorrentConfig::for_node(
-            self.geo,
-            &self.sc.engine.settings(),
-            node.spec.policy.clone(),
-            contribution,
-            Some(node.spec.upload),
-        );
-        self.nodes[n as usize].torrent = Some(Torrent::new(cfg, have, rng_seed, self.now));
+    /// Starts node `n`'s torrent and its announces.
+    fn start(&mut self, n: u32, torrent: Torrent) {
+        self.nodes[n as usize].torrent = Some(torrent);
         self.nodes[n as usize].peer_set.start_announcing(self.now);
         self.peer_actions(n);
         self.drain(n);

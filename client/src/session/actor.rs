@@ -1,6 +1,9 @@
 //! The torrent actor: one task owns the engine-core `Torrent` and makes every decision. It
 //! feeds the core what connections, the disk and timers report, and carries out what the core
 //! asks (send, cap, upload, hash, disconnect). Connections and disk jobs are separate tasks.
+//! A `whitewash` session's identity changes are in [`whitewash`].
+
+mod whitewash;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -13,14 +16,16 @@ use engine_core::time::Instant as CoreInstant;
 use engine_core::torrent::{DisconnectReason, Input, Output, Torrent};
 use engine_core::tracker::AnnounceEvent;
 use indicatif::ProgressBar;
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
 
 use crate::announce;
 use crate::peer::{self, Command, ConnId, Event};
 use crate::ratelimit::Bucket;
 use crate::session::announcer::{core_duration, core_time, wall_time, Trackers};
 use crate::session::seniority;
+pub use whitewash::Whitewasher;
 
 /// Most blocks handed to a connection's writer ahead of the socket: enough to keep a fast one
 /// busy across the actor's round trip.
@@ -96,6 +101,10 @@ pub struct Actor {
     /// Block bytes handed to each remote peer id's connections, over all of them: a peer that
     /// reconnects is one peer (`bt swarm`'s pairs.csv).
     pub uploaded_to: BTreeMap<[u8; 20], u64>,
+    /// The task accepting connections on our listening port ([`Actor::listen`]).
+    pub accept: Option<JoinHandle<()>>,
+    /// Changes our identity every so often (policy `whitewash`).
+    pub whitewash: Option<Whitewasher>,
     peers: BTreeMap<ConnId, PeerHandle>,
     dialing: BTreeMap<ConnId, SocketAddr>,
     pending_hash: BTreeSet<u32>,
@@ -133,6 +142,8 @@ impl Actor {
             seniority_query_port: None,
             start,
             uploaded_to: BTreeMap::new(),
+            accept: None,
+            whitewash: None,
             peers: BTreeMap::new(),
             dialing: BTreeMap::new(),
             pending_hash: BTreeSet::new(),
@@ -171,7 +182,7 @@ impl Actor {
                     }
                 }
                 Some(ev) = self.internal.recv() => self.on_internal(ev)?,
-                _ = tokio::time::sleep_until(wake.into()) => self.on_timer()?,
+                _ = tokio::time::sleep_until(wake.into()) => self.on_timer().await?,
                 _ = &mut stop => return Ok(Finish::Interrupted),
             }
         }
@@ -181,11 +192,36 @@ impl Actor {
         core_time(self.start, Instant::now())
     }
 
-    fn input(&mut self, input: Input) {
+    /// Whether the core applied `input`. A rejected input needs nothing more from us: a
+    /// protocol violation among them already came out as `Output::Disconnect`, the rest
+    /// (e.g. a late message, or a verdict for the torrent of an identity we dropped) are
+    /// just ignored.
+    fn input(&mut self, input: Input) -> bool {
         let now = self.now();
-        // A rejected input needs nothing from us: a protocol violation among them already
-        // came out as `Output::Disconnect`, the rest (e.g. a late message) are just ignored.
-        let _ = self.torrent.handle_input(now, input);
+        self.torrent.handle_input(now, input).is_ok()
+    }
+
+    /// Accepts peers on `listener` from now on, in place of any earlier listener (closed, so
+    /// peers dialing it are refused).
+    pub fn listen(&mut self, listener: TcpListener) {
+        if let Some(old) = self.accept.take() {
+            old.abort();
+        }
+        let (permits, tx) = (self.permits.clone(), self.internal_tx.clone());
+        self.accept = Some(tokio::spawn(accept_loop(listener, permits, tx)));
+    }
+
+    /// Ends our tracker membership (a `completed` first if one is owed) and waits for the
+    /// answers: at the end of the session, and before a `whitewash` identity change.
+    pub async fn announce_stopped(&mut self) {
+        for a in self.peer_set.stop() {
+            if let Some(url) = self.trackers.url() {
+                let req = self.announce_request(a);
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(5), announce::announce(&url, &req))
+                        .await;
+            }
+        }
     }
 
     fn drain(&mut self) {
@@ -257,10 +293,12 @@ impl Actor {
                 });
             }
             Event::Message { conn, msg } if self.peers.contains_key(&conn) => {
-                self.input(Input::Message { peer: conn, msg })
+                self.input(Input::Message { peer: conn, msg });
             }
             Event::Message { .. } => {}
-            Event::Block { conn, block } => self.input(Input::Block { peer: conn, block }),
+            Event::Block { conn, block } => {
+                self.input(Input::Block { peer: conn, block });
+            }
             Event::Uploaded { conn } => {
                 if let Some(p) = self.peers.get_mut(&conn) {
                     p.uploads_queued -= 1;
@@ -280,8 +318,7 @@ impl Actor {
                 if let Some(e) = error {
                     self.log(format_args!("piece {piece}: {e}"));
                 }
-                self.input(Input::Verified { piece, ok });
-                if ok {
+                if self.input(Input::Verified { piece, ok }) && ok {
                     let g = self.ctx.geometry;
                     self.bar.inc(u64::from(g.piece_size(piece)));
                     // Printed once the piece is on disk: the crash test checks every piece
@@ -339,8 +376,11 @@ impl Actor {
         Ok(())
     }
 
-    fn on_timer(&mut self) -> Result<()> {
+    async fn on_timer(&mut self) -> Result<()> {
         let now = Instant::now();
+        if self.whitewash_due().is_some_and(|t| t <= now) {
+            return self.whitewash().await;
+        }
         if let Some(d) = self.deadline.filter(|d| *d <= now) {
             let have = self.torrent.have();
             bail!(
@@ -361,6 +401,7 @@ impl Actor {
             self.torrent.poll_timeout().map(at),
             self.peer_set.poll_timeout().map(at),
             self.deadline,
+            self.whitewash_due(),
         ]
         .into_iter()
         .flatten()
@@ -381,14 +422,16 @@ impl Actor {
         });
     }
 
+    /// Bytes of the pieces we have verified.
+    fn verified_bytes(&self) -> u64 {
+        let g = self.ctx.geometry;
+        let have = self.torrent.have();
+        have.iter_set().map(|i| u64::from(g.piece_size(i))).sum()
+    }
+
     pub fn announce_request(&self, a: Announce) -> announce::Request {
         let g = self.ctx.geometry;
-        let have_bytes: u64 = self
-            .torrent
-            .have()
-            .iter_set()
-            .map(|i| u64::from(g.piece_size(i)))
-            .sum();
+        let have_bytes = self.verified_bytes();
         let stats = self.torrent.stats();
         announce::Request {
             info_hash: self.ctx.info_hash,
@@ -506,6 +549,34 @@ impl Actor {
     fn log(&self, args: std::fmt::Arguments<'_>) {
         if self.verbose {
             self.bar.suspend(|| eprintln!("bt: {args}"));
+        }
+    }
+}
+
+/// Accepts connections while a connection permit is free; the actor starts their tasks.
+async fn accept_loop(
+    listener: TcpListener,
+    permits: Arc<Semaphore>,
+    tx: mpsc::UnboundedSender<Internal>,
+) {
+    loop {
+        let Ok((stream, addr)) = listener.accept().await else {
+            // EMFILE and friends: back off instead of spinning.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            continue; // full: dropping the stream refuses the peer
+        };
+        if tx
+            .send(Internal::Accepted {
+                stream,
+                addr,
+                permit,
+            })
+            .is_err()
+        {
+            return;
         }
     }
 }

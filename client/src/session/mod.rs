@@ -36,7 +36,7 @@ use crate::peer;
 use crate::progress::bytes_bar;
 use crate::ratelimit::Bucket;
 use crate::storage::{Mode, Storage};
-use actor::{Actor, Finish, Internal};
+use actor::{Actor, Finish, Whitewasher};
 use announcer::Trackers;
 use disk::Disk;
 
@@ -95,7 +95,8 @@ pub struct Options {
     /// its time scale so bursts stay as long in scenario time as they would be unscaled.
     pub burst: Duration,
     /// Our BEP 3 peer id (`None`: a fresh random one). `bt swarm` gives each node a fixed
-    /// one so the bytes sent to a peer can be attributed to its node.
+    /// one, and `whitewash` identities numbered from it (`nth_peer_id`), so its
+    /// logs name nodes; its byte counts map peer ids to nodes by [`Report::peer_ids`].
     pub peer_id: Option<[u8; 20]>,
 }
 
@@ -160,28 +161,19 @@ pub fn run_blocking(opts: Options) -> Result<()> {
 /// What a finished session measured, for an owner's report.
 #[derive(Clone, Debug, Default)]
 pub struct Report {
-    /// engine-core's byte counters.
+    /// engine-core's byte counters, over every identity's torrent.
     pub stats: TorrentStats,
     /// Block bytes sent to each remote peer id.
     pub uploaded_to: BTreeMap<[u8; 20], u64>,
-}
-
-/// Refuses a policy a real session cannot run: `whitewash` needs its driver to change the
-/// node's identity (a new peer id, port and connections), which only the simulator does so
-/// far; running its base policy instead would misreport what ran.
-pub fn check_policy(policy: &PolicySpec) -> Result<(), String> {
-    match policy.whitewash_every() {
-        Some(_) => Err(format!(
-            "policy {policy}: whitewash is simulator-only for now (bt does not change its \
-             identity mid-session); run it with `sim run`"
-        )),
-        None => Ok(()),
-    }
+    /// Our peer ids in order: one, or one per identity of a `whitewash` session.
+    pub peer_ids: Vec<[u8; 20]>,
+    /// Block bytes a `whitewash` session's identity changes threw away (received of pieces
+    /// not verified by then).
+    pub whitewash_discarded_bytes: u64,
 }
 
 /// Runs a session to its end.
 pub async fn run(opts: Options) -> Result<Report> {
-    check_policy(&opts.policy).map_err(anyhow::Error::msg)?;
     let start = Instant::now();
     let peer_id = opts.peer_id.unwrap_or_else(new_peer_id);
     // Bound first: a magnet download announces its port before it has the metadata.
@@ -247,7 +239,8 @@ pub async fn run(opts: Options) -> Result<Report> {
                 .await
                 .with_context(|| format!("seniority server on {at}"))?;
             status(format_args!("bt: seniority weight {w} served on {at}"));
-            Some(tokio::spawn(seniority::serve(l, w)))
+            let w = Arc::new(seniority::Weight::new(w));
+            Some((tokio::spawn(seniority::serve(l, w.clone())), w))
         }
         None => None,
     };
@@ -271,6 +264,19 @@ pub async fn run(opts: Options) -> Result<Report> {
         None,
     ));
     let permits = Arc::new(Semaphore::new(policy.max_connections));
+    let whitewash = opts.policy.whitewash_every().map(|every| {
+        let mut w = Whitewasher::new(
+            Duration::from_micros(every.0),
+            local.ip(),
+            policy.clone(),
+            peers.clone(),
+            peer_id,
+            opts.peer_id.is_some(),
+            verified_bytes(info, &have),
+        );
+        w.weight = seniority_server.as_ref().map(|(_, w)| w.clone());
+        w
+    });
     let mut peer_set = PeerSet::new(policy);
     if !trackers.is_empty() {
         peer_set.start_announcing(CoreInstant(0));
@@ -298,32 +304,28 @@ pub async fn run(opts: Options) -> Result<Report> {
     actor.deadline = opts.timeout.map(|t| start + t);
     actor.verbose = opts.verbose;
     actor.stop = opts.stop.clone();
+    actor.whitewash = whitewash;
     // Port 0 (in-process sessions): no side channel; weights travel in the BEP 10 handshake.
     actor.seniority_query_port = seniority_server
         .is_some()
         .then_some(opts.seniority_query_port)
         .filter(|&p| p != 0);
-    let accept = tokio::spawn(accept_loop(listener, permits, actor.internal_tx.clone()));
+    actor.listen(listener);
     let finish = actor.run().await;
-    accept.abort();
-    if let Some(s) = seniority_server {
+    if let Some(a) = actor.accept.take() {
+        a.abort();
+    }
+    if let Some((s, _)) = seniority_server {
         s.abort();
     }
-    for a in actor.peer_set.stop() {
-        if let Some(url) = actor.trackers.url() {
-            let req = actor.announce_request(a);
-            let _ = tokio::time::timeout(
-                Duration::from_secs(5),
-                crate::announce::announce(&url, &req),
-            )
-            .await;
-        }
-    }
+    actor.announce_stopped().await;
     actor.bar.finish_and_clear();
     let have = actor.torrent.have();
     let report = Report {
-        stats: actor.torrent.stats(),
+        stats: actor.stats(),
         uploaded_to: std::mem::take(&mut actor.uploaded_to),
+        peer_ids: actor.peer_ids(),
+        whitewash_discarded_bytes: actor.whitewash.as_ref().map_or(0, |w| w.discarded),
     };
     match finish? {
         Finish::Completed => {
@@ -393,7 +395,7 @@ pub(crate) fn usable_trackers(meta: &Metainfo) -> Vec<String> {
 }
 
 /// Azureus-style peer id: `-BT0001-` and 12 random alphanumerics.
-fn new_peer_id() -> [u8; 20] {
+pub(crate) fn new_peer_id() -> [u8; 20] {
     use rand::distributions::{Alphanumeric, Distribution};
     let mut id = *b"-BT0001-000000000000";
     let mut rng = rand::thread_rng();
@@ -401,32 +403,4 @@ fn new_peer_id() -> [u8; 20] {
         *b = Alphanumeric.sample(&mut rng);
     }
     id
-}
-
-/// Accepts connections while a connection permit is free; the actor starts their tasks.
-async fn accept_loop(
-    listener: TcpListener,
-    permits: Arc<Semaphore>,
-    tx: mpsc::UnboundedSender<Internal>,
-) {
-    loop {
-        let Ok((stream, addr)) = listener.accept().await else {
-            // EMFILE and friends: back off instead of spinning.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            continue; // full: dropping the stream refuses the peer
-        };
-        if tx
-            .send(Internal::Accepted {
-                stream,
-                addr,
-                permit,
-            })
-            .is_err()
-        {
-            return;
-        }
-    }
 }

@@ -4,6 +4,8 @@
 //! core as if it came through the BEP 10 extension.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
@@ -17,26 +19,45 @@ const QUERY: &str = "online time";
 const MAX_LINE: usize = 1024;
 const QUERY_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// The weight the server answers with; a `whitewash` identity change, which restarts the
+/// seniority counter, replaces it while the server runs.
+pub struct Weight(AtomicU64);
+
+impl Weight {
+    pub fn new(w: f64) -> Weight {
+        Weight(AtomicU64::new(w.to_bits()))
+    }
+
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+
+    pub fn set(&self, w: f64) {
+        self.0.store(w.to_bits(), Ordering::Relaxed);
+    }
+}
+
 /// Serves `weight` on `listener` until the task is aborted.
-pub async fn serve(listener: TcpListener, weight: f64) {
+pub async fn serve(listener: TcpListener, weight: Arc<Weight>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
+        let weight = weight.clone();
         tokio::spawn(async move {
             // A client that misbehaves only loses its own connection.
-            let _ = tokio::time::timeout(Duration::from_secs(30), answer(stream, weight)).await;
+            let _ = tokio::time::timeout(Duration::from_secs(30), answer(stream, &weight)).await;
         });
     }
 }
 
-async fn answer(stream: TcpStream, weight: f64) -> Result<()> {
+async fn answer(stream: TcpStream, weight: &Weight) -> Result<()> {
     let ip = stream.local_addr()?.ip();
     let (rd, mut wr) = stream.into_split();
     let mut lines = BufReader::new(rd).take(MAX_LINE as u64 * 16).lines();
     while let Some(line) = lines.next_line().await? {
-        let reply = reply_to(line.trim_end_matches('\r'), ip, weight);
+        let reply = reply_to(line.trim_end_matches('\r'), ip, weight.get());
         wr.write_all(reply.as_bytes()).await?;
         wr.write_all(b"\n").await?;
     }
@@ -137,13 +158,17 @@ mod tests {
     async fn server_answers_queries() {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
-        let server = tokio::spawn(serve(l, 1.75));
+        let weight = Arc::new(Weight::new(1.75));
+        let server = tokio::spawn(serve(l, weight.clone()));
         assert_eq!(query(addr).await.unwrap(), 1.75);
         let mut s = TcpStream::connect(addr).await.unwrap();
         s.write_all(b"hi there\nonline time\n").await.unwrap();
         let mut r = BufReader::new(s).lines();
         assert_eq!(r.next_line().await.unwrap().unwrap(), "You said: hi there");
         assert_eq!(r.next_line().await.unwrap().unwrap(), "127.0.0.1:1.75");
+        // A new identity's weight is served from the next query on.
+        weight.set(1.0);
+        assert_eq!(query(addr).await.unwrap(), 1.0);
         server.abort();
     }
 }

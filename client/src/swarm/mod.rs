@@ -140,9 +140,6 @@ pub fn run(args: SwarmArgs) -> Result<()> {
             usize::from(p) + nodes.len() - 1
         );
     }
-    for (spec, _) in &nodes {
-        session::check_policy(&spec.policy).map_err(|e| anyhow!("node {}: {e}", spec.id))?;
-    }
     let out = args
         .out
         .clone()
@@ -563,6 +560,16 @@ impl<'a> Run<'a> {
     ) -> RunResult {
         let secs = |t: Instant| t.duration_since(start).as_secs_f64() * self.k;
         let pairs = pair_bytes(nodes);
+        let whitewashes = nodes
+            .iter()
+            .map(|n| n.report.peer_ids.len().saturating_sub(1) as u64);
+        let whitewash_discarded_bytes = nodes.iter().map(|n| n.report.whitewash_discarded_bytes);
+        let stats = RunStats {
+            sim_time_s: end_s,
+            whitewashes: whitewashes.sum(),
+            whitewash_discarded_bytes: whitewash_discarded_bytes.sum(),
+            ..RunStats::default()
+        };
         let nodes = nodes
             .iter()
             .map(|n| NodeResult {
@@ -590,10 +597,7 @@ impl<'a> Run<'a> {
             pairs,
             progress,
             series: Vec::new(),
-            stats: RunStats {
-                sim_time_s: end_s,
-                ..RunStats::default()
-            },
+            stats,
         }
     }
 }
@@ -612,34 +616,34 @@ fn scaled(mut e: EngineSettings, k: f64) -> EngineSettings {
     e
 }
 
-/// Node `id`'s peer id: fixed, so a session's per-peer byte counts name nodes.
+/// Node `id`'s first peer id, `-BT0001-0000` and the id in 8 digits: fixed, so the logs
+/// name nodes (a `whitewash` node's later identities number the `0000`).
 fn node_peer_id(id: u32) -> [u8; 20] {
-    let mut pid = *b"-BT0001-swarm0000000";
+    let mut pid = *b"-BT0001-000000000000";
     pid[12..].copy_from_slice(format!("{id:08}").as_bytes());
     pid
 }
 
-/// Bytes each node sent each other node, as the simulator's pairs.csv counts them.
+/// Bytes each node sent each other node, as the simulator's pairs.csv counts them: bytes
+/// sent to any of a node's identities (each session reports its peer ids) count for it, as
+/// the simulator counts a whitewasher's flows for its node.
 fn pair_bytes(nodes: &[Node]) -> Vec<PairBytes> {
     let by_pid: BTreeMap<[u8; 20], u32> = nodes
         .iter()
-        .map(|n| (node_peer_id(n.spec.id), n.spec.id))
+        .flat_map(|n| n.report.peer_ids.iter().map(|&pid| (pid, n.spec.id)))
         .collect();
-    let mut pairs: Vec<PairBytes> = nodes
-        .iter()
-        .flat_map(|n| {
-            n.report.uploaded_to.iter().filter_map(|(pid, &bytes)| {
-                let to = *by_pid.get(pid)?;
-                Some(PairBytes {
-                    from: n.spec.id,
-                    to,
-                    bytes,
-                })
-            })
-        })
-        .collect();
-    pairs.sort_by_key(|p| (p.from, p.to));
+    let mut pairs: BTreeMap<(u32, u32), u64> = BTreeMap::new();
+    for n in nodes {
+        for (pid, &bytes) in &n.report.uploaded_to {
+            if let Some(&to) = by_pid.get(pid) {
+                *pairs.entry((n.spec.id, to)).or_default() += bytes;
+            }
+        }
+    }
     pairs
+        .into_iter()
+        .map(|((from, to), bytes)| PairBytes { from, to, bytes })
+        .collect()
 }
 
 fn is_done_leecher(n: &Node) -> bool {

@@ -358,6 +358,7 @@ impl PolicySpec {
     pub fn time_compressed(&self, k: f64) -> PolicySpec {
         match self {
             PolicySpec::LargeView(lv) => PolicySpec::LargeView(lv.time_compressed(k)),
+            PolicySpec::Whitewash(w) => PolicySpec::Whitewash(w.time_compressed(k)),
             other => other.clone(),
         }
     }

@@ -3,13 +3,14 @@
 //! 2004/2006). Between identity changes it runs `base`, free-rider by default: the
 //! literature's whitewasher is a free-rider escaping the history its peers keep of it.
 //!
-//! The identity change is the driver's: the simulator closes every connection, announces
-//! `stopped`, and rejoins with a fresh torrent (keeping its verified pieces, so its own
-//! history and its seniority counter start over) and a `started` announce; its peers know it
-//! only through per-connection state, which [`super::Policy::forget`] drops when it leaves.
-//! While it is complete it stops changing identity (a seed has nothing to escape). `bt`
-//! refuses the policy for now: a real identity change needs a new peer id, port and sessions,
-//! and a silent no-op would misreport what ran.
+//! The identity change is the driver's: the simulator (`sim/src/world/whitewash.rs`) and
+//! `bt` (`client/src/session/whitewash.rs`) close every connection, announce `stopped`, and
+//! rejoin with the torrent [`crate::torrent::Torrent::next_identity`] makes (what is kept
+//! and what is forgotten is that one rule: verified pieces kept, so its own history and its
+//! seniority counter start over) and a `started` announce — `bt` under a new peer id and
+//! listening port. Its peers know it only through per-connection state, which
+//! [`super::Policy::forget`] drops when it leaves. While it is complete it stops changing
+//! identity (a seed has nothing to escape).
 
 use super::spec::{Params, PolicyError, PolicySpec};
 use crate::time::Duration;
@@ -54,6 +55,14 @@ impl Whitewash {
         })
     }
 
+    /// `every` and the base's durations ÷ `k` ([`PolicySpec::time_compressed`]).
+    pub(super) fn time_compressed(&self, k: f64) -> Whitewash {
+        Whitewash {
+            every: Dur(Duration::from_secs_f64_ceil(self.every.0.as_secs_f64() / k)),
+            base: Box::new(self.base.time_compressed(k)),
+        }
+    }
+
     /// `every`, the base's name and its own parameters (only a seniority variant can be set).
     pub(super) fn params(&self) -> Vec<(&'static str, String)> {
         let mut v = vec![
@@ -85,6 +94,21 @@ mod tests {
             "whitewash:every=5min,base=seniority-liar,variant=formula"
         );
         assert_eq!(text.parse::<PolicySpec>().unwrap(), filled);
+    }
+
+    #[test]
+    fn time_compression_divides_the_period_and_the_base() {
+        let w: PolicySpec = "whitewash:every=30s,base=large-view".parse().unwrap();
+        let fast = w.time_compressed(8.0);
+        assert_eq!(fast.whitewash_every(), Some(Duration::from_millis(3750)));
+        let PolicySpec::Whitewash(fast) = fast else {
+            panic!("{fast}")
+        };
+        let PolicySpec::Whitewash(slow) = w else {
+            panic!("{w}")
+        };
+        assert_eq!(*fast.base, slow.base.time_compressed(8.0));
+        assert_ne!(fast.base, slow.base);
     }
 
     #[test]

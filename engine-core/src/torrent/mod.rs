@@ -396,6 +396,21 @@ impl Torrent {
         }
     }
 
+    /// The `whitewash` identity change ([`crate::policy::whitewash`]), one rule for both
+    /// drivers: the torrent of the node's next identity keeps only its verified pieces and
+    /// its configuration, with its own seniority counter (online time) back at zero. Blocks
+    /// of unfinished pieces, every peer's state and history, rates, claims and counters
+    /// belong to the old identity and go with it. `None` once every piece is verified: a
+    /// seed has nothing to escape.
+    pub fn next_identity(&self, rng_seed: [u8; 32], now: Instant) -> Option<Torrent> {
+        if self.is_complete() {
+            return None;
+        }
+        let mut cfg = self.cfg.clone();
+        cfg.contribution.online_secs = 0.0;
+        Some(Torrent::new(cfg, self.have().clone(), rng_seed, now))
+    }
+
     // ---- getters -------------------------------------------------------------------------
 
     pub fn have(&self) -> &Bitfield {

@@ -1,8 +1,9 @@
 //! The `whitewash` policy's identity change, a driver action: every `every` a node that is
 //! still downloading closes all its connections, announces `stopped`, and rejoins at once as
-//! a new peer — a fresh torrent (its verified pieces kept; blocks of unfinished pieces, its
-//! own per-peer history and its seniority counter lost), a fresh peer set and a `started`
-//! announce. Its peers remember it only per connection, and engine-core drops that on
+//! a new peer — a fresh torrent (engine-core's rule,
+//! [`engine_core::torrent::Torrent::next_identity`], which `bt` applies too: its verified
+//! pieces kept; blocks of unfinished pieces, its own per-peer history and its seniority
+//! counter lost), a fresh peer set and a `started` announce. Its peers remember it only per connection, and engine-core drops that on
 //! disconnect ([`engine_core::policy::Policy::forget`]); the simulator's peer sets forget a
 //! closed address too (`Retry::Never`), and its new connections get new flows, so new peer
 //! keys: it is new to everyone it meets again. The node index stays its tracker key and
@@ -11,7 +12,6 @@
 //! [`engine_core::policy::peer_set::PeerSet::is_dialing`] for dials).
 
 use engine_core::policy::peer_set::PeerSet;
-use engine_core::policy::seniority::Contribution;
 use scenario::draws::stream_seed;
 
 use super::{peer_set_config, Event, World};
@@ -34,10 +34,11 @@ impl World {
         let Some(t) = self.nodes[n as usize].torrent.as_ref() else {
             return;
         };
-        if t.is_complete() {
+        let identity = self.nodes[n as usize].identity + 1;
+        let stream = IDENTITY_STREAM_BASE + (u64::from(identity) << 24) + u64::from(n);
+        let Some(next) = t.next_identity(stream_seed(self.sc.seed, stream), self.now) else {
             return;
-        }
-        let have = t.have().clone();
+        };
         for a in self.nodes[n as usize].peer_set.stop() {
             let _ = self.tell_tracker(n, a, 1);
         }
@@ -63,25 +64,20 @@ impl World {
             node.duplicate_bytes += t.stats().duplicate_bytes;
         }
         // What it received and does not keep: blocks of pieces it had not verified.
-        let kept: u64 = have
+        let kept: u64 = next
+            .have()
             .iter_set()
             .map(|p| u64::from(self.geo.piece_size(p)))
             .sum();
         let discarded = node.downloaded - node.duplicate_bytes - kept;
         self.stats.whitewash_discarded_bytes += discarded - node.discarded;
         node.discarded = discarded;
-        node.identity += 1;
+        node.identity = identity;
         node.peer_set = PeerSet::new(node.spec.policy.peer_set(peer_set_config(&self.sc)));
         // A timer of the old torrent is stale.
         node.timer_at = None;
         node.timer_version += 1;
-        let contribution = Contribution {
-            online_secs: 0.0,
-            ..node.spec.contribution()
-        };
-        let stream = IDENTITY_STREAM_BASE + (u64::from(node.identity) << 24) + u64::from(n);
-        let seed = stream_seed(self.sc.seed, stream);
-        self.start(n, have, contribution, seed);
+        self.start(n, next);
         self.schedule_whitewash(n);
     }
 }
