@@ -69,13 +69,15 @@ fn mixed_policies_run_on_real_sockets() {
 }
 
 /// CI-sized `zoo/whitewash-tft.toml`: 1 seeder, 4 tft leechers, a free-rider and 2
-/// whitewashers (free-riders changing identity every 30 s of scenario time) joining within a
-/// minute, 1 MiB.
-const WHITEWASH_SETS: [&str; 4] = [
-    "torrent.size=1MiB",
+/// whitewashers (free-riders changing identity every 30 s of scenario time, as written)
+/// joining within 10 s; 4 MiB. The simulator takes 54 s, with 2 identity changes (seed 1).
+const WHITEWASH_SETS: [&str; 6] = [
     "group.2.count=4",
     "group.3.count=1",
     "group.4.count=2",
+    "group.2.join.to=10s",
+    "group.3.join.to=10s",
+    "group.4.join.to=10s",
 ];
 
 #[test]
