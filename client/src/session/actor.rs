@@ -208,7 +208,7 @@ impl Actor {
             old.abort();
         }
         let (permits, tx) = (self.permits.clone(), self.internal_tx.clone());
-        self.accept = Some(tokio::spawn(accept_loop(listener, permits, tx)));
+        self.accept = Some(tokio::spawn(super::accept_loop(listener, permits, tx)));
     }
 
     /// Ends our tracker membership (a `completed` first if one is owed) and waits for the
@@ -549,34 +549,6 @@ impl Actor {
     fn log(&self, args: std::fmt::Arguments<'_>) {
         if self.verbose {
             self.bar.suspend(|| eprintln!("bt: {args}"));
-        }
-    }
-}
-
-/// Accepts connections while a connection permit is free; the actor starts their tasks.
-async fn accept_loop(
-    listener: TcpListener,
-    permits: Arc<Semaphore>,
-    tx: mpsc::UnboundedSender<Internal>,
-) {
-    loop {
-        let Ok((stream, addr)) = listener.accept().await else {
-            // EMFILE and friends: back off instead of spinning.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            continue; // full: dropping the stream refuses the peer
-        };
-        if tx
-            .send(Internal::Accepted {
-                stream,
-                addr,
-                permit,
-            })
-            .is_err()
-        {
-            return;
         }
     }
 }

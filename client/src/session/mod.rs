@@ -36,7 +36,7 @@ use crate::peer;
 use crate::progress::bytes_bar;
 use crate::ratelimit::Bucket;
 use crate::storage::{Mode, Storage};
-use actor::{Actor, Finish, Whitewasher};
+use actor::{Actor, Finish, Internal, Whitewasher};
 use announcer::Trackers;
 use disk::Disk;
 
@@ -403,4 +403,32 @@ pub(crate) fn new_peer_id() -> [u8; 20] {
         *b = Alphanumeric.sample(&mut rng);
     }
     id
+}
+
+/// Accepts connections while a connection permit is free; the actor starts their tasks.
+pub(super) async fn accept_loop(
+    listener: TcpListener,
+    permits: Arc<Semaphore>,
+    tx: mpsc::UnboundedSender<Internal>,
+) {
+    loop {
+        let Ok((stream, addr)) = listener.accept().await else {
+            // EMFILE and friends: back off instead of spinning.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            continue; // full: dropping the stream refuses the peer
+        };
+        if tx
+            .send(Internal::Accepted {
+                stream,
+                addr,
+                permit,
+            })
+            .is_err()
+        {
+            return;
+        }
+    }
 }
