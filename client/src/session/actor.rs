@@ -37,6 +37,10 @@ const UPLOAD_QUEUE: usize = 4;
 /// The simulator hands out the next block when the previous one is sent, as one block does.
 const UPLOAD_QUEUE_TIME: f64 = 0.02;
 
+/// Connection events queued for the actor (bounded: a peer that floods us stalls on TCP
+/// backpressure).
+pub const EVENT_QUEUE: usize = 1024;
+
 /// Most connection events handled between two drains of the core.
 const EVENT_BATCH: usize = 64;
 

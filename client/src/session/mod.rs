@@ -244,7 +244,7 @@ pub async fn run(opts: Options) -> Result<Report> {
         }
         None => None,
     };
-    let (events_tx, events) = mpsc::channel(1024);
+    let (events_tx, events) = mpsc::channel(actor::EVENT_QUEUE);
     let ctx = Arc::new(peer::Shared {
         info_hash: meta.info_hash,
         peer_id,

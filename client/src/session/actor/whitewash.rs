@@ -24,12 +24,9 @@ use engine_core::torrent::TorrentStats;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Semaphore};
 
-use super::Actor;
+use super::{Actor, EVENT_QUEUE};
 use crate::peer::Shared;
 use crate::session::seniority::Weight;
-
-/// Events a new identity's connections may queue, as at session start.
-const EVENT_QUEUE: usize = 1024;
 
 /// A `whitewash` session's identities: when the next change is due and what every identity
 /// starts from.
@@ -99,8 +96,8 @@ impl Actor {
         self.whitewash.as_ref().and_then(|w| w.next)
     }
 
-    /// Drops our identity and rejoins as a new peer (nothing but no further changes once
-    /// every piece is verified).
+    /// Drops our identity and rejoins as a new peer; once every piece is verified, it
+    /// stops changing identity instead.
     pub(super) async fn whitewash(&mut self) -> Result<()> {
         let now = self.now();
         let Some(w) = self.whitewash.as_mut() else {
@@ -129,7 +126,7 @@ impl Actor {
         let verified = self.verified_bytes();
         let w = self.whitewash.as_mut().expect("checked above");
         w.earlier = add(w.earlier, old.stats());
-        let kept = verified - w.verified_at_start;
+        let kept = verified.saturating_sub(w.verified_at_start);
         w.discarded = (w.earlier.downloaded - w.earlier.duplicate_bytes).saturating_sub(kept);
         w.ids.push(peer_id);
         if let (Some(cell), Some(weight)) = (&w.weight, self.torrent.own_weight()) {
