@@ -142,14 +142,14 @@ fn wait_with_usage(pid: u32) -> anyhow::Result<(i32, libc::rusage)> {
 /// Prints the scale table, one size after another (each row as soon as it is measured).
 pub fn table(path: &Path, sizes: &[usize], sets: &[String]) -> anyhow::Result<()> {
     println!(
-        "{:>8} {:>8} {:>9} {:>9} {:>10} {:>10} {:>8} {:>10} {:>9} {:>9}",
+        "{:>8} {:>8} {:>9} {:>9} {:>10} {:>10} {:>12} {:>10} {:>9} {:>9}",
         "peers",
         "sim_s",
         "wall_s",
         "user_s",
         "sim/wall",
         "sim/user",
-        "M_events",
+        "events",
         "Mev/user_s",
         "rss_MiB",
         "mean_s"
@@ -158,14 +158,14 @@ pub fn table(path: &Path, sizes: &[usize], sets: &[String]) -> anyhow::Result<()
         let row = measure(path, n, sets)?;
         let r = &row.report;
         println!(
-            "{:>8} {:>8.0} {:>9.1} {:>9.1} {:>10.1} {:>10.1} {:>8.1} {:>10.2} {:>9.0} {:>9}",
+            "{:>8} {:>8.0} {:>9.1} {:>9.1} {:>10.1} {:>10.1} {:>12} {:>10.2} {:>9.0} {:>9}",
             r.peers,
             r.sim_time_s,
             r.run_wall_s,
             row.user_s,
             r.sim_time_s / r.run_wall_s,
             r.sim_time_s / row.user_s,
-            r.events as f64 / 1e6,
+            r.events,
             r.events as f64 / 1e6 / row.user_s,
             row.peak_rss_mib,
             r.mean_completion_s
