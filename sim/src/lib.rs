@@ -18,6 +18,7 @@ pub mod queue;
 pub mod regular;
 pub mod replicate;
 pub mod reproduce;
+pub mod scale;
 pub mod shard;
 pub mod sweep;
 pub mod tournament;

@@ -222,6 +222,17 @@ struct BenchArgs {
     /// Skip the flash crowd.
     #[arg(long)]
     no_flash: bool,
+    /// Instead of the above: the flash crowd resized to each of these peer counts, each run
+    /// in its own process (simulated s per wall s and per CPU s, events, peak memory), e.g.
+    /// `--scale 1000,10000,100000`.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(2..=100_000))]
+    scale: Vec<u64>,
+    /// Overrides for the --scale runs, e.g. `--set engine.granularity=piece`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// One --scale run (what `--scale` starts per size).
+    #[arg(long, hide = true)]
+    scale_child: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -290,7 +301,7 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<()> {
     let bar = if a.quiet {
         indicatif::ProgressBar::hidden()
     } else {
-        download_bar(&sc, a.replicates)
+        sim::replicate::download_bar(&sc, a.replicates)
     };
     let runs = pool
         .install(|| sim::replicate::run_replicates_observed(&sc, a.replicates, &|b| bar.inc(b)));
@@ -478,25 +489,6 @@ fn cmd_reproduce(
     Ok(())
 }
 
-/// Progress of `replicates` runs of `sc` as the bytes their leechers have downloaded (drawn
-/// on stderr, only when it is a terminal).
-fn download_bar(sc: &sim::Scenario, replicates: u32) -> indicatif::ProgressBar {
-    let leechers = sc
-        .nodes()
-        .iter()
-        .filter(|n| n.role == sim::scenario::Role::Leecher)
-        .count() as u64;
-    let total = leechers * sc.torrent.size.0 * u64::from(replicates);
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {percent:>3}% downloaded  {elapsed_precise} elapsed, ETA {eta_precise}",
-        )
-        .expect("valid template"),
-    );
-    bar
-}
-
 /// A rayon pool of `jobs` threads (all cores when `None`).
 fn thread_pool(jobs: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
@@ -506,6 +498,13 @@ fn thread_pool(jobs: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
 }
 
 fn cmd_bench(a: BenchArgs) -> anyhow::Result<()> {
+    if let Some(n) = a.scale_child {
+        return sim::scale::child(&a.flash, n as usize, &a.set);
+    }
+    if !a.scale.is_empty() {
+        let sizes: Vec<usize> = a.scale.iter().map(|&n| n as usize).collect();
+        return sim::scale::table(&a.flash, &sizes, &a.set);
+    }
     let mut files: Vec<PathBuf> = std::fs::read_dir(&a.dir)
         .with_context(|| format!("reading {}", a.dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -88,6 +88,13 @@ impl EventQueue {
         self.current.pop().map(|e| (e.at, e.slot))
     }
 
+    /// The slot `k` places behind the next one to pop, if the current bucket holds it (a
+    /// hint for prefetching; it does not advance the queue).
+    pub fn upcoming(&self, k: usize) -> Option<u32> {
+        let n = self.current.len();
+        (k < n).then(|| self.current[n - 1 - k].slot)
+    }
+
     /// The earliest time queued.
     pub fn peek_time(&mut self) -> Option<Instant> {
         if self.current.is_empty() {

@@ -31,6 +31,25 @@ pub fn run_replicates_observed(
         .collect()
 }
 
+/// Progress of `replicates` runs of `sc` as the bytes their leechers have downloaded (drawn
+/// on stderr, only when it is a terminal).
+pub fn download_bar(sc: &Scenario, replicates: u32) -> indicatif::ProgressBar {
+    let leechers = sc
+        .nodes()
+        .iter()
+        .filter(|n| n.role == crate::scenario::Role::Leecher)
+        .count() as u64;
+    let total = leechers * sc.torrent.size.0 * u64::from(replicates);
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {percent:>3}% downloaded  {elapsed_precise} elapsed, ETA {eta_precise}",
+        )
+        .expect("valid template"),
+    );
+    bar
+}
+
 /// One line per replicate: its seed and summary statistics.
 #[derive(serde::Serialize)]
 struct ReplicateRow {

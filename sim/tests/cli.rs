@@ -705,3 +705,52 @@ fn plot_writes_pdf_and_names_the_formats_it_writes() {
         "{err}"
     );
 }
+
+/// `bench --scale` resizes the last (leecher) group to each size and runs it in a child
+/// process whose own CPU time and peak memory it reports; sizes it cannot make are refused.
+#[test]
+fn bench_scale_measures_each_size_in_a_child_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("crowd.toml");
+    std::fs::write(&good, GOOD).unwrap();
+    let bench = |file: &Path, sizes: &str| {
+        sim()
+            .args(["bench", "--flash"])
+            .arg(file)
+            .args(["--scale", sizes])
+            .output()
+            .unwrap()
+    };
+    let out = bench(&good, "5,12");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let rows: Vec<Vec<f64>> = stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().map(|c| c.parse().ok()).collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    for (row, peers) in rows.iter().zip([5.0, 12.0]) {
+        // peers, sim_s, wall_s, user_s, sim/wall, sim/user, events, Mev/user_s, rss_MiB, mean_s
+        assert_eq!(row[0], peers, "{stdout}");
+        assert!(row[1] > 0.0 && row[6] > 0.0 && row[8] > 0.0, "{stdout}");
+        assert!(
+            row[9] > 0.0 && row[9] <= row[1],
+            "every leecher finished: {stdout}"
+        );
+    }
+    let small = bench(&good, "1");
+    assert!(!small.status.success());
+    let seeders_last = dir.path().join("seeders-last.toml");
+    std::fs::write(
+        &seeders_last,
+        GOOD.replace(
+            "count = 3",
+            "count = 3\n[[group]]\nrole = \"seeder\"\ncount = 1",
+        ),
+    )
+    .unwrap();
+    let out = bench(&seeders_last, "10");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("must be leechers"), "{stderr}");
+}
