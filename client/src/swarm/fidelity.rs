@@ -18,11 +18,22 @@ use reports::table::{fmt_f64, render_table, write_csv};
 use scenario::RunResult;
 use serde::Serialize;
 
-/// One replicate: its seed, the real run and the simulator's run of the same seed.
+/// One replicate, reduced to what the report needs: its seed and the statistics of the real
+/// run and of the simulator's run of the same seed (each measured once, as it finishes).
 pub struct Replicate {
-    pub seed: u64,
-    pub real: RunResult,
-    pub sim: Option<RunResult>,
+    seed: u64,
+    real: Metrics,
+    sim: Option<Metrics>,
+}
+
+impl Replicate {
+    pub fn new(seed: u64, real: &RunResult, sim: Option<&RunResult>) -> Replicate {
+        Replicate {
+            seed,
+            real: metrics(real),
+            sim: sim.map(metrics),
+        }
+    }
 }
 
 /// The per-run statistics compared, in report order.
@@ -120,22 +131,15 @@ pub struct MetricAgreement {
 
 /// The replicates' agreement, one entry per metric.
 pub fn agreement(reps: &[Replicate]) -> Vec<MetricAgreement> {
-    let per_run: Vec<(Metrics, Option<Metrics>)> = reps
-        .iter()
-        .map(|r| (metrics(&r.real), r.sim.as_ref().map(metrics)))
-        .collect();
     METRICS
         .iter()
         .enumerate()
         .map(|(m, &metric)| {
-            let real: Vec<f64> = per_run.iter().filter_map(|(r, _)| r[m]).collect();
-            let sim: Vec<f64> = per_run
+            let real: Vec<f64> = reps.iter().filter_map(|r| r.real[m]).collect();
+            let sim: Vec<f64> = reps.iter().filter_map(|r| r.sim?[m]).collect();
+            let (pa, pb): (Vec<f64>, Vec<f64>) = reps
                 .iter()
-                .filter_map(|(_, s)| s.and_then(|s| s[m]))
-                .collect();
-            let (pa, pb): (Vec<f64>, Vec<f64>) = per_run
-                .iter()
-                .filter_map(|(r, s)| Some((s.as_ref()?[m]?, r[m]?)))
+                .filter_map(|r| Some((r.sim?[m]?, r.real[m]?)))
                 .unzip();
             // `summarize` needs two values: one replicate gets a mean and no CI.
             let (r, s) = (stats::summarize(&real), stats::summarize(&sim));
@@ -198,7 +202,6 @@ pub fn text(rows: &[MetricAgreement]) -> String {
 /// Writes `replicates.csv` (every replicate's metrics, both sides) and `agreement.csv`.
 pub fn write(out: &Path, reps: &[Replicate], rows: &[MetricAgreement]) -> Result<()> {
     let per_rep = reps.iter().enumerate().flat_map(|(i, r)| {
-        let (real, sim) = (metrics(&r.real), r.sim.as_ref().map(metrics));
         METRICS
             .iter()
             .enumerate()
@@ -206,8 +209,8 @@ pub fn write(out: &Path, reps: &[Replicate], rows: &[MetricAgreement]) -> Result
                 replicate: i,
                 seed: r.seed,
                 metric,
-                real: real[m],
-                sim: sim.and_then(|s| s[m]),
+                real: r.real[m],
+                sim: r.sim.and_then(|s| s[m]),
             })
     });
     write_csv(out.join("replicates.csv"), per_rep)?;

@@ -165,11 +165,11 @@ pub fn run(args: SwarmArgs) -> Result<()> {
         let dir = out.join(format!("replicate-{r:02}"));
         let (real, predicted, k) = run_once(&args, &sc_r, sim.as_deref(), scale, &dir, r == 0)?;
         scale = Scale::Factor(k);
-        reps.push(fidelity::Replicate {
-            seed: sc_r.seed,
-            real,
-            sim: predicted,
-        });
+        reps.push(fidelity::Replicate::new(
+            sc_r.seed,
+            &real,
+            predicted.as_ref(),
+        ));
     }
     let rows = fidelity::agreement(&reps);
     println!("\n{}", fidelity::text(&rows));
@@ -256,7 +256,6 @@ fn run_once(
     if let Some(predicted) = &predicted {
         println!("{}", predict::agreement(predicted, &real).text());
     }
-    check_writable(out)?;
     real.write(out)?;
     std::fs::write(out.join("bt-limits.toml"), limits.to_toml())
         .with_context(|| format!("writing {}", out.display()))?;
